@@ -1,0 +1,117 @@
+"""Georeferencing tags (§7): ModelTransformationTag and GeoKeyDirectoryTag."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .errors import RumiFormatError
+from .spec import GEO_NBYTES, ModelType, RasterType
+
+_MATRIX = struct.Struct("<16d")
+_KEYS = struct.Struct("<16H")
+_FREE = (0, 1, 3, 4, 5, 7)
+"""Matrix elements holding the affine (a, b, c, d, e, f)."""
+_UNDEFINED_MATRIX = (1.0, 0, 0, 0, 0, 1.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1.0)
+_EPSG_RANGE = (1024, 32766)
+
+
+@dataclass(frozen=True, slots=True)
+class Georef:
+    """Affine transform and CRS of an image (``None`` for both when undefined)."""
+
+    transform: tuple[float, float, float, float, float, float] | None
+    """(a, b, c, d, e, f) in rasterio order: x = a·col + b·row + c, y = d·col + e·row + f."""
+    epsg: int | None
+    pixel_is_point: bool = False
+    """GeoKey 1025 RasterPixelIsPoint: the transform maps pixel centres, not corners."""
+
+    @property
+    def model_type(self) -> ModelType:
+        if self.epsg is None:
+            return ModelType.UNDEFINED
+        return ModelType.GEOGRAPHIC if crs_kind(self.epsg) == "geographic" else ModelType.PROJECTED
+
+
+@lru_cache(maxsize=512)
+def crs_kind(epsg: int) -> str:
+    """``"projected"``, ``"geographic"`` or ``"other"`` for an EPSG code; raises if unknown."""
+    import pyproj
+
+    if not _EPSG_RANGE[0] <= epsg <= _EPSG_RANGE[1]:
+        raise RumiFormatError(
+            f"EPSG code {epsg} is outside the {_EPSG_RANGE[0]} to {_EPSG_RANGE[1]} rumi accepts"
+        )
+    try:
+        crs = pyproj.CRS.from_epsg(epsg)
+    except pyproj.exceptions.CRSError:
+        raise RumiFormatError(f"EPSG code {epsg} is not in the registry") from None
+    if crs.is_projected:
+        return "projected"
+    return "geographic" if crs.is_geographic else "other"
+
+
+def parse_georef(buf: bytes | memoryview, offset: int) -> Georef:
+    """Parse the 160 bytes of matrix and GeoKeys that end the out-of-line values."""
+    if len(buf) < GEO_NBYTES:
+        raise RumiFormatError.mismatch(
+            "georeferencing tags", expected=f"{GEO_NBYTES} bytes", found=len(buf), offset=offset
+        )
+    matrix = _MATRIX.unpack_from(buf, 0)
+    keys = _KEYS.unpack_from(buf, _MATRIX.size)
+    model, raster, epsg = _parse_keys(keys, offset + _MATRIX.size)
+    if model == ModelType.UNDEFINED:
+        for i, (v, want) in enumerate(zip(matrix, _UNDEFINED_MATRIX, strict=True)):
+            if v != want:
+                raise RumiFormatError(
+                    "an undefined CRS carries the identity-like matrix the specification "
+                    f"fixes; element {i} is {v:g}, not {want:g}"
+                )
+        return Georef(None, None, raster == RasterType.PIXEL_IS_POINT)
+    for i, v in enumerate(matrix):
+        want = 1.0 if i == 15 else 0.0
+        if i not in _FREE and not v == want:
+            raise RumiFormatError(
+                f"ModelTransformationTag element {i} is {v:g}; only the six affine "
+                "coefficients are free and element 15 is 1"
+            )
+    a, b, c, d, e, f = (matrix[i] for i in _FREE)
+    return Georef((a, b, c, d, e, f), epsg, raster == RasterType.PIXEL_IS_POINT)
+
+
+def _parse_keys(keys: tuple[int, ...], offset: int) -> tuple[ModelType, RasterType, int]:
+    if keys[:4] != (1, 1, 0, 3):
+        raise RumiFormatError(
+            "GeoKeyDirectory header is {} {} {} {}, rumi writes 1 1 0 3".format(*keys[:4])
+        )
+    for i in (4, 8, 12):
+        if keys[i + 1 : i + 3] != (0, 1):
+            raise RumiFormatError(
+                f"GeoKey {keys[i]} is stored as {keys[i : i + 4]}; rumi writes every key "
+                "as (key_id, 0, 1, value)"
+            )
+    if keys[4] != 1024 or keys[8] != 1025:
+        raise RumiFormatError.mismatch(
+            "GeoKey ids", expected=(1024, 1025), found=(keys[4], keys[8]), offset=offset
+        )
+    if keys[7] not in tuple(ModelType):
+        raise RumiFormatError(f"GTModelType is {keys[7]}, rumi allows 0, 1 or 2")
+    if keys[11] not in tuple(RasterType):
+        raise RumiFormatError(f"GTRasterType is {keys[11]}, rumi allows 1 or 2")
+    model, raster, key, value = ModelType(keys[7]), RasterType(keys[11]), keys[12], keys[15]
+    if model == ModelType.UNDEFINED:
+        if (key, value) != (2048, 0):
+            raise RumiFormatError(
+                f"an undefined CRS needs key 2048 set to 0, found key {key} set to {value}"
+            )
+        return model, raster, 0
+    want = 3072 if model == ModelType.PROJECTED else 2048
+    if key != want:
+        raise RumiFormatError(f"GTModelType {model.value} needs key {want}, found {key}")
+    kind = crs_kind(value)
+    if kind == "other":
+        raise RumiFormatError(f"EPSG:{value} is not a projected or geographic CRS")
+    if kind != model.name.lower():
+        raise RumiFormatError(f"EPSG {value} is {kind} but GTModelType says {model.name.lower()}")
+    return model, raster, value

@@ -1,0 +1,176 @@
+"""Frame geometry (§4, §5): the only place frame indices, clipped shapes and axes are computed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+from typing import TYPE_CHECKING, NamedTuple
+
+from .errors import RumiFormatError
+from .spec import FRAME_AXES
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+class FrameKey(NamedTuple):
+    """Where one frame sits: grid row and column, band and time (``None`` when held whole)."""
+
+    row: int
+    col: int
+    band: int | None
+    time: int | None
+
+
+def unit_axes(unit: int, bands: int, times: int) -> tuple[str, str]:
+    """Return ``(frame_axes, index_axes)`` of a frame unit for B bands and T steps (§5).
+
+    ``frame_axes`` lists the axes one frame holds in decoded C order, among ``t b h w``
+    (axes of extent 1 are left out); ``index_axes`` lists the axes the frame index walks
+    inside a cell, outermost first.
+    """
+    present = "".join(a for a, n in (("b", bands), ("t", times)) if n > 1)
+    if unit in (0, 9):
+        if unit == 9 and present != "bt":
+            raise RumiFormatError.mismatch(
+                "frame_unit", expected="0..8 for fewer than 2 bands and 2 steps", found=unit
+            )
+        return "hw", present[::-1] if unit == 9 else present
+    layouts = FRAME_AXES.get(unit)
+    if layouts is None:
+        raise RumiFormatError(f"frame_unit is {unit}, which names no frame layout")
+    if isinstance(layouts, tuple):
+        if len(present) != 1:
+            raise RumiFormatError(
+                f"frame_unit {unit} does not fit {bands} bands and {times} time steps"
+            )
+        return layouts[0 if present == "b" else 1], ""
+    if present != "bt":
+        raise RumiFormatError(
+            f"frame_unit {unit} does not fit {bands} bands and {times} time steps"
+        )
+    return layouts, ""
+
+
+@dataclass(frozen=True, slots=True)
+class FrameGrid:
+    """The tile grid of one image and the order of its frames."""
+
+    length: int
+    """Image rows (L)."""
+    width: int
+    """Image columns (W)."""
+    tile_length: int
+    tile_width: int
+    bands: int
+    times: int
+    frame_axes: str
+    """Axes one frame holds, in decoded C order (e.g. ``"hwb"``)."""
+    index_axes: str
+    """Axes the frame index walks inside a cell, outermost first (e.g. ``"bt"``)."""
+
+    @classmethod
+    def from_unit(
+        cls,
+        *,
+        length: int,
+        width: int,
+        tile_length: int,
+        tile_width: int,
+        bands: int,
+        times: int,
+        unit: int,
+    ) -> FrameGrid:
+        frame_axes, index_axes = unit_axes(unit, bands, times)
+        return cls(length, width, tile_length, tile_width, bands, times, frame_axes, index_axes)
+
+    @property
+    def tiles_down(self) -> int:
+        return ceil(self.length / self.tile_length)
+
+    @property
+    def tiles_across(self) -> int:
+        return ceil(self.width / self.tile_width)
+
+    @property
+    def cells(self) -> int:
+        return self.tiles_down * self.tiles_across
+
+    @property
+    def frames_per_cell(self) -> int:
+        return self._extent("b" in self.index_axes, self.bands) * self._extent(
+            "t" in self.index_axes, self.times
+        )
+
+    @property
+    def frame_count(self) -> int:
+        return self.cells * self.frames_per_cell
+
+    @staticmethod
+    def _extent(indexed: bool, n: int) -> int:
+        return n if indexed else 1
+
+    @property
+    def band_in_frame(self) -> bool:
+        """Whether one frame holds every band (else one band per frame, or B = 1)."""
+        return "b" in self.frame_axes
+
+    @property
+    def time_in_frame(self) -> bool:
+        return "t" in self.frame_axes
+
+    def max_frame_samples(self) -> int:
+        """Samples of the largest (unclipped) frame."""
+        return self.frame_samples(0)
+
+    def tile_shape(self, row: int, col: int) -> tuple[int, int]:
+        """Clipped ``(h, w)`` of the tile at grid ``(row, col)``."""
+        tl, tw = self.tile_length, self.tile_width
+        return min(tl, self.length - row * tl), min(tw, self.width - col * tw)
+
+    def frame_index(self, row: int, col: int, band: int = 0, time: int = 0) -> int:
+        """Frame index k of the frame holding (row, col, band, time)."""
+        k = row * self.tiles_across + col
+        for axis in self.index_axes:
+            k = k * (self.bands if axis == "b" else self.times) + (band if axis == "b" else time)
+        return k
+
+    def frame_key(self, k: int) -> FrameKey:
+        """Invert :meth:`frame_index`."""
+        band = time = None
+        for axis in reversed(self.index_axes):
+            n = self.bands if axis == "b" else self.times
+            k, i = divmod(k, n)
+            if axis == "b":
+                band = i
+            else:
+                time = i
+        row, col = divmod(k, self.tiles_across)
+        if self.bands == 1:
+            band = 0
+        if self.times == 1:
+            time = 0
+        return FrameKey(row, col, band, time)
+
+    def frame_shape(self, k: int) -> tuple[int, ...]:
+        """Decoded dims of frame k, in ``frame_axes`` order (h and w clipped)."""
+        key = self.frame_key(k)
+        h, w = self.tile_shape(key.row, key.col)
+        extent = {"b": self.bands, "t": self.times, "h": h, "w": w}
+        return tuple(extent[a] for a in self.frame_axes)
+
+    def frame_samples(self, k: int) -> int:
+        n = 1
+        for d in self.frame_shape(k):
+            n *= d
+        return n
+
+    def block_order(self) -> tuple[int, ...]:
+        """Transpose that turns a decoded frame into ``t b h w`` order (present axes only)."""
+        present = [a for a in "tbhw" if a in self.frame_axes]
+        return tuple(self.frame_axes.index(a) for a in present)
+
+    def frames(self) -> Iterator[tuple[int, FrameKey, tuple[int, ...]]]:
+        """Every frame in file order: ``(k, key, decoded shape)``."""
+        for k in range(self.frame_count):
+            yield k, self.frame_key(k), self.frame_shape(k)

@@ -1,0 +1,180 @@
+"""The trailer after the last frame (§9): band texts (``TAIL``) and the time axis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .bits import packed_nbytes, trailing_bits_zero, unpack_bits
+from .errors import RumiFormatError
+from .spec import (
+    MAX_TIME_COUNT,
+    TAIL_MAGIC,
+    TIME_BLOCK,
+    TIME_MAGIC,
+    TRAILER_HEAD,
+    Generation,
+    TimeKind,
+)
+
+DAY = 86400
+_INT64_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TimeAxis:
+    """Time steps as POSIX seconds (UTC): shape ``(T,)`` for instants, ``(T, 2)`` for intervals."""
+
+    kind: TimeKind
+    seconds: np.ndarray
+
+    @property
+    def starts(self) -> np.ndarray:
+        """One value per step: the instant, or the start of the interval."""
+        return self.seconds if self.kind == TimeKind.INSTANT else self.seconds[:, 0]
+
+
+@dataclass(frozen=True, slots=True)
+class Trailer:
+    generation: Generation
+    band_texts: tuple[str, ...] | None
+    time: TimeAxis | None
+
+
+def max_trailer_nbytes(bands: int, times: int) -> int:
+    """Upper bound on a trailer's size, checked before reading one."""
+    return TRAILER_HEAD.size + bands * (2 + 65535) + TIME_BLOCK.size + packed_nbytes(2 * times, 64)
+
+
+def parse_trailer(buf: bytes | memoryview, *, bands: int, times: int, offset: int) -> Trailer:
+    """Parse a ``TAIL`` or ``TIME`` trailer that starts at file offset ``offset`` and ends at EOF."""
+    buf = memoryview(buf)
+    if len(buf) < TRAILER_HEAD.size or bytes(buf[:4]) not in (TAIL_MAGIC, TIME_MAGIC):
+        raise RumiFormatError(f"no trailer where the frames end, at {offset}")
+    magic, version = TRAILER_HEAD.unpack_from(buf)
+    if version != 1:
+        raise RumiFormatError(f"trailer version {version}, this reader implements 1")
+    pos = TRAILER_HEAD.size
+    texts = None
+    if magic == TAIL_MAGIC:
+        texts, pos = _parse_band_texts(buf, pos, bands, offset)
+    time = _parse_time(buf[pos:], times, offset + pos, required=magic == TAIL_MAGIC)
+    generation = Generation.RUMI_TAIL if magic == TAIL_MAGIC else Generation.RUMI_TIME
+    return Trailer(generation, texts, time)
+
+
+def _parse_band_texts(
+    buf: memoryview, pos: int, bands: int, offset: int
+) -> tuple[tuple[str, ...], int]:
+    texts: list[str] = []
+    for b in range(bands):
+        if pos + 2 > len(buf):
+            raise RumiFormatError(
+                f"the trailer ends inside the text of band {b}, at {offset + pos}"
+            )
+        n = int.from_bytes(buf[pos : pos + 2], "little")
+        raw = bytes(buf[pos + 2 : pos + 2 + n])
+        if len(raw) < n:
+            raise RumiFormatError(
+                f"the trailer ends inside the text of band {b}, at {offset + pos}"
+            )
+        if n == 0:
+            raise RumiFormatError(f"band {b} has an empty text")
+        if b"\x00" in raw:
+            raise RumiFormatError(f"band {b} text contains a NUL byte")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RumiFormatError(f"band {b} text is not valid UTF-8") from None
+        if text in texts:
+            raise RumiFormatError(f"bands {texts.index(text)} and {b} have the same text")
+        texts.append(text)
+        pos += 2 + n
+    return tuple(texts), pos
+
+
+def _parse_time(buf: memoryview, times: int, offset: int, *, required: bool) -> TimeAxis | None:
+    if len(buf) < TIME_BLOCK.size:
+        raise RumiFormatError(f"the trailer ends before its time fields, at {offset}")
+    kind, bits, origin, step, scale = TIME_BLOCK.unpack_from(buf)
+    if kind not in tuple(TimeKind) or (required and kind == TimeKind.NONE):
+        allowed = "intervals (1) or instants (2)" + ("" if required else " or none (0)")
+        raise RumiFormatError(f"time_type is {kind}; rumi records {allowed}")
+    rest = buf[TIME_BLOCK.size :]
+    if kind == TimeKind.NONE:
+        if (bits, origin, step, scale) != (0, 0, 0, 1) or len(rest):
+            raise RumiFormatError(
+                "a trailer without time must hold bits 0, origin 0, step 0, scale 1"
+            )
+        return None
+    if times > MAX_TIME_COUNT:
+        raise RumiFormatError.mismatch("time_count", expected=f"<= {MAX_TIME_COUNT}", found=times)
+    if bits > 64:
+        raise RumiFormatError.mismatch("time_bits", expected="0..64", found=bits, offset=offset + 1)
+    if scale not in (1, DAY):
+        raise RumiFormatError(
+            f"time_scale is {scale}; rumi stores seconds (1) or whole days (86400)"
+        )
+    n = times * (2 if kind == TimeKind.INTERVAL else 1)
+    need = packed_nbytes(n, bits)
+    if len(rest) < need:
+        raise RumiFormatError(f"the time residuals need {need} bytes, the trailer has {len(rest)}")
+    if len(rest) > need:
+        extra = len(rest) - need
+        raise RumiFormatError(
+            f"the trailer has {extra} extra byte after the time residuals; a file ends with its trailer"
+        )
+    if not trailing_bits_zero(rest, n, bits):
+        raise RumiFormatError("the unused bits of the last residual byte are not zero")
+    zigzag = unpack_bits(rest, n, bits)
+    seconds = _decode_coords(zigzag, origin, step, scale, bits)
+    _check_order(seconds, kind)
+    shaped = seconds.reshape(times, 2) if kind == TimeKind.INTERVAL else seconds
+    shaped.flags.writeable = False
+    return TimeAxis(TimeKind(kind), shaped)
+
+
+def _decode_coords(zigzag: np.ndarray, origin: int, step: int, scale: int, bits: int) -> np.ndarray:
+    """Undo §9 steps 2-6 and check that the encoding is the canonical one."""
+    n = zigzag.size
+    residual = (zigzag >> np.uint64(1)).astype(np.int64) ^ -(zigzag & np.uint64(1)).astype(np.int64)
+    largest = max(int(residual.max()), -int(residual.min()))
+    if (abs(origin) + (n - 1) * abs(step) + largest) * scale > _INT64_MAX:
+        raise RumiFormatError("a time coordinate in seconds does not fit in int64")
+    units = origin + np.arange(n, dtype=np.int64) * step + residual
+    if n and units[0] != origin:
+        raise RumiFormatError("time_epoch is not the first coordinate")
+    want_step = 0 if n == 1 else (2 * int(units[-1] - units[0]) + (n - 1)) // (2 * (n - 1))
+    if step != want_step:
+        raise RumiFormatError("time_step is not the slope the coordinates imply")
+    if bits != int(zigzag.max()).bit_length():
+        raise RumiFormatError("time_bits is not the width the residuals need")
+    seconds = units * scale
+    if scale == 1 and np.all(seconds % DAY == 0):
+        raise RumiFormatError(
+            "time_scale is seconds but every coordinate falls on a whole day, "
+            "which rumi stores as days"
+        )
+    return seconds
+
+
+def _check_order(seconds: np.ndarray, kind: int) -> None:
+    if kind == TimeKind.INSTANT:
+        back = np.flatnonzero(np.diff(seconds) < 0)
+        if back.size:
+            raise RumiFormatError(f"time coordinate {int(back[0]) + 1} goes backwards")
+        return
+    starts, ends = seconds[0::2], seconds[1::2]
+    empty = np.flatnonzero(starts >= ends)
+    if empty.size:
+        raise RumiFormatError(
+            f"time step {int(empty[0])} starts at or after it ends, so it covers nothing"
+        )
+    overlap = np.flatnonzero(ends[:-1] > starts[1:])
+    if overlap.size:
+        i = int(overlap[0])
+        raise RumiFormatError(
+            f"time step {i} ends after step {i + 1} starts; rumi records steps that "
+            "meet or leave a gap, never steps that overlap"
+        )
