@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import ceil
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
+
+import numpy as np
 
 from .errors import RumiFormatError
 from .spec import FRAME_AXES
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 
 class FrameKey(NamedTuple):
@@ -165,12 +164,12 @@ class FrameGrid:
             n *= d
         return n
 
-    def block_order(self) -> tuple[int, ...]:
-        """Transpose that turns a decoded frame into ``t b h w`` order (present axes only)."""
-        present = [a for a in "tbhw" if a in self.frame_axes]
-        return tuple(self.frame_axes.index(a) for a in present)
+    def to_block(self, k: int, samples: np.ndarray) -> np.ndarray:
+        """Arrange frame k's decoded samples (flat, C order) as a ``(t, b, h, w)`` view.
 
-    def frames(self) -> Iterator[tuple[int, FrameKey, tuple[int, ...]]]:
-        """Every frame in file order: ``(k, key, decoded shape)``."""
-        for k in range(self.frame_count):
-            yield k, self.frame_key(k), self.frame_shape(k)
+        Axes the frame does not hold get extent 1.
+        """
+        present = [a for a in "tbhw" if a in self.frame_axes]
+        order = tuple(self.frame_axes.index(a) for a in present)
+        block = samples.reshape(self.frame_shape(k)).transpose(order)
+        return np.expand_dims(block, tuple(i for i, a in enumerate("tbhw") if a not in present))

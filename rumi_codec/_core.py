@@ -1,0 +1,399 @@
+"""OpenZL frame engine: ``compress`` and ``decompress`` on bytes-like objects.
+
+An OpenZL frame decodes to exactly one ``Numeric`` output of 1-, 2-, 4- or 8-byte
+elements. The frame stores neither the array's shape nor its dtype: callers restore
+them with ``decompress(frame).view(dtype).reshape(shape)``.
+
+Frames written by geozl use its custom codecs, so every decode goes through geozl:
+``geozl.decompress`` (C, releases the GIL) or an ``openzl.ext.DCtx`` with the geozl
+decoders registered (holds the GIL, but reports the element width). Neither an
+OpenZL context nor a geozl graph is thread-safe, so they are cached per thread.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+import threading
+from typing import TYPE_CHECKING, Final
+
+import numpy as np
+from openzl import ext
+
+if TYPE_CHECKING:
+    from collections.abc import Buffer, Callable, Hashable
+    import geozl
+
+__all__ = [
+    "DEFAULT_FORMAT_VERSION",
+    "DEFAULT_RECIPE",
+    "MAX_FRAME_BYTES",
+    "PLAIN_GRAPHS",
+    "OpenZLError",
+    "compress",
+    "decompress",
+    "decompress_output",
+    "parse_options",
+]
+
+MAX_FRAME_BYTES: Final = 1 << 30
+"""Largest decoded frame accepted when the caller does not give its size (1 GiB)."""
+
+DEFAULT_RECIPE: Final = "planar>zigzag>zstd"
+"""geozl recipe used when neither a recipe nor a plain graph is chosen."""
+
+DEFAULT_FORMAT_VERSION: Final = 24
+"""OpenZL format written by plain graphs: read by openzl 0.2 (8..24) and 0.3 (8..27),
+and the version rumi-eo writes."""
+
+PLAIN_GRAPHS: Final[dict[str, type[ext.graphs.Graph]]] = {
+    "store": ext.graphs.Store,
+    "zstd": ext.graphs.Zstd,
+    "compress": ext.graphs.Compress,
+    "field_lz": ext.graphs.FieldLz,
+    "fse": ext.graphs.Fse,
+    "bitpack": ext.graphs.Bitpack,
+}
+"""Plain OpenZL graphs by name; each takes any numeric input of width 1, 2, 4 or 8."""
+
+_ELEMENT_WIDTHS: Final = frozenset((1, 2, 4, 8))
+_HEADER_BYTES: Final = 1024  # FrameInfo reads ~8 + 2 bytes per output, never the payload
+_MAX_CACHED: Final = 16  # contexts kept per thread and per kind
+_ENABLE, _DISABLE = 1, 2  # ZL_TernaryParam values of the checksum parameters
+_REASON: Final = re.compile(r"(?:Code|OpenZL error string): ([^\n]+)")
+
+
+class OpenZLError(ValueError):
+    """An OpenZL frame that cannot be decoded, or an array that cannot be encoded."""
+
+
+class _ThreadState(threading.local):
+    """Per-thread contexts: neither ``DCtx``, ``CCtx`` nor ``geozl.Graph`` is thread-safe."""
+
+    def __init__(self) -> None:
+        self.dctx: ext.DCtx | None = None
+        self.recipes: dict[Hashable, geozl.Graph] = {}
+        self.plain: dict[Hashable, tuple[ext.Compressor, ext.CCtx]] = {}
+
+
+_STATE = _ThreadState()
+
+
+# ---------------------------------------------------------------------------- options
+
+
+def parse_options(
+    *,
+    recipe: str | None,
+    graph: str | None,
+    format_version: int | None,
+    checksum: bool,
+) -> None:
+    """Check one set of encoding options, raising TypeError or ValueError.
+
+    Exactly one of ``recipe`` (a geozl recipe) and ``graph`` (a name in
+    `PLAIN_GRAPHS`) is given. geozl frames always carry checksums and pick their own
+    format version. The upper bound of ``format_version`` depends on the installed
+    openzl and is checked by `compress`, so that a codec configured by a newer writer
+    can still be built to decode.
+    """
+    if (recipe is None) == (graph is None):
+        raise ValueError(
+            f"give exactly one of recipe and graph, got recipe={recipe!r} and graph={graph!r}"
+        )
+    if not isinstance(checksum, bool):
+        raise TypeError(f"checksum must be a bool, got {checksum!r}")
+    if recipe is not None:
+        _parse_recipe(recipe, format_version=format_version, checksum=checksum)
+    else:
+        _parse_graph(graph, format_version=format_version)
+
+
+def _parse_recipe(recipe: object, *, format_version: int | None, checksum: bool) -> None:
+    if not isinstance(recipe, str) or not recipe:
+        raise TypeError(f"recipe must be a non-empty geozl recipe string, got {recipe!r}")
+    if format_version is not None:
+        raise ValueError(
+            f"format_version={format_version!r} needs a plain graph: geozl picks the format"
+        )
+    if not checksum:
+        raise ValueError("checksum=False needs a plain graph: geozl frames always carry checksums")
+
+
+def _parse_graph(graph: object, *, format_version: int | None) -> None:
+    if graph not in PLAIN_GRAPHS:
+        raise ValueError(f"graph must be one of {sorted(PLAIN_GRAPHS)}, got {graph!r}")
+    if format_version is None:
+        return
+    if isinstance(format_version, bool) or not isinstance(format_version, int):
+        raise TypeError(f"format_version must be an int or None, got {format_version!r}")
+    if format_version < ext.MIN_FORMAT_VERSION:
+        raise ValueError(
+            f"format_version must be >= {ext.MIN_FORMAT_VERSION}, got {format_version}"
+        )
+
+
+# ---------------------------------------------------------------------------- encode
+
+
+def compress(
+    array: np.ndarray,
+    *,
+    recipe: str | None = DEFAULT_RECIPE,
+    graph: str | None = None,
+    format_version: int | None = None,
+    checksum: bool = True,
+) -> bytes:
+    """Compress an array's C-order elements into one self-contained OpenZL frame.
+
+    The elements are stored as little-endian unsigned integers of the same width
+    (``bool`` as 1 byte, complex as its two components), in rows of the last axis.
+
+    Parameters
+    ----------
+    array
+        Any array-like; its itemsize (component size for complex) must be 1, 2, 4 or 8.
+    recipe
+        geozl recipe such as ``"planar>zigzag>zstd"``; set to None to use ``graph``.
+    graph
+        Plain OpenZL graph, one of `PLAIN_GRAPHS`.
+    format_version
+        OpenZL format of a plain-graph frame; default `DEFAULT_FORMAT_VERSION`.
+    checksum
+        Store content and compressed-data checksums (plain graphs only may disable).
+
+    Returns
+    -------
+    bytes
+        The frame; ``decompress(frame)`` gives back the array's bytes.
+    """
+    parse_options(recipe=recipe, graph=graph, format_version=format_version, checksum=checksum)
+    rows = _as_rows(array)
+    if recipe is not None:
+        return _compress_recipe(rows, recipe)
+    assert graph is not None  # parse_options: exactly one of the two
+    version = DEFAULT_FORMAT_VERSION if format_version is None else format_version
+    return _compress_plain(rows.reshape(-1), graph, version, checksum)
+
+
+def _as_rows(array: np.ndarray) -> np.ndarray:
+    """Return a 2-D ``<uN`` view (rows, last axis) of the array's C-ordered bytes."""
+    arr = np.ascontiguousarray(array)
+    if arr.dtype.hasobject:
+        raise TypeError(f"cannot store dtype {arr.dtype}: it holds Python objects")
+    parts = 2 if arr.dtype.kind == "c" else 1
+    width = arr.dtype.itemsize // parts
+    if width not in _ELEMENT_WIDTHS:
+        raise TypeError(
+            f"cannot store dtype {arr.dtype}: OpenZL numeric elements are 1, 2, 4 or 8 bytes,"
+            f" not {width}"
+        )
+    if arr.size == 0:
+        raise ValueError(f"cannot store an empty array of shape {arr.shape}")
+    flat = arr.reshape(-1).view(np.uint8).view(f"<u{width}")
+    return flat.reshape(-1, arr.shape[-1] * parts)
+
+
+def _compress_recipe(rows: np.ndarray, recipe: str) -> bytes:
+    import geozl
+
+    key = (recipe, rows.dtype.itemsize, rows.shape[1])
+    graph = _cached(_STATE.recipes, key, lambda: _build_recipe(recipe, rows))
+    try:
+        return geozl.compress(rows, graph=graph)
+    except (RuntimeError, ValueError) as exc:
+        raise OpenZLError(f"OpenZL encode failed ({recipe!r}): {_reason(exc)}") from exc
+
+
+def _build_recipe(recipe: str, rows: np.ndarray) -> geozl.Graph:
+    """Build a lossless geozl graph for rows like ``rows``.
+
+    A lossless graph depends only on the recipe, element width and row width, never
+    on the pixels (checked for every recipe of ``geozl.profile``), so one graph per
+    row width serves every tile and frames do not depend on which tile came first.
+    """
+    import geozl
+
+    try:
+        return geozl.graph(rows[:1], recipe)
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(
+            f"geozl cannot build recipe {recipe!r} for {rows.dtype.itemsize}-byte elements"
+            f" in rows of {rows.shape[1]}: {_reason(exc)}"
+        ) from exc
+
+
+def _compress_plain(flat: np.ndarray, graph: str, version: int, checksum: bool) -> bytes:
+    if version > ext.MAX_FORMAT_VERSION:
+        raise ValueError(
+            f"format_version {version} is newer than this openzl writes"
+            f" ({ext.MIN_FORMAT_VERSION}..{ext.MAX_FORMAT_VERSION})"
+        )
+    key = (graph, version, checksum)
+    _, cctx = _cached(_STATE.plain, key, lambda: _build_plain(graph, version, checksum))
+    try:
+        return cctx.compress([ext.Input(ext.Type.Numeric, flat)])
+    except RuntimeError as exc:
+        raise OpenZLError(f"OpenZL encode failed ({graph!r}): {_reason(exc)}") from exc
+
+
+def _build_plain(graph: str, version: int, checksum: bool) -> tuple[ext.Compressor, ext.CCtx]:
+    """Return a compressor and the reusable context that references it (kept together)."""
+    compressor = ext.Compressor()
+    compressor.select_starting_graph(PLAIN_GRAPHS[graph]()(compressor))
+    cctx = ext.CCtx()
+    cctx.set_parameter(ext.CParam.StickyParameters, 1)  # else compress() drops the graph
+    cctx.ref_compressor(compressor)
+    cctx.set_parameter(ext.CParam.FormatVersion, version)
+    flag = _ENABLE if checksum else _DISABLE
+    cctx.set_parameter(ext.CParam.ContentChecksum, flag)
+    cctx.set_parameter(ext.CParam.CompressedChecksum, flag)
+    return compressor, cctx
+
+
+# ---------------------------------------------------------------------------- decode
+
+
+def decompress(frame: Buffer, *, nbytes: int | None = None, verify: bool = False) -> np.ndarray:
+    """Decode one OpenZL frame (geozl or plain) to its bytes, releasing the GIL.
+
+    Parameters
+    ----------
+    frame
+        The whole frame and nothing else: bytes, bytearray, memoryview or a
+        contiguous numpy array; it is not copied.
+    nbytes
+        Expected decoded size. A frame declaring any other size is refused before
+        anything is allocated; without it the limit is `MAX_FRAME_BYTES`.
+    verify
+        Check the frame's checksums, where it has them.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new flat, writable, 8-byte-aligned ``uint8`` array.
+
+    Raises
+    ------
+    OpenZLError
+        When the frame is not one numeric output of the expected size, or does not
+        decode (corrupt, truncated, trailing bytes).
+    """
+    view = _byte_view(frame)
+    size = _check_header(frame, view, _parse_nbytes(nbytes))
+    if size == 0:  # geozl reports a 0-byte frame as unreadable; DCtx decodes it
+        return _decode_dctx(frame, view, size)[0]
+    import geozl
+
+    try:
+        out = geozl.decompress(view, verify=verify, max_output_size=size)
+    except (RuntimeError, ValueError) as exc:
+        raise OpenZLError(f"OpenZL decode failed: {_reason(exc)}") from exc
+    if out.size != size:
+        raise OpenZLError(f"frame decodes to {out.size} bytes, its header declares {size}")
+    return out
+
+
+def decompress_output(frame: Buffer) -> tuple[np.ndarray, int]:
+    """Decode one OpenZL frame and report its element width (holds the GIL).
+
+    Parameters
+    ----------
+    frame
+        As for `decompress`; frames that are not ``bytes`` are copied once.
+
+    Returns
+    -------
+    tuple[numpy.ndarray, int]
+        A new flat, writable ``uint8`` array and the element width in bytes.
+    """
+    view = _byte_view(frame)
+    size = _check_header(frame, view, None)
+    return _decode_dctx(frame, view, size)
+
+
+def _byte_view(frame: Buffer) -> memoryview:
+    view = memoryview(frame)
+    if view.format == "B" and view.ndim == 1:
+        return view
+    if not view.c_contiguous:
+        raise TypeError("an OpenZL frame must be a C-contiguous buffer")
+    return view.cast("B")
+
+
+def _parse_nbytes(nbytes: int | None) -> int | None:
+    if nbytes is None:
+        return None
+    count = operator.index(nbytes)
+    if count < 0:
+        raise ValueError(f"nbytes must be >= 0, got {count}")
+    return count
+
+
+def _check_header(frame: Buffer, view: memoryview, nbytes: int | None) -> int:
+    """Return the decoded size the frame header declares, after checking it."""
+    head = frame if isinstance(frame, bytes) else bytes(view[:_HEADER_BYTES])
+    try:
+        info = ext.FrameInfo(head)
+        count = info.num_outputs
+        if count != 1:
+            raise OpenZLError(f"OpenZL frame has {count} outputs, expected 1")
+        kind = info.output_type(0)
+        size = info.output_content_size(0)
+    except RuntimeError as exc:
+        raise OpenZLError(f"OpenZL frame header unreadable: {_reason(exc)}") from exc
+    if kind != ext.Type.Numeric:
+        raise OpenZLError(f"OpenZL frame output is {kind.name}, expected Numeric")
+    if nbytes is not None and size != nbytes:
+        raise OpenZLError(f"frame decodes to {size} bytes, expected {nbytes}")
+    if nbytes is None and size > MAX_FRAME_BYTES:
+        raise OpenZLError(f"frame decodes to {size} bytes, past the limit of {MAX_FRAME_BYTES}")
+    return size
+
+
+def _decode_dctx(frame: Buffer, view: memoryview, size: int) -> tuple[np.ndarray, int]:
+    data = frame if isinstance(frame, bytes) else view.tobytes()
+    try:
+        (output,) = _dctx().decompress(data)
+    except RuntimeError as exc:
+        raise OpenZLError(f"OpenZL decode failed: {_reason(exc)}") from exc
+    if output.content_size != size:
+        raise OpenZLError(
+            f"frame decodes to {output.content_size} bytes, its header declares {size}"
+        )
+    out = np.array(output.content.as_nparray().reshape(-1).view(np.uint8))
+    return out, output.elt_width
+
+
+def _dctx() -> ext.DCtx:
+    if _STATE.dctx is None:
+        import geozl
+
+        dctx = ext.DCtx()
+        geozl.register_decoders(dctx)
+        _STATE.dctx = dctx
+    return _STATE.dctx
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _cached[T](cache: dict[Hashable, T], key: Hashable, build: Callable[[], T]) -> T:
+    """Return ``cache[key]``, building it first; evict the oldest past `_MAX_CACHED`."""
+    try:
+        return cache[key]
+    except KeyError:
+        pass
+    if len(cache) >= _MAX_CACHED:
+        del cache[next(iter(cache))]
+    value = cache[key] = build()
+    return value
+
+
+def _reason(exc: Exception) -> str:
+    """Return the one-line reason in an openzl/geozl error message."""
+    text = str(exc)
+    found = _REASON.search(text)
+    if found:
+        return found.group(1).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

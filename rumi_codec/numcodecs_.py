@@ -1,0 +1,101 @@
+"""numcodecs adaptor for OpenZL frames: configuration only, the work is in `_core`.
+
+Registered as ``openzl`` in the ``numcodecs.codecs`` entry-point group, so Zarr v2
+arrays and kerchunk references can name ``{"id": "openzl", ...}``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from numcodecs.abc import Codec
+from numcodecs.compat import ensure_contiguous_ndarray, ndarray_copy
+
+from rumi_codec import _core
+
+if TYPE_CHECKING:
+    from collections.abc import Buffer
+
+    import numpy as np
+
+__all__ = ["OpenZLCodec"]
+
+
+class OpenZLCodec(Codec):
+    """Compress each chunk into one self-contained OpenZL frame.
+
+    Decoding needs only the frame, whichever options wrote it, and gives the chunk's
+    bytes back. Encoding keeps the chunk's last axis as the row width, so geozl's
+    2-D predictors see the image rows.
+
+    Parameters
+    ----------
+    recipe
+        geozl recipe such as ``"planar>zigzag>zstd"``; set to None to use ``graph``.
+    graph
+        Plain OpenZL graph name (``"zstd"``, ``"store"``, ``"compress"``, ...).
+    format_version
+        OpenZL format of plain-graph frames; None is ``_core.DEFAULT_FORMAT_VERSION``.
+    checksum
+        Store checksums in plain-graph frames (geozl frames always have them).
+    """
+
+    codec_id = "openzl"
+
+    def __init__(
+        self,
+        recipe: str | None = _core.DEFAULT_RECIPE,
+        graph: str | None = None,
+        format_version: int | None = None,
+        checksum: bool = True,
+    ) -> None:
+        _core.parse_options(
+            recipe=recipe, graph=graph, format_version=format_version, checksum=checksum
+        )
+        self.recipe = recipe
+        self.graph = graph
+        self.format_version = format_version
+        self.checksum = checksum
+
+    def encode(self, buf: Buffer) -> bytes:
+        """Compress a chunk (any contiguous array or buffer) into one frame."""
+        return _core.compress(
+            _memory_order(buf),
+            recipe=self.recipe,
+            graph=self.graph,
+            format_version=self.format_version,
+            checksum=self.checksum,
+        )
+
+    def decode(self, buf: Buffer, out: Any = None) -> np.ndarray:
+        """Decode one frame to flat ``uint8`` bytes, or into ``out`` (size checked first)."""
+        if out is None:
+            return _core.decompress(buf)
+        nbytes = ensure_contiguous_ndarray(out).nbytes
+        return ndarray_copy(_core.decompress(buf, nbytes=nbytes), out)
+
+    def get_config(self) -> dict[str, Any]:
+        """Return the JSON-serialisable configuration, with ``id``."""
+        return {
+            "id": self.codec_id,
+            "recipe": self.recipe,
+            "graph": self.graph,
+            "format_version": self.format_version,
+            "checksum": self.checksum,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(recipe={self.recipe!r}, graph={self.graph!r},"
+            f" format_version={self.format_version!r}, checksum={self.checksum!r})"
+        )
+
+
+def _memory_order(buf: Buffer) -> np.ndarray:
+    """Return the chunk as an array whose C order is its memory order, without copying.
+
+    An F-ordered chunk (Zarr v2 ``order="F"``) is transposed, so its frame holds the
+    bytes as they lie in memory, which is what ``decode`` must give back.
+    """
+    arr = ensure_contiguous_ndarray(buf, flatten=False)
+    return arr if arr.flags.c_contiguous else arr.T

@@ -1,0 +1,99 @@
+"""Coordinates and CF/rioxarray attributes of a described file: x, y, band, time, spatial_ref."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .spec import TimeKind
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from .format import RumiFile
+    from .georef import Georef
+
+
+def corner_transform(georef: Georef) -> tuple[float, ...] | None:
+    """The transform of pixel corners (GDAL's convention), shifting PixelIsPoint by half a pixel."""
+    if georef.transform is None:
+        return None
+    a, b, c, d, e, f = georef.transform
+    if georef.pixel_is_point:
+        c, f = c - (a + b) / 2, f - (d + e) / 2
+    return a, b, c, d, e, f
+
+
+def spatial_coords(desc: RumiFile) -> dict[str, xr.Variable]:
+    """``x``/``y`` at pixel centres (when the transform has no rotation) and ``spatial_ref``."""
+    import xarray as xr
+
+    transform = corner_transform(desc.georef)
+    if transform is None or desc.georef.epsg is None:
+        return {}
+    a, b, c, d, e, f = transform
+    coords: dict[str, xr.Variable] = {"spatial_ref": xr.Variable((), np.int64(0), spatial_ref_attrs(desc.georef.epsg, transform))}
+    if b == 0 and d == 0:
+        x = c + a * (np.arange(desc.grid.width) + 0.5)
+        y = f + e * (np.arange(desc.grid.length) + 0.5)
+        coords["x"] = xr.Variable("x", x, _axis_attrs("x", desc.georef.epsg))
+        coords["y"] = xr.Variable("y", y, _axis_attrs("y", desc.georef.epsg))
+    return coords
+
+
+def spatial_ref_attrs(epsg: int, transform: tuple[float, ...]) -> dict[str, Any]:
+    """CF grid-mapping attributes plus the ``crs_wkt``/``spatial_ref``/``GeoTransform`` GDAL reads."""
+    import pyproj
+
+    crs = pyproj.CRS.from_epsg(epsg)
+    wkt = crs.to_wkt()
+    a, b, c, d, e, f = transform
+    attrs = crs.to_cf()
+    attrs.update(
+        crs_wkt=wkt,
+        spatial_ref=wkt,
+        GeoTransform=" ".join(repr(float(v)) for v in (c, a, b, f, d, e)),
+    )
+    return attrs
+
+
+def _axis_attrs(axis: str, epsg: int) -> dict[str, str]:
+    from .georef import crs_kind
+
+    if crs_kind(epsg) == "geographic":
+        name, units = ("longitude", "degrees_east") if axis == "x" else ("latitude", "degrees_north")
+        return {"axis": axis.upper(), "standard_name": name, "long_name": name, "units": units}
+    name = "projection_x_coordinate" if axis == "x" else "projection_y_coordinate"
+    return {"axis": axis.upper(), "standard_name": name, "long_name": f"{axis} coordinate of projection", "units": "metre"}
+
+
+def band_coord(desc: RumiFile) -> xr.Variable:
+    """Band texts, or 1-based band numbers where the generation stores none."""
+    import xarray as xr
+
+    if desc.band_texts is not None:
+        return xr.Variable("band", np.array(desc.band_texts, dtype=object), {"long_name": "band"})
+    return xr.Variable("band", np.arange(1, desc.grid.bands + 1), {"long_name": "band number"})
+
+
+def time_coords(desc: RumiFile) -> dict[str, xr.Variable]:
+    """``time`` (instants, or interval starts) and CF ``time_bounds`` for intervals.
+
+    A single step becomes a scalar coordinate, so that a file stays ``(band, y, x)``.
+    """
+    import xarray as xr
+
+    if desc.time is None:
+        return {}
+    scalar = desc.grid.times == 1
+    dims: tuple[str, ...] = () if scalar else ("time",)
+    starts = desc.time.starts.astype("datetime64[s]")
+    attrs = {"standard_name": "time", "long_name": "time"}
+    coords = {}
+    if desc.time.kind == TimeKind.INTERVAL:
+        attrs["bounds"] = "time_bounds"
+        bounds = desc.time.seconds.astype("datetime64[s]")
+        coords["time_bounds"] = xr.Variable((*dims, "bnds"), bounds[0] if scalar else bounds)
+    coords["time"] = xr.Variable(dims, starts[0] if scalar else starts, attrs)
+    return coords

@@ -1,0 +1,205 @@
+"""Read a description and pixel windows through a :class:`~rumi_xarray._io.RangeReader`."""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rumi_codec._core import OpenZLError, decompress
+
+from ._io import coalesce
+from .errors import RumiFormatError
+from .format import (
+    HEAD_NBYTES,
+    RumiFile,
+    container,
+    describe,
+    georef_range,
+    index_nbytes,
+    parse_blob,
+    parse_index,
+    trailer_range,
+)
+from .georef import parse_georef
+from .trailer import parse_trailer
+
+if TYPE_CHECKING:
+    from collections.abc import Buffer, Sequence
+
+    from ._io import RangeReader
+
+    Key = int | slice | np.ndarray
+
+MAX_READ_NBYTES = 16 << 20
+"""Coalesced reads stop growing here, so decoding starts while reading goes on."""
+
+
+def read_description(reader: RangeReader, header: Buffer | None = None) -> RumiFile:
+    """Parse a file's index and trailer, or, given its header blob, only georef and trailer."""
+    size = reader.size
+    if header is None:
+        head = bytes(reader.read(0, min(HEAD_NBYTES, size)))
+        need = index_nbytes(head, size)
+        if need > len(head):
+            head += bytes(reader.read(len(head), need - len(head)))
+        frames, georef = parse_index(head, size)
+        ranges = []
+    else:
+        frames = parse_blob(header, generation=container(reader.read(0, min(4, size))), source_length=size)
+        ranges = [georef_range(frames)]
+    where = trailer_range(frames, size)
+    if where is not None:
+        ranges.append(where)
+    parts = list(reader.iter_ranges(ranges))
+    if header is not None:
+        georef = parse_georef(parts.pop(0), ranges[0][0])
+    trailer = None
+    if where is not None:
+        grid = frames.grid
+        trailer = parse_trailer(parts[0], bands=grid.bands, times=grid.times, offset=where[0])
+    return describe(frames, georef, trailer)
+
+
+# ---------------------------------------------------------------------------------------
+# Windows
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """The part of one output axis that one frame (or grid row/column) fills."""
+
+    key: int | None
+    """Tile row/column, band or step of the frames; ``None`` when the frame holds the axis."""
+    out: slice | np.ndarray
+    """Positions along the output axis."""
+    src: slice | np.ndarray
+    """Positions along the decoded block's axis."""
+
+
+def _compact(a: np.ndarray) -> slice | np.ndarray:
+    """A slice for an increasing arithmetic progression, else the array."""
+    if a.size == 1:
+        return slice(int(a[0]), int(a[0]) + 1)
+    step = int(a[1] - a[0])
+    if step > 0 and np.all(np.diff(a) == step):
+        return slice(int(a[0]), int(a[-1]) + 1, step)
+    return a
+
+
+def _positions(key: Key, n: int) -> np.ndarray:
+    if isinstance(key, slice):
+        return np.arange(*key.indices(n), dtype=np.int64)
+    idx = np.asarray(key, dtype=np.int64).reshape(-1)
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"index out of range for an axis of length {n}")
+    return np.where(idx < 0, idx + n, idx)
+
+
+def _groups(idx: np.ndarray, *, tile: int | None) -> list[_Group]:
+    """Split output positions by the frame that holds them (``tile=None``: one frame holds all)."""
+    if tile is None:
+        return [_Group(None, slice(0, idx.size), _compact(idx))]
+    owners = idx // tile
+    groups = []
+    for owner in np.unique(owners):
+        where = np.flatnonzero(owners == owner)
+        groups.append(_Group(int(owner), _compact(where), _compact(idx[where] - owner * tile)))
+    return groups
+
+
+def _assign(out: np.ndarray, out_sel: tuple, block: np.ndarray, src_sel: tuple) -> None:
+    if all(isinstance(s, slice) for s in out_sel + src_sel):
+        out[out_sel] = block[src_sel]
+        return
+    def arrays(sel: tuple, shape: tuple[int, ...]) -> tuple:
+        return np.ix_(*(np.arange(*s.indices(n)) if isinstance(s, slice) else s for s, n in zip(sel, shape, strict=True)))
+    out[arrays(out_sel, out.shape)] = block[arrays(src_sel, block.shape)]
+
+
+def read_window(desc: RumiFile, reader: RangeReader, key: tuple[Key, Key, Key, Key]) -> np.ndarray:
+    """Read ``key`` (outer indexing over ``(t, b, y, x)``: ints, slices or int arrays).
+
+    Decodes only the frames the window touches, reads adjacent frames as one range,
+    and decodes frames in parallel threads. Integer keys drop their axis.
+    """
+    grid = desc.grid
+    idx = [_positions(k, n) for k, n in zip(key, desc.shape, strict=True)]
+    out = np.empty(tuple(i.size for i in idx), desc.dtype)
+    drop = tuple(a for a, k in enumerate(key) if isinstance(k, int | np.integer))
+    if out.size == 0:
+        return out.squeeze(axis=drop)
+    t_groups = _groups(idx[0], tile=None if grid.time_in_frame or grid.times == 1 else 1)
+    b_groups = _groups(idx[1], tile=None if grid.band_in_frame or grid.bands == 1 else 1)
+    y_groups = _groups(idx[2], tile=grid.tile_length)
+    x_groups = _groups(idx[3], tile=grid.tile_width)
+    tasks = {}
+    for t in t_groups:
+        for b in b_groups:
+            for y in y_groups:
+                for x in x_groups:
+                    k = grid.frame_index(y.key, x.key, b.key or 0, t.key or 0)
+                    tasks[k] = (t, b, y, x)
+    _run(desc, reader, out, tasks)
+    return out.squeeze(axis=drop)
+
+
+def _run(desc: RumiFile, reader: RangeReader, out: np.ndarray, tasks: dict) -> None:
+    frames = sorted(tasks)
+    runs = coalesce([desc.frame_range(k) for k in frames], reader.max_gap, MAX_READ_NBYTES)
+    pool = _pool() if len(frames) > 1 else None
+    pending: list[Future] = []
+    try:
+        for ((start, _), members), buf in zip(runs, reader.iter_ranges([r for r, _ in runs]), strict=True):
+            view = memoryview(buf)
+            for i in members:
+                k = frames[i]
+                offset, length = desc.frame_range(k)
+                frame = view[offset - start : offset - start + length]
+                args = (desc, k, frame, out, tasks[k])
+                if pool is None:
+                    _decode_into(*args)
+                else:
+                    pending.append(pool.submit(_decode_into, *args))
+        for future in pending:
+            future.result()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+def _decode_into(desc: RumiFile, k: int, frame: Buffer, out: np.ndarray, groups: Sequence[_Group]) -> None:
+    block = decode_frame(desc, k, frame)
+    _assign(out, tuple(g.out for g in groups), block, tuple(g.src for g in groups))
+
+
+def decode_frame(desc: RumiFile, k: int, frame: Buffer) -> np.ndarray:
+    """Decode frame k into a ``(t, b, h, w)`` block (axes the frame does not hold have size 1)."""
+    grid = desc.grid
+    try:
+        raw = decompress(frame, nbytes=desc.frame_nbytes(k))
+    except OpenZLError as exc:
+        offset, length = desc.frame_range(k)
+        raise RumiFormatError(f"frame {k} (bytes {offset}..{offset + length}): {exc}") from exc
+    if desc.sample.name == "bool" and raw.size and raw.max() > 1:
+        bad = int(np.flatnonzero(raw > 1)[0])
+        raise RumiFormatError(f"byte {bad} of decoded bool frame {k} is neither 0 nor 1")
+    return grid.to_block(k, desc.sample.to_array(raw))
+
+
+_POOL: tuple[int, ThreadPoolExecutor] | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One decoding pool per process (recreated after a fork)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL[0] != os.getpid():
+            workers = int(os.environ.get("RUMI_XARRAY_THREADS", 0)) or min(32, os.cpu_count() or 1)
+            _POOL = (os.getpid(), ThreadPoolExecutor(workers, thread_name_prefix="rumi-decode"))
+        return _POOL[1]

@@ -1,0 +1,13 @@
+"""pytest fixtures shared by every test module."""
+
+from __future__ import annotations
+
+import pytest
+
+from _fixtures import FIXTURES, Fixture, fixture_id
+
+
+@pytest.fixture(params=FIXTURES, ids=fixture_id)
+def fixture(request: pytest.FixtureRequest) -> Fixture:
+    """Each real file written by rumi-eo 0.26.1 and 0.16.0."""
+    return request.param
