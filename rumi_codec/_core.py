@@ -22,7 +22,9 @@ from openzl import ext
 
 if TYPE_CHECKING:
     from collections.abc import Buffer, Callable, Hashable
+
     import geozl
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "DEFAULT_FORMAT_VERSION",
@@ -137,7 +139,7 @@ def _parse_graph(graph: object, *, format_version: int | None) -> None:
 
 
 def compress(
-    array: np.ndarray,
+    array: ArrayLike,
     *,
     recipe: str | None = DEFAULT_RECIPE,
     graph: str | None = None,
@@ -176,7 +178,7 @@ def compress(
     return _compress_plain(rows.reshape(-1), graph, version, checksum)
 
 
-def _as_rows(array: np.ndarray) -> np.ndarray:
+def _as_rows(array: ArrayLike) -> np.ndarray:
     """Return a 2-D ``<uN`` view (rows, last axis) of the array's C-ordered bytes."""
     arr = np.ascontiguousarray(array)
     if arr.dtype.hasobject:
@@ -232,9 +234,10 @@ def _compress_plain(flat: np.ndarray, graph: str, version: int, checksum: bool) 
     key = (graph, version, checksum)
     _, cctx = _cached(_STATE.plain, key, lambda: _build_plain(graph, version, checksum))
     try:
-        return cctx.compress([ext.Input(ext.Type.Numeric, flat)])
+        frame: bytes = cctx.compress([ext.Input(ext.Type.Numeric, flat)])
     except RuntimeError as exc:
         raise OpenZLError(f"OpenZL encode failed ({graph!r}): {_reason(exc)}") from exc
+    return frame
 
 
 def _build_plain(graph: str, version: int, checksum: bool) -> tuple[ext.Compressor, ext.CCtx]:
@@ -261,7 +264,7 @@ def decompress(frame: Buffer, *, nbytes: int | None = None, verify: bool = False
     ----------
     frame
         The whole frame and nothing else: bytes, bytearray, memoryview or a
-        contiguous numpy array; it is not copied.
+        contiguous numpy array. Only its header (at most 1 KiB) is ever copied.
     nbytes
         Expected decoded size. A frame declaring any other size is refused before
         anything is allocated; without it the limit is `MAX_FRAME_BYTES`.
@@ -286,7 +289,8 @@ def decompress(frame: Buffer, *, nbytes: int | None = None, verify: bool = False
     import geozl
 
     try:
-        out = geozl.decompress(view, verify=verify, max_output_size=size)
+        # typed `bytes`, but geozl reads any buffer through np.frombuffer
+        out = geozl.decompress(view, verify=verify, max_output_size=size)  # type: ignore[arg-type]
     except (RuntimeError, ValueError) as exc:
         raise OpenZLError(f"OpenZL decode failed: {_reason(exc)}") from exc
     if out.size != size:
@@ -296,6 +300,9 @@ def decompress(frame: Buffer, *, nbytes: int | None = None, verify: bool = False
 
 def decompress_output(frame: Buffer) -> tuple[np.ndarray, int]:
     """Decode one OpenZL frame and report its element width (holds the GIL).
+
+    Checksums are verified (the ``DCtx`` default), and the decoded size is capped at
+    `MAX_FRAME_BYTES`.
 
     Parameters
     ----------
@@ -339,7 +346,7 @@ def _check_header(frame: Buffer, view: memoryview, nbytes: int | None) -> int:
         if count != 1:
             raise OpenZLError(f"OpenZL frame has {count} outputs, expected 1")
         kind = info.output_type(0)
-        size = info.output_content_size(0)
+        size: int = info.output_content_size(0)
     except RuntimeError as exc:
         raise OpenZLError(f"OpenZL frame header unreadable: {_reason(exc)}") from exc
     if kind != ext.Type.Numeric:

@@ -72,7 +72,8 @@ class OpenZLCodec(Codec):
         if out is None:
             return _core.decompress(buf)
         nbytes = ensure_contiguous_ndarray(out).nbytes
-        return ndarray_copy(_core.decompress(buf, nbytes=nbytes), out)
+        filled: np.ndarray = ndarray_copy(_core.decompress(buf, nbytes=nbytes), out)
+        return filled
 
     def get_config(self) -> dict[str, Any]:
         """Return the JSON-serialisable configuration, with ``id``."""
@@ -97,5 +98,5 @@ def _memory_order(buf: Buffer) -> np.ndarray:
     An F-ordered chunk (Zarr v2 ``order="F"``) is transposed, so its frame holds the
     bytes as they lie in memory, which is what ``decode`` must give back.
     """
-    arr = ensure_contiguous_ndarray(buf, flatten=False)
+    arr: np.ndarray = ensure_contiguous_ndarray(buf, flatten=False)
     return arr if arr.flags.c_contiguous else arr.T

@@ -60,7 +60,10 @@ class LocalReader:
 
     def _handle(self) -> int:
         if self._fd is None or self._pid != os.getpid():
-            self._fd, self._pid = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0)), os.getpid()
+            self._fd, self._pid = (
+                os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0)),
+                os.getpid(),
+            )
         return self._fd
 
     def read(self, offset: int, length: int) -> Buffer:
@@ -185,7 +188,9 @@ def open_reader(source: Any, storage_options: dict[str, Any] | None = None) -> R
     raise TypeError(f"cannot read rumi data from a {type(source).__name__}")
 
 
-def coalesce(ranges: Sequence[Range], max_gap: int, max_length: int) -> list[tuple[Range, list[int]]]:
+def coalesce(
+    ranges: Sequence[Range], max_gap: int, max_length: int
+) -> list[tuple[Range, list[int]]]:
     """Merge sorted ranges closer than ``max_gap`` into reads of at most ``max_length``.
 
     Returns ``((offset, length), [indices of the ranges it holds])`` per read.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from xarray.backends import BackendArray, BackendEntrypoint
 from xarray.core import indexing
 
@@ -17,6 +16,7 @@ from .spec import RUMI_MAGIC
 if TYPE_CHECKING:
     from collections.abc import Buffer, Iterable
 
+    import numpy as np
     import xarray as xr
 
     from ._io import RangeReader
@@ -87,7 +87,9 @@ def open_rumi(
             array = RumiBackendArray(desc, reader, {**fixed, 1: b})
             band_attrs = {**attrs, "long_name": str(band_coord(desc).values[b])}
             data = indexing.LazilyIndexedArray(array)
-            data_vars[f"band_{b + 1}"] = xr.Variable(dims[:-3] + dims[-2:], data, band_attrs, encoding)
+            data_vars[f"band_{b + 1}"] = xr.Variable(
+                dims[:-3] + dims[-2:], data, band_attrs, encoding
+            )
     else:
         coords["band"] = band_coord(desc)
         data = indexing.LazilyIndexedArray(RumiBackendArray(desc, reader, fixed))
@@ -128,7 +130,11 @@ class RumiBackendEntrypoint(BackendEntrypoint):
     description = "Open rumi (OpenZL-tiled EO raster) files lazily and exactly"
     url = "https://github.com/rumi-xarray/rumi-xarray"
     open_dataset_parameters = (
-        "filename_or_obj", "drop_variables", "header", "storage_options", "band_as_variable",
+        "filename_or_obj",
+        "drop_variables",
+        "header",
+        "storage_options",
+        "band_as_variable",
     )
 
     def open_dataset(  # type: ignore[override]
@@ -160,4 +166,3 @@ class RumiBackendEntrypoint(BackendEntrypoint):
                 return f.read(4) == RUMI_MAGIC
         except OSError:
             return False
-

@@ -33,7 +33,9 @@ def spatial_coords(desc: RumiFile) -> dict[str, xr.Variable]:
     if transform is None or desc.georef.epsg is None:
         return {}
     a, b, c, d, e, f = transform
-    coords: dict[str, xr.Variable] = {"spatial_ref": xr.Variable((), np.int64(0), spatial_ref_attrs(desc.georef.epsg, transform))}
+    coords: dict[str, xr.Variable] = {
+        "spatial_ref": xr.Variable((), np.int64(0), spatial_ref_attrs(desc.georef.epsg, transform))
+    }
     if b == 0 and d == 0:
         x = c + a * (np.arange(desc.grid.width) + 0.5)
         y = f + e * (np.arange(desc.grid.length) + 0.5)
@@ -62,10 +64,17 @@ def _axis_attrs(axis: str, epsg: int) -> dict[str, str]:
     from .georef import crs_kind
 
     if crs_kind(epsg) == "geographic":
-        name, units = ("longitude", "degrees_east") if axis == "x" else ("latitude", "degrees_north")
+        name, units = (
+            ("longitude", "degrees_east") if axis == "x" else ("latitude", "degrees_north")
+        )
         return {"axis": axis.upper(), "standard_name": name, "long_name": name, "units": units}
     name = "projection_x_coordinate" if axis == "x" else "projection_y_coordinate"
-    return {"axis": axis.upper(), "standard_name": name, "long_name": f"{axis} coordinate of projection", "units": "metre"}
+    return {
+        "axis": axis.upper(),
+        "standard_name": name,
+        "long_name": f"{axis} coordinate of projection",
+        "units": "metre",
+    }
 
 
 def band_coord(desc: RumiFile) -> xr.Variable:

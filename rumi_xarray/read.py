@@ -50,7 +50,9 @@ def read_description(reader: RangeReader, header: Buffer | None = None) -> RumiF
         frames, georef = parse_index(head, size)
         ranges = []
     else:
-        frames = parse_blob(header, generation=container(reader.read(0, min(4, size))), source_length=size)
+        frames = parse_blob(
+            header, generation=container(reader.read(0, min(4, size))), source_length=size
+        )
         ranges = [georef_range(frames)]
     where = trailer_range(frames, size)
     if where is not None:
@@ -116,8 +118,15 @@ def _assign(out: np.ndarray, out_sel: tuple, block: np.ndarray, src_sel: tuple) 
     if all(isinstance(s, slice) for s in out_sel + src_sel):
         out[out_sel] = block[src_sel]
         return
+
     def arrays(sel: tuple, shape: tuple[int, ...]) -> tuple:
-        return np.ix_(*(np.arange(*s.indices(n)) if isinstance(s, slice) else s for s, n in zip(sel, shape, strict=True)))
+        return np.ix_(
+            *(
+                np.arange(*s.indices(n)) if isinstance(s, slice) else s
+                for s, n in zip(sel, shape, strict=True)
+            )
+        )
+
     out[arrays(out_sel, out.shape)] = block[arrays(src_sel, block.shape)]
 
 
@@ -154,7 +163,9 @@ def _run(desc: RumiFile, reader: RangeReader, out: np.ndarray, tasks: dict) -> N
     pool = _pool() if len(frames) > 1 else None
     pending: list[Future] = []
     try:
-        for ((start, _), members), buf in zip(runs, reader.iter_ranges([r for r, _ in runs]), strict=True):
+        for ((start, _), members), buf in zip(
+            runs, reader.iter_ranges([r for r, _ in runs]), strict=True
+        ):
             view = memoryview(buf)
             for i in members:
                 k = frames[i]
@@ -172,7 +183,9 @@ def _run(desc: RumiFile, reader: RangeReader, out: np.ndarray, tasks: dict) -> N
             future.cancel()
 
 
-def _decode_into(desc: RumiFile, k: int, frame: Buffer, out: np.ndarray, groups: Sequence[_Group]) -> None:
+def _decode_into(
+    desc: RumiFile, k: int, frame: Buffer, out: np.ndarray, groups: Sequence[_Group]
+) -> None:
     block = decode_frame(desc, k, frame)
     _assign(out, tuple(g.out for g in groups), block, tuple(g.src for g in groups))
 

@@ -74,7 +74,9 @@ WINDOWS = [
     ids=fixture_id,
 )
 def test_windows_equal_numpy_slicing(fixture: Fixture, window: dict) -> None:
-    expected = xr.DataArray(fixture.expected(), dims=fixture.meta["npy_axes"].split()[: fixture.expected().ndim])
+    expected = xr.DataArray(
+        fixture.expected(), dims=fixture.meta["npy_axes"].split()[: fixture.expected().ndim]
+    )
     with xr.open_dataset(fixture.path, engine="rumi") as ds:
         got = ds["band_data"].isel(**{k: v for k, v in window.items()})
         assert_same_bits(got.values, expected.isel(window).values)
@@ -82,7 +84,13 @@ def test_windows_equal_numpy_slicing(fixture: Fixture, window: dict) -> None:
 
 @pytest.mark.parametrize("bands", [[0], [2, 0], [1, 1, 2], slice(None, None, 2)], ids=str)
 @pytest.mark.parametrize(
-    "name", ["i16_t4_b3_19x21_u0_bt_tile", "i16_t4_b3_19x21_u9_tb_tile", "i16_t4_b3_19x21_u6_thwb", "u16_b3_40x40_hwb_crs"]
+    "name",
+    [
+        "i16_t4_b3_19x21_u0_bt_tile",
+        "i16_t4_b3_19x21_u9_tb_tile",
+        "i16_t4_b3_19x21_u6_thwb",
+        "u16_b3_40x40_hwb_crs",
+    ],
 )
 def test_band_and_time_lists(name: str, bands: object) -> None:
     fixture = next(f for f in FIXTURES if f.name == name)
@@ -99,7 +107,9 @@ def test_band_and_time_lists(name: str, bands: object) -> None:
 
 
 def test_coordinates_projected() -> None:
-    fixture = next(f for f in FIXTURES if f.name == "f32_b13_30x41_tile_crs" and f.folder == "rumi-0.26.1")
+    fixture = next(
+        f for f in FIXTURES if f.name == "f32_b13_30x41_tile_crs" and f.folder == "rumi-0.26.1"
+    )
     ds = xr.open_dataset(fixture.path, engine="rumi")
     a, _, c, _, e, f = fixture.meta["transform"]
     np.testing.assert_array_equal(ds.x.values, c + a * (np.arange(41) + 0.5))
@@ -115,7 +125,9 @@ def test_coordinates_projected() -> None:
 
 
 def test_pixel_is_point_and_geographic() -> None:
-    fixture = next(f for f in FIXTURES if f.name == "u16_b3_50x33_cell_geo_pip" and f.folder == "rumi-0.26.1")
+    fixture = next(
+        f for f in FIXTURES if f.name == "u16_b3_50x33_cell_geo_pip" and f.folder == "rumi-0.26.1"
+    )
     ds = xr.open_dataset(fixture.path, engine="rumi")
     a, _, c, _, e, f = fixture.meta["transform"]
     np.testing.assert_array_equal(ds.x.values, c + a * np.arange(33))
@@ -140,7 +152,9 @@ def test_time_series_and_intervals() -> None:
 
 
 def test_016_bands_are_numbered() -> None:
-    fixture = next(f for f in FIXTURES if f.folder == "rumi-0.16.0" and f.name == "i16_b3_50x33_tile_nocrs")
+    fixture = next(
+        f for f in FIXTURES if f.folder == "rumi-0.16.0" and f.name == "i16_b3_50x33_tile_nocrs"
+    )
     ds = xr.open_dataset(fixture.path, engine="rumi")
     assert ds.band.values.tolist() == [1, 2, 3]
     assert "time" not in ds.coords
@@ -152,12 +166,16 @@ def test_complex32_widens_exactly() -> None:
     da = xr.open_dataset(fixture.path, engine="rumi")["band_data"]
     assert da.dtype == np.complex64 and da.attrs["rumi_dtype"] == "complex32"
     back = np.stack([da.values.real, da.values.imag], axis=-1).astype(np.float16)
-    np.testing.assert_array_equal(back.view(np.uint16), np.load(DATA / fixture.folder / fixture.meta["npy"]))
+    np.testing.assert_array_equal(
+        back.view(np.uint16), np.load(DATA / fixture.folder / fixture.meta["npy"])
+    )
 
 
 def test_band_as_variable_and_drop_variables() -> None:
     fixture = next(f for f in FIXTURES if f.name == "u16_b3_40x40_hwb_crs")
-    ds = xr.open_dataset(fixture.path, engine="rumi", band_as_variable=True, drop_variables=["time"])
+    ds = xr.open_dataset(
+        fixture.path, engine="rumi", band_as_variable=True, drop_variables=["time"]
+    )
     assert list(ds.data_vars) == ["band_1", "band_2", "band_3"]
     assert ds["band_2"].attrs["long_name"] == "band 2"
     assert "time" not in ds.coords
@@ -194,12 +212,12 @@ def test_open_reads_only_the_index_and_trailer(monkeypatch: pytest.MonkeyPatch) 
     assert calls == [(0, 4), (base - 160, 160), (desc.data_end, size - desc.data_end)]
     calls.clear()
     xr.open_dataset(fixture.path, engine="rumi")
-    assert calls == [(0, size), (desc.data_end, size - desc.data_end)]
+    assert calls == [(0, min(size, 1 << 16)), (desc.data_end, size - desc.data_end)]
     calls.clear()
-    ds["band_data"].isel(band=3, y=slice(16, 30), x=slice(0, 16)).values
+    _ = ds["band_data"].isel(band=3, y=slice(16, 30), x=slice(0, 16)).values
     assert calls == [desc.frame_range(desc.grid.frame_index(1, 0, band=3))]
     calls.clear()
-    ds["band_data"].isel(y=slice(0, 16), x=slice(0, 16)).values
+    _ = ds["band_data"].isel(y=slice(0, 16), x=slice(0, 16)).values
     first, last = desc.frame_range(0), desc.frame_range(12)
     assert calls == [(first[0], last[0] + last[1] - first[0])], "13 adjacent frames, one read"
 

@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from _fixtures import DATA, Fixture
 
 from rumi_xarray.format import base_frame_offset, parse_blob, parse_bytes
 from rumi_xarray.spec import Generation, TimeKind
-
-from _fixtures import DATA, Fixture
 
 
 def _seconds(text: str) -> int:
@@ -36,7 +35,9 @@ def test_description_matches_manifest(fixture: Fixture) -> None:
         assert " ".join(grid.frame_axes) == meta["frame_layout"]
         assert desc.frame_unit == meta["frame_unit"]
         assert desc.georef.epsg == meta["crs"]
-        assert desc.georef.transform == (None if meta["transform"] is None else tuple(meta["transform"]))
+        assert desc.georef.transform == (
+            None if meta["transform"] is None else tuple(meta["transform"])
+        )
         assert desc.georef.pixel_is_point == meta["pixel_is_point"]
         assert desc.to_blob() == fixture.header
         if fixture.folder == "rumi-0.16.0":
@@ -89,7 +90,9 @@ def test_blob_alone_needs_no_source(fixture: Fixture) -> None:
         (Generation.RUMI_TAIL, 4, 3, 292 + 24 + 12 + 160),
     ],
 )
-def test_base_frame_offset_formula(generation: Generation, bands: int, frames: int, expected: int) -> None:
+def test_base_frame_offset_formula(
+    generation: Generation, bands: int, frames: int, expected: int
+) -> None:
     assert base_frame_offset(generation, bands, frames) == expected
 
 
@@ -113,7 +116,13 @@ def test_time_trailer_generation() -> None:
     parsed = parse_trailer(none, bands=3, times=1, offset=0)
     assert parsed.generation is Generation.RUMI_TIME
     assert parsed.band_texts is None and parsed.time is None
-    instant = b"TIME\x01\x00" + bytes([2, 0]) + (19723).to_bytes(8, "little") + bytes(8) + (86400).to_bytes(4, "little")
+    instant = (
+        b"TIME\x01\x00"
+        + bytes([2, 0])
+        + (19723).to_bytes(8, "little")
+        + bytes(8)
+        + (86400).to_bytes(4, "little")
+    )
     parsed = parse_trailer(instant, bands=3, times=1, offset=0)
     assert parsed.time.seconds.tolist() == [19723 * 86400]
 

@@ -14,7 +14,12 @@ from rumi_xarray.layout import FrameGrid
 
 # FORMAT §5, literally: unit -> {(B > 1, T > 1): (frame layout, index axes)}
 TABLE = {
-    0: {(False, False): ("hw", ""), (True, False): ("hw", "b"), (False, True): ("hw", "t"), (True, True): ("hw", "bt")},
+    0: {
+        (False, False): ("hw", ""),
+        (True, False): ("hw", "b"),
+        (False, True): ("hw", "t"),
+        (True, True): ("hw", "bt"),
+    },
     1: {(True, False): ("bhw", ""), (False, True): ("thw", "")},
     2: {(True, False): ("hwb", ""), (False, True): ("hwt", "")},
     3: {(True, True): ("bthw", "")},
@@ -39,7 +44,9 @@ def brute_frames(image: np.ndarray, tl: int, tw: int, layout: str, index: str) -
                 part = cell
                 for axis, v in zip(index, values, strict=True):
                     part = part[:, v : v + 1] if axis == "b" else part[v : v + 1]
-                squeezed = part.squeeze(axis=tuple(i for i, a in enumerate("tbhw") if a not in layout))
+                squeezed = part.squeeze(
+                    axis=tuple(i for i, a in enumerate("tbhw") if a not in layout)
+                )
                 present = [a for a in "tbhw" if a in layout]
                 frames.append(squeezed.transpose([present.index(a) for a in layout]).ravel())
     return frames
@@ -62,7 +69,13 @@ def grids(draw: st.DrawFn) -> tuple[int, int, int, int, int, int, int]:
 def test_grid_matches_brute_force(params: tuple[int, ...]) -> None:
     length, width, tl, tw, bands, times, unit = params
     grid = FrameGrid.from_unit(
-        length=length, width=width, tile_length=tl, tile_width=tw, bands=bands, times=times, unit=unit
+        length=length,
+        width=width,
+        tile_length=tl,
+        tile_width=tw,
+        bands=bands,
+        times=times,
+        unit=unit,
     )
     layout, index = TABLE[unit][(bands > 1, times > 1)]
     assert (grid.frame_axes, grid.index_axes) == (layout, index)
@@ -84,7 +97,11 @@ def test_grid_matches_brute_force(params: tuple[int, ...]) -> None:
     np.testing.assert_array_equal(rebuilt, image)
 
 
-@pytest.mark.parametrize(("unit", "bands", "times"), [(1, 1, 1), (2, 1, 1), (3, 2, 1), (9, 2, 1), (1, 3, 4), (10, 2, 2)])
+@pytest.mark.parametrize(
+    ("unit", "bands", "times"), [(1, 1, 1), (2, 1, 1), (3, 2, 1), (9, 2, 1), (1, 3, 4), (10, 2, 2)]
+)
 def test_invalid_units_are_rejected(unit: int, bands: int, times: int) -> None:
     with pytest.raises(RumiFormatError, match="frame_unit"):
-        FrameGrid.from_unit(length=4, width=4, tile_length=2, tile_width=2, bands=bands, times=times, unit=unit)
+        FrameGrid.from_unit(
+            length=4, width=4, tile_length=2, tile_width=2, bands=bands, times=times, unit=unit
+        )
