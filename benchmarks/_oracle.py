@@ -4,13 +4,14 @@ rumi-eo is GPL and pins older geozl/openzl, so it is never imported into the pro
 environment. ``read.py`` runs this file as a subprocess::
 
     uv run --isolated --no-project --with rumi-eo==0.26.1 --with numpy \\
-        python benchmarks/_oracle.py write|read CONFIG.json
+        python benchmarks/_oracle.py write|serve CONFIG.json
 
-and reads one line of JSON from its standard output.
+and reads JSON lines from its standard output.
 
 ``write``: split the ``.npy`` image into frames, compress each with geozl, write the file
-and its header blob. ``read``: time full reads and window reads, save the full array and a
-few chips for the bit-for-bit check.
+and its header blob. ``serve``: save the full array and a few chips for the bit-for-bit
+check, then time full reads and window reads on request, so that ``read.py`` can
+alternate them with its own measurements (fair on a machine with other load).
 """
 
 from __future__ import annotations
@@ -48,7 +49,12 @@ def write(cfg: dict[str, Any]) -> dict[str, Any]:
     return {"frames": len(table), "file_bytes": os.path.getsize(cfg["path"])}
 
 
-def read(cfg: dict[str, Any]) -> dict[str, Any]:
+def serve(cfg: dict[str, Any]) -> None:
+    """Warm up, save the arrays to check, then time reads on request (one JSON line each).
+
+    Requests on standard input, one per line: ``full N`` (N full reads: their seconds),
+    ``chips`` (one pass over every chip: mean seconds per chip), ``quit``.
+    """
     if cfg["threads"]:
         rumi.set_num_threads(cfg["threads"])
     path = cfg["path"]
@@ -57,44 +63,57 @@ def read(cfg: dict[str, Any]) -> dict[str, Any]:
     size = cfg["chip"]
     chips = [tuple(c) for c in cfg["chips"]]
 
-    full = rumi.read(path, header)  # warm-up (page cache, thread pool, contexts)
-    np.save(cfg["full_out"], full)
-    full_times = []
-    for _ in range(cfg["repeats"]):
-        t0 = time.perf_counter()
-        rumi.read(path, header)
-        full_times.append(time.perf_counter() - t0)
-
+    full = rumi.read(path, header)  # warm-up: page cache, thread pool, decoders
+    if cfg.get("full_out"):
+        np.save(cfg["full_out"], full)
     kept = {}
     for i, (y, x) in enumerate(chips[: cfg["warmup_chips"]]):
         chip = rumi.read(path, header, window=(y, x, size, size))
         if i < cfg["check_chips"]:
             kept[f"chip{i}"] = chip
-    np.savez(cfg["chips_out"], **kept)
-    chip_means = []
-    for _ in range(cfg["chip_repeats"]):
-        t0 = time.perf_counter()
-        for y, x in chips:
-            rumi.read(path, header, window=(y, x, size, size))
-        chip_means.append((time.perf_counter() - t0) / len(chips))
+    if cfg.get("chips_out"):
+        np.savez(cfg["chips_out"], **kept)
+    _answer(
+        {
+            "version": version("rumi-eo"),
+            "geozl": version("geozl"),
+            "threads": rumi.get_num_threads(),
+            "verify": rumi.get_checksum_verification(),
+            "shape": list(full.shape),
+        }
+    )
+    del full
 
-    return {
-        "version": version("rumi-eo"),
-        "geozl": version("geozl"),
-        "threads": rumi.get_num_threads(),
-        "verify": rumi.get_checksum_verification(),
-        "shape": list(full.shape),
-        "full_s": full_times,
-        "chip_s": chip_means,
-    }
+    for line in sys.stdin:
+        request, *arg = line.split()
+        if request == "full":
+            times = []
+            for _ in range(int(arg[0])):
+                t0 = time.perf_counter()
+                rumi.read(path, header)
+                times.append(time.perf_counter() - t0)
+            _answer(times)
+        elif request == "chips":
+            t0 = time.perf_counter()
+            for y, x in chips:
+                rumi.read(path, header, window=(y, x, size, size))
+            _answer((time.perf_counter() - t0) / len(chips))
+        else:
+            break
+
+
+def _answer(value: object) -> None:
+    print(json.dumps(value), flush=True)
 
 
 def main() -> None:
     command, config = sys.argv[1], sys.argv[2]
     with open(config) as f:
         cfg = json.load(f)
-    result = {"write": write, "read": read}[command](cfg)
-    print(json.dumps(result))
+    if command == "write":
+        _answer(write(cfg))
+    else:
+        serve(cfg)
 
 
 if __name__ == "__main__":

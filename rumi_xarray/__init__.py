@@ -1,15 +1,62 @@
-"""Read rumi rasters lazily and exactly with xarray, Zarr and Dask."""
+"""Read rumi rasters lazily and exactly with xarray, Zarr and Dask; write them with ``to_rumi``.
+
+``import rumi_xarray`` imports neither xarray nor the codec: names load on first use,
+and the ``.rumi`` accessor (``da.rumi.to_rumi(path)``) is registered as soon as
+xarray is imported, before or after this package.
+"""
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
+import sys
+from importlib import import_module
+from typing import TYPE_CHECKING
+
 from .errors import RumiFormatError
 
-__all__ = ["RumiFormatError", "open_rumi"]
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+
+__all__ = ["RumiFormatError", "open_rumi", "to_rumi"]
+
+_LAZY = {"open_rumi": ".backend", "to_rumi": "._to_rumi"}
 
 
 def __getattr__(name: str) -> object:
-    if name == "open_rumi":
-        from .backend import open_rumi
+    if name not in _LAZY:
+        raise AttributeError(f"module 'rumi_xarray' has no attribute {name!r}")
+    value = getattr(import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
 
-        return open_rumi
-    raise AttributeError(f"module 'rumi_xarray' has no attribute {name!r}")
+
+class _AccessorHook(importlib.abc.MetaPathFinder):
+    """Registers the ``.rumi`` accessor right after xarray finishes importing."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if fullname != "xarray":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        loader = None if spec is None else spec.loader
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        run = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            run(module)
+            import_module(".accessor", __name__)
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+if "xarray" in sys.modules:
+    import_module(".accessor", __name__)
+else:
+    sys.meta_path.insert(0, _AccessorHook())

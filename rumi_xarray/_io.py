@@ -115,7 +115,7 @@ class FsspecReader:
             return
         starts = [o for o, _ in ranges]
         ends = [o + n for o, n in ranges]
-        blobs = self.fs.cat_ranges([self.path] * len(ranges), starts, ends)
+        blobs = self.fs.cat_ranges([self.path] * len(ranges), starts, ends, on_error="raise")
         for (offset, length), data in zip(ranges, blobs, strict=True):
             yield _checked(data, offset, length)
 

@@ -115,3 +115,22 @@ def _parse_keys(keys: tuple[int, ...], offset: int) -> tuple[ModelType, RasterTy
     if kind != model.name.lower():
         raise RumiFormatError(f"EPSG {value} is {kind} but GTModelType says {model.name.lower()}")
     return model, raster, value
+
+
+def build_georef(georef: Georef) -> bytes:
+    """The 160 bytes of ModelTransformationTag and GeoKeyDirectoryTag values (§7, canonical)."""
+    raster = RasterType.PIXEL_IS_POINT if georef.pixel_is_point else RasterType.PIXEL_IS_AREA
+    if (georef.transform is None) != (georef.epsg is None):
+        raise ValueError("transform and crs must be given together")
+    if georef.transform is None or georef.epsg is None:
+        keys = (1, 1, 0, 3, 1024, 0, 1, 0, 1025, 0, 1, raster, 2048, 0, 1, 0)
+        return _MATRIX.pack(*_UNDEFINED_MATRIX) + _KEYS.pack(*keys)
+    if crs_kind(georef.epsg) == "other":
+        raise ValueError(f"EPSG:{georef.epsg} is not a projected or geographic CRS")
+    model = georef.model_type
+    matrix = [0.0] * 15 + [1.0]
+    for i, v in zip(_FREE, georef.transform, strict=True):
+        matrix[i] = float(v)
+    key = 3072 if model == ModelType.PROJECTED else 2048
+    keys = (1, 1, 0, 3, 1024, 0, 1, model, 1025, 0, 1, raster, key, 0, 1, georef.epsg)
+    return _MATRIX.pack(*matrix) + _KEYS.pack(*keys)

@@ -31,9 +31,7 @@ def unit_axes(unit: int, bands: int, times: int) -> tuple[str, str]:
     present = "".join(a for a, n in (("b", bands), ("t", times)) if n > 1)
     if unit in (0, 9):
         if unit == 9 and present != "bt":
-            raise RumiFormatError.mismatch(
-                "frame_unit", expected="0..8 for fewer than 2 bands and 2 steps", found=unit
-            )
+            raise RumiFormatError(f"frame_unit 9 does not fit {bands} bands and {times} time steps")
         return "hw", present[::-1] if unit == 9 else present
     layouts = FRAME_AXES.get(unit)
     if layouts is None:
@@ -173,3 +171,22 @@ class FrameGrid:
         order = tuple(self.frame_axes.index(a) for a in present)
         block = samples.reshape(self.frame_shape(k)).transpose(order)
         return np.expand_dims(block, tuple(i for i, a in enumerate("tbhw") if a not in present))
+
+    def frame_window(self, k: int) -> tuple[slice, slice, slice, slice]:
+        """The ``(t, b, y, x)`` slices of the image that frame k holds (the writer's cut)."""
+        key = self.frame_key(k)
+        h, w = self.tile_shape(key.row, key.col)
+        y, x = key.row * self.tile_length, key.col * self.tile_width
+        t = slice(None) if self.time_in_frame else slice(key.time, key.time + 1)
+        b = slice(None) if self.band_in_frame else slice(key.band, key.band + 1)
+        return t, b, slice(y, y + h), slice(x, x + w)
+
+    def from_block(self, block: np.ndarray) -> np.ndarray:
+        """Invert :meth:`to_block`: a frame's ``(t, b, h, w)`` block as its C-ordered samples.
+
+        ``block`` is the image cut by :meth:`frame_window`; the result has the dims of
+        :meth:`frame_shape`, in ``frame_axes`` order, and is C-contiguous.
+        """
+        held = block[tuple(slice(None) if a in self.frame_axes else 0 for a in "tbhw")]
+        present = [a for a in "tbhw" if a in self.frame_axes]
+        return np.ascontiguousarray(held.transpose([present.index(a) for a in self.frame_axes]))

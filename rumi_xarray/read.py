@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rumi_codec._core import OpenZLError, decompress
+from rumi_codec._core import OpenZLError, decompress_into
 
 from ._io import coalesce
 from .errors import RumiFormatError
@@ -186,22 +186,39 @@ def _run(desc: RumiFile, reader: RangeReader, out: np.ndarray, tasks: dict) -> N
 def _decode_into(
     desc: RumiFile, k: int, frame: Buffer, out: np.ndarray, groups: Sequence[_Group]
 ) -> None:
-    block = decode_frame(desc, k, frame)
+    block = _decode_block(desc, k, frame)
     _assign(out, tuple(g.out for g in groups), block, tuple(g.src for g in groups))
 
 
-def decode_frame(desc: RumiFile, k: int, frame: Buffer) -> np.ndarray:
-    """Decode frame k into a ``(t, b, h, w)`` block (axes the frame does not hold have size 1)."""
-    grid = desc.grid
+def _decode_block(desc: RumiFile, k: int, frame: Buffer) -> np.ndarray:
+    """Frame k as a ``(t, b, h, w)`` view of this thread's scratch buffer.
+
+    The view is valid until the thread decodes its next frame.
+    """
+    raw = _scratch(desc.frame_nbytes(k))
+    offset, length = desc.frame_range(k)
     try:
-        raw = decompress(frame, nbytes=desc.frame_nbytes(k))
+        decompress_into(frame, raw)
     except OpenZLError as exc:
-        offset, length = desc.frame_range(k)
         raise RumiFormatError(f"frame {k} (bytes {offset}..{offset + length}): {exc}") from exc
     if desc.sample.name == "bool" and raw.size and raw.max() > 1:
         bad = int(np.flatnonzero(raw > 1)[0])
-        raise RumiFormatError(f"byte {bad} of decoded bool frame {k} is neither 0 nor 1")
-    return grid.to_block(k, desc.sample.to_array(raw))
+        raise RumiFormatError(
+            f"frame {k} (bytes {offset}..{offset + length}): byte {bad} of a decoded bool "
+            f"frame is {int(raw[bad])}, neither 0 nor 1"
+        )
+    return desc.grid.to_block(k, desc.sample.to_array(raw))
+
+
+_LOCAL = threading.local()
+
+
+def _scratch(nbytes: int) -> np.ndarray:
+    """This thread's reusable, 8-byte-aligned decode buffer, as ``nbytes`` uint8."""
+    buf = getattr(_LOCAL, "buf", None)
+    if buf is None or buf.nbytes < nbytes:
+        buf = _LOCAL.buf = np.empty(-(-nbytes // 8), np.uint64).view(np.uint8)
+    return buf[:nbytes]
 
 
 _POOL: tuple[int, ThreadPoolExecutor] | None = None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .bits import packed_nbytes, trailing_bits_zero, unpack_bits
+from .bits import pack_bits, packed_nbytes, trailing_bits_zero, unpack_bits
 from .errors import RumiFormatError
 from .spec import (
     MAX_TIME_COUNT,
@@ -18,8 +19,14 @@ from .spec import (
     TimeKind,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 DAY = 86400
 _INT64_MAX = 2**63 - 1
+_MAX_TEXT_NBYTES = 65535
+_MAX_SECONDS = 2**60
+"""Coordinates the writer encodes: far past any date, and the residual arithmetic fits int64."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -161,7 +168,7 @@ def _decode_coords(zigzag: np.ndarray, origin: int, step: int, scale: int, bits:
 
 def _check_order(seconds: np.ndarray, kind: int) -> None:
     if kind == TimeKind.INSTANT:
-        back = np.flatnonzero(np.diff(seconds) < 0)
+        back = np.flatnonzero(seconds[1:] < seconds[:-1])  # np.diff can wrap around int64
         if back.size:
             raise RumiFormatError(f"time coordinate {int(back[0]) + 1} goes backwards")
         return
@@ -178,3 +185,74 @@ def _check_order(seconds: np.ndarray, kind: int) -> None:
             f"time step {i} ends after step {i + 1} starts; rumi records steps that "
             "meet or leave a gap, never steps that overlap"
         )
+
+
+# ---------------------------------------------------------------------------------------
+# Writing (§9 canonical form)
+
+
+def check_band_texts(texts: Sequence[str], bands: int) -> tuple[str, ...]:
+    """Validate one text per band, as a ``TAIL`` trailer stores them; raise ValueError."""
+    texts = tuple(texts)
+    if len(texts) != bands:
+        raise ValueError(f"a file with {bands} bands needs one text per band; got {len(texts)}")
+    seen: dict[str, int] = {}
+    for b, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"band {b} text must be a str, got {type(text).__name__}")
+        try:
+            raw = text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"band {b} text is not valid UTF-8") from None
+        if not raw:
+            raise ValueError(f"band {b} has an empty text")
+        if b"\x00" in raw:
+            raise ValueError(f"band {b} text contains a NUL byte")
+        if len(raw) > _MAX_TEXT_NBYTES:
+            raise ValueError(
+                f"band {b} text exceeds the {_MAX_TEXT_NBYTES} bytes a trailer stores "
+                f"({len(raw)} bytes of UTF-8)"
+            )
+        if text in seen:
+            raise ValueError(f"bands {seen[text]} and {b} have the same text")
+        seen[text] = b
+    return texts
+
+
+def check_time(time: TimeAxis, times: int) -> None:
+    """Validate a time axis for ``times`` steps before it is written; raise ValueError."""
+    want = (times,) if time.kind == TimeKind.INSTANT else (times, 2)
+    if time.kind not in (TimeKind.INSTANT, TimeKind.INTERVAL) or time.seconds.shape != want:
+        raise ValueError(
+            f"a file with {times} time steps needs {times} instants or {times} (start, end) "
+            f"intervals; got {time.kind.name.lower()}s of shape {time.seconds.shape}"
+        )
+    flat = np.asarray(time.seconds, np.int64).ravel()
+    if np.any(np.abs(flat) >= _MAX_SECONDS):
+        raise ValueError(f"a time coordinate is more than 2**60 seconds from 1970: {flat}")
+    _check_order(flat, time.kind)
+
+
+def build_trailer(band_texts: Sequence[str], time: TimeAxis) -> bytes:
+    """The canonical ``TAIL`` trailer of these band texts and time axis (§9)."""
+    texts = check_band_texts(band_texts, len(band_texts))
+    check_time(time, len(time.seconds))
+    out = bytearray(TRAILER_HEAD.pack(TAIL_MAGIC, 1))
+    for text in texts:
+        raw = text.encode("utf-8")
+        out += len(raw).to_bytes(2, "little") + raw
+    scale, origin, step, bits, packed = _encode_coords(np.asarray(time.seconds, np.int64).ravel())
+    out += TIME_BLOCK.pack(time.kind, bits, origin, step, scale) + packed
+    return bytes(out)
+
+
+def _encode_coords(seconds: np.ndarray) -> tuple[int, int, int, int, bytes]:
+    """§9 steps 1-6: ``(scale, origin, step, bits, packed residuals)`` of checked coordinates."""
+    scale = DAY if np.all(seconds % DAY == 0) else 1
+    units = seconds // scale
+    n, origin = units.size, int(units[0])
+    step = 0 if n == 1 else (2 * (int(units[-1]) - origin) + (n - 1)) // (2 * (n - 1))
+    residual = units - origin - np.arange(n, dtype=np.int64) * step
+    zigzag = ((residual << 1) ^ (residual >> 63)).view(np.uint64)
+    bits = int(zigzag.max()).bit_length()
+    return scale, origin, step, bits, pack_bits(zigzag, bits)
