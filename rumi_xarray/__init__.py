@@ -36,13 +36,18 @@ def __getattr__(name: str) -> object:
 class _AccessorHook(importlib.abc.MetaPathFinder):
     """Registers the ``.rumi`` accessor right after xarray finishes importing."""
 
+    busy = False
+
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
-        if fullname != "xarray":
+        if fullname != "xarray" or self.busy:
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
+        self.busy = True
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self.busy = False
         loader = None if spec is None else spec.loader
         if loader is None or not hasattr(loader, "exec_module"):
             return spec
@@ -50,6 +55,8 @@ class _AccessorHook(importlib.abc.MetaPathFinder):
 
         def exec_module(module: ModuleType) -> None:
             run(module)
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
             import_module(".accessor", __name__)
 
         loader.exec_module = exec_module  # type: ignore[method-assign]
