@@ -15,6 +15,8 @@ from .errors import RumiFormatError
 if TYPE_CHECKING:
     from collections.abc import Buffer, Iterator, Sequence
 
+    import numpy as np
+
 Range = tuple[int, int]
 """``(offset, length)`` in bytes."""
 
@@ -25,8 +27,14 @@ class RangeReader(Protocol):
     size: int
     max_gap: int
     """Ranges closer than this many bytes are worth reading as one."""
+    max_run: int
+    """Largest coalesced read; smaller runs spread a large read over more threads."""
 
     def read(self, offset: int, length: int) -> Buffer: ...
+
+    def read_into(self, offset: int, length: int, scratch: np.ndarray) -> Buffer:
+        """Read a range, into ``scratch`` (uint8, at least ``length`` bytes) where that saves a copy."""
+        ...
 
     def iter_ranges(self, ranges: Sequence[Range]) -> Iterator[Buffer]: ...
 
@@ -51,6 +59,7 @@ class LocalReader:
     """A local file read with ``os.pread`` (thread-safe, no shared file position)."""
 
     max_gap = 0
+    max_run = 2 << 20
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
@@ -69,6 +78,11 @@ class LocalReader:
     def read(self, offset: int, length: int) -> Buffer:
         _check(self, offset, length)
         return _checked(os.pread(self._handle(), length, offset), offset, length)
+
+    def read_into(self, offset: int, length: int, scratch: np.ndarray) -> Buffer:
+        _check(self, offset, length)
+        view = memoryview(scratch)[:length]
+        return _checked(view[: os.preadv(self._handle(), [view], offset)], offset, length)
 
     def iter_ranges(self, ranges: Sequence[Range]) -> Iterator[Buffer]:
         for offset, length in ranges:
@@ -93,6 +107,7 @@ class FsspecReader:
     """Any fsspec URL (``s3://``, ``https://``, ``memory://``, ...); ranges fetched concurrently."""
 
     max_gap = 1 << 20
+    max_run = 16 << 20
 
     def __init__(self, url: str, storage_options: dict[str, Any] | None = None) -> None:
         import fsspec
@@ -106,6 +121,9 @@ class FsspecReader:
         _check(self, offset, length)
         data = self.fs.cat_file(self.path, start=offset, end=offset + length)
         return _checked(data, offset, length)
+
+    def read_into(self, offset: int, length: int, scratch: np.ndarray) -> Buffer:
+        return self.read(offset, length)
 
     def iter_ranges(self, ranges: Sequence[Range]) -> Iterator[Buffer]:
         for offset, length in ranges:
@@ -121,17 +139,21 @@ class FsspecReader:
 
 
 class BytesReader:
-    """A file held in memory."""
+    """A file held in memory; ranges are zero-copy views."""
 
     max_gap = 1 << 30
+    max_run = 2 << 20
 
     def __init__(self, data: Buffer) -> None:
-        self.data = memoryview(data).cast("B") if not isinstance(data, bytes) else data
+        self.data = memoryview(data).cast("B")
         self.size = len(self.data)
 
     def read(self, offset: int, length: int) -> Buffer:
         _check(self, offset, length)
         return self.data[offset : offset + length]
+
+    def read_into(self, offset: int, length: int, scratch: np.ndarray) -> Buffer:
+        return self.read(offset, length)
 
     def iter_ranges(self, ranges: Sequence[Range]) -> Iterator[Buffer]:
         for offset, length in ranges:
@@ -141,14 +163,14 @@ class BytesReader:
         return {"data": bytes(self.data)}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.data = state["data"]
-        self.size = len(self.data)
+        self.__init__(state["data"])  # type: ignore[misc]
 
 
 class FileObjReader:
     """A seekable binary file object, shared between threads under a lock."""
 
     max_gap = 1 << 16
+    max_run = 2 << 20
 
     def __init__(self, fileobj: Any) -> None:
         self.fileobj = fileobj
@@ -162,6 +184,9 @@ class FileObjReader:
             self.fileobj.seek(offset)
             data = self.fileobj.read(length)
         return _checked(data, offset, length)
+
+    def read_into(self, offset: int, length: int, scratch: np.ndarray) -> Buffer:
+        return self.read(offset, length)
 
     def iter_ranges(self, ranges: Sequence[Range]) -> Iterator[Buffer]:
         for offset, length in ranges:

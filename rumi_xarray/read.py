@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,9 +34,6 @@ if TYPE_CHECKING:
     from ._io import RangeReader
 
     Key = int | slice | np.ndarray
-
-MAX_READ_NBYTES = 16 << 20
-"""Coalesced reads stop growing here, so decoding starts while reading goes on."""
 
 
 def read_description(reader: RangeReader, header: Buffer | None = None) -> RumiFile:
@@ -158,29 +155,38 @@ def read_window(desc: RumiFile, reader: RangeReader, key: tuple[Key, Key, Key, K
 
 
 def _run(desc: RumiFile, reader: RangeReader, out: np.ndarray, tasks: dict) -> None:
+    """Read coalesced runs of frames and decode them, one pool task per run."""
     frames = sorted(tasks)
-    runs = coalesce([desc.frame_range(k) for k in frames], reader.max_gap, MAX_READ_NBYTES)
-    pool = _pool() if len(frames) > 1 else None
-    pending: list[Future] = []
+    ranges = [desc.frame_range(k) for k in frames]
+    runs = [
+        (run, [frames[i] for i in members])
+        for run, members in coalesce(ranges, reader.max_gap, reader.max_run)
+    ]
+    if len(runs) == 1:
+        _read_run(desc, reader, *runs[0], out, tasks)
+        return
+    pending = [_pool().submit(_read_run, desc, reader, run, ks, out, tasks) for run, ks in runs]
     try:
-        for ((start, _), members), buf in zip(
-            runs, reader.iter_ranges([r for r, _ in runs]), strict=True
-        ):
-            view = memoryview(buf)
-            for i in members:
-                k = frames[i]
-                offset, length = desc.frame_range(k)
-                frame = view[offset - start : offset - start + length]
-                args = (desc, k, frame, out, tasks[k])
-                if pool is None:
-                    _decode_into(*args)
-                else:
-                    pending.append(pool.submit(_decode_into, *args))
         for future in pending:
             future.result()
     finally:
         for future in pending:
             future.cancel()
+
+
+def _read_run(
+    desc: RumiFile,
+    reader: RangeReader,
+    run: tuple[int, int],
+    ks: list[int],
+    out: np.ndarray,
+    tasks: dict,
+) -> None:
+    start, length = run
+    view = memoryview(reader.read_into(start, length, _scratch(length, "read")))
+    for k in ks:
+        offset, nbytes = desc.frame_range(k)
+        _decode_into(desc, k, view[offset - start : offset - start + nbytes], out, tasks[k])
 
 
 def _decode_into(
@@ -195,7 +201,7 @@ def _decode_block(desc: RumiFile, k: int, frame: Buffer) -> np.ndarray:
 
     The view is valid until the thread decodes its next frame.
     """
-    raw = _scratch(desc.frame_nbytes(k))
+    raw = _scratch(desc.frame_nbytes(k), "frame")
     offset, length = desc.frame_range(k)
     try:
         decompress_into(frame, raw)
@@ -213,11 +219,12 @@ def _decode_block(desc: RumiFile, k: int, frame: Buffer) -> np.ndarray:
 _LOCAL = threading.local()
 
 
-def _scratch(nbytes: int) -> np.ndarray:
-    """This thread's reusable, 8-byte-aligned decode buffer, as ``nbytes`` uint8."""
-    buf = getattr(_LOCAL, "buf", None)
+def _scratch(nbytes: int, kind: str) -> np.ndarray:
+    """This thread's reusable, 8-byte-aligned ``kind`` buffer, as ``nbytes`` uint8."""
+    buffers = _LOCAL.__dict__.setdefault("buffers", {})
+    buf = buffers.get(kind)
     if buf is None or buf.nbytes < nbytes:
-        buf = _LOCAL.buf = np.empty(-(-nbytes // 8), np.uint64).view(np.uint8)
+        buf = buffers[kind] = np.empty(-(-nbytes // 8), np.uint64).view(np.uint8)
     return buf[:nbytes]
 
 

@@ -197,13 +197,18 @@ def test_open_reads_only_the_index_and_trailer(monkeypatch: pytest.MonkeyPatch) 
     from rumi_xarray.format import parse_bytes
 
     calls: list[tuple[int, int]] = []
-    real = _io.LocalReader.read
+    read, read_into = _io.LocalReader.read, _io.LocalReader.read_into
 
     def spy(self: _io.LocalReader, offset: int, length: int) -> bytes:
         calls.append((offset, length))
-        return real(self, offset, length)
+        return read(self, offset, length)
+
+    def spy_into(self: _io.LocalReader, offset: int, length: int, scratch: np.ndarray) -> bytes:
+        calls.append((offset, length))
+        return read_into(self, offset, length, scratch)
 
     monkeypatch.setattr(_io.LocalReader, "read", spy)
+    monkeypatch.setattr(_io.LocalReader, "read_into", spy_into)
     fixture = next(f for f in FIXTURES if f.name == "f32_b13_30x41_tile_crs")
     desc = parse_bytes(fixture.path.read_bytes())
     size = fixture.path.stat().st_size
