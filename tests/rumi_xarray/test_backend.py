@@ -232,3 +232,29 @@ def test_backend_array_pickles() -> None:
     da = xr.open_dataset(fixture.path, engine="rumi", chunks={})["band_data"]
     clone = pickle.loads(pickle.dumps(da))
     assert_same_bits(clone.values, fixture.expected())
+
+
+def test_metadata_equals_manifest(fixture: Fixture) -> None:
+    """Band texts, time, transform and CRS through engine="rumi", for every fixture."""
+    meta = fixture.meta
+    ds = xr.open_dataset(fixture.path, engine="rumi", header=fixture.header)
+    da = ds["band_data"]
+    if fixture.folder == "rumi-0.16.0":
+        assert ds.band.values.tolist() == list(range(1, len(ds.band) + 1))
+        assert "time" not in ds.coords
+    else:
+        assert ds.band.values.tolist() == meta["bands"]
+        starts = [t[0] if meta["time_kind"] == "interval" else t for t in meta["time"]]
+        want = np.array([np.datetime64(s[:19]) for s in starts], "datetime64[s]")
+        np.testing.assert_array_equal(np.atleast_1d(ds.time.values), want)
+        if meta["time_kind"] == "interval":
+            ends = np.array([np.datetime64(t[1][:19]) for t in meta["time"]], "datetime64[s]")
+            np.testing.assert_array_equal(np.atleast_2d(ds.time_bounds.values)[:, 1], ends)
+    if meta["crs"] is None:
+        assert "spatial_ref" not in ds.coords
+        return
+    assert da.rio.crs.to_epsg() == meta["crs"]
+    a, b, c, d, e, f = meta["transform"]
+    if meta["pixel_is_point"]:
+        c, f = c - a / 2, f - e / 2
+    assert tuple(da.rio.transform())[:6] == (a, b, c, d, e, f)
