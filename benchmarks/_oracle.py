@@ -12,6 +12,8 @@ and reads JSON lines from its standard output.
 and its header blob. ``serve``: save the full array and a few chips for the bit-for-bit
 check, then time full reads and window reads on request, so that ``read.py`` can
 alternate them with its own measurements (fair on a machine with other load).
+``writer`` (for ``write.py``): time rumi-eo's whole write pipeline on request, and
+validate a file written by rumi-xarray.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import json
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from typing import Any
 
@@ -102,6 +105,96 @@ def serve(cfg: dict[str, Any]) -> None:
             break
 
 
+def _eo_write(image: np.ndarray, cfg: dict[str, Any], pool: ThreadPoolExecutor | None) -> bytes:
+    """rumi-eo's write of an in-memory image: frames, compress every frame, write; the header.
+
+    With ``pool``, the frames are compressed on its threads (geozl releases the GIL).
+    """
+    recipe = cfg["recipe"]
+
+    def compress(frame: Any) -> bytes:
+        a = np.ascontiguousarray(frame.data)
+        return geozl.compress(a, graph=geozl.graph(a, recipe))
+
+    table = rumi.frames(image, cfg["pattern"], cfg["tile"])
+    if pool is None:
+        for frame in table:
+            frame.compressed = compress(frame)
+    else:
+        for frame, data in zip(table, pool.map(compress, table), strict=True):
+            frame.compressed = data
+    _, header = rumi.write(
+        cfg["path"],
+        table,
+        bands=cfg["bands"],
+        time=[cfg["time"]],
+        transform=tuple(cfg["transform"]),
+        crs=cfg["crs"],
+    )
+    return header
+
+
+def serve_write(cfg: dict[str, Any]) -> None:
+    """Warm up, then time rumi-eo's write and check rumi-xarray's files, on request.
+
+    Requests on standard input, one per line (one JSON line answers each):
+    ``write N`` (N single-threaded writes: their seconds), ``write_mt N`` (the same with
+    a pool of ``cfg["workers"]`` threads compressing), ``check PATH HEADER_PATH`` (is that
+    file valid for rumi-eo, with that header, and does it read back as the image?),
+    ``quit``.
+    """
+    image = np.load(cfg["image"])  # in memory, as rumi-xarray's side has it
+    with ThreadPoolExecutor(cfg["workers"]) as pool:
+        header = _eo_write(image, cfg, None)  # warm-ups: page cache, geozl, the pool
+        _eo_write(image, cfg, pool)
+        with open(cfg["header"], "wb") as f:
+            f.write(header)
+        _answer(
+            {
+                "version": version("rumi-eo"),
+                "geozl": version("geozl"),
+                "workers": cfg["workers"],
+                "frames": rumi.info(header=header).frames,
+                "file_bytes": os.path.getsize(cfg["path"]),
+            }
+        )
+        for line in sys.stdin:
+            request, *args = line.split()
+            if request in ("write", "write_mt"):
+                use = pool if request == "write_mt" else None
+                times = []
+                for _ in range(int(args[0])):
+                    t0 = time.perf_counter()
+                    _eo_write(image, cfg, use)
+                    times.append(time.perf_counter() - t0)
+                _answer(times)
+            elif request == "check":
+                _answer(_check(args[0], args[1], image))
+            else:
+                break
+
+
+def _check(path: str, header_path: str, image: np.ndarray) -> dict[str, Any]:
+    """rumi-eo's view of a file: valid with its header blob, equal to ``image``, metadata."""
+    with open(header_path, "rb") as f:
+        header = f.read()
+    try:
+        meta = rumi.info(source=path, header=header)
+        read = rumi.read(path, header)
+    except Exception as exc:  # report any refusal, as text
+        return {"valid": False, "error": f"{type(exc).__name__}: {exc}"}
+    return {
+        "valid": True,
+        "equal": read.dtype == image.dtype and bool(np.array_equal(read, image)),
+        "shape": list(read.shape),
+        "bands": list(meta.bands),
+        "time": [t.isoformat() for t in meta.time],
+        "transform": list(meta.transform),
+        "crs": meta.crs,
+        "pixel_is_point": meta.pixel_is_point,
+    }
+
+
 def _answer(value: object) -> None:
     print(json.dumps(value), flush=True)
 
@@ -112,6 +205,8 @@ def main() -> None:
         cfg = json.load(f)
     if command == "write":
         _answer(write(cfg))
+    elif command == "writer":
+        serve_write(cfg)
     else:
         serve(cfg)
 
