@@ -55,7 +55,21 @@ def _checked(data: Buffer, offset: int, length: int) -> Buffer:
     return data
 
 
-class LocalReader:
+class _Reader:
+    """Defaults: ``read_into`` ignores the scratch buffer, ranges are read one by one."""
+
+    def read(self, offset: int, length: int) -> Buffer:
+        raise NotImplementedError
+
+    def read_into(self, offset: int, length: int, scratch: np.ndarray) -> Buffer:
+        return self.read(offset, length)
+
+    def iter_ranges(self, ranges: Sequence[Range]) -> Iterator[Buffer]:
+        for offset, length in ranges:
+            yield self.read(offset, length)
+
+
+class LocalReader(_Reader):
     """A local file read with ``os.pread`` (thread-safe, no shared file position)."""
 
     max_gap = 0
@@ -84,10 +98,6 @@ class LocalReader:
         view = memoryview(scratch)[:length]
         return _checked(view[: os.preadv(self._handle(), [view], offset)], offset, length)
 
-    def iter_ranges(self, ranges: Sequence[Range]) -> Iterator[Buffer]:
-        for offset, length in ranges:
-            yield self.read(offset, length)
-
     def close(self) -> None:
         if self._fd is not None and self._pid == os.getpid():
             os.close(self._fd)
@@ -103,7 +113,7 @@ class LocalReader:
         self.close()
 
 
-class FsspecReader:
+class FsspecReader(_Reader):
     """Any fsspec URL (``s3://``, ``https://``, ``memory://``, ...); ranges fetched concurrently."""
 
     max_gap = 1 << 20
@@ -122,9 +132,6 @@ class FsspecReader:
         data = self.fs.cat_file(self.path, start=offset, end=offset + length)
         return _checked(data, offset, length)
 
-    def read_into(self, offset: int, length: int, scratch: np.ndarray) -> Buffer:
-        return self.read(offset, length)
-
     def iter_ranges(self, ranges: Sequence[Range]) -> Iterator[Buffer]:
         for offset, length in ranges:
             _check(self, offset, length)
@@ -138,7 +145,7 @@ class FsspecReader:
             yield _checked(data, offset, length)
 
 
-class BytesReader:
+class BytesReader(_Reader):
     """A file held in memory; ranges are zero-copy views."""
 
     max_gap = 1 << 30
@@ -152,13 +159,6 @@ class BytesReader:
         _check(self, offset, length)
         return self.data[offset : offset + length]
 
-    def read_into(self, offset: int, length: int, scratch: np.ndarray) -> Buffer:
-        return self.read(offset, length)
-
-    def iter_ranges(self, ranges: Sequence[Range]) -> Iterator[Buffer]:
-        for offset, length in ranges:
-            yield self.read(offset, length)
-
     def __getstate__(self) -> dict[str, Any]:
         return {"data": bytes(self.data)}
 
@@ -166,7 +166,7 @@ class BytesReader:
         self.__init__(state["data"])  # type: ignore[misc]
 
 
-class FileObjReader:
+class FileObjReader(_Reader):
     """A seekable binary file object, shared between threads under a lock."""
 
     max_gap = 1 << 16
@@ -184,13 +184,6 @@ class FileObjReader:
             self.fileobj.seek(offset)
             data = self.fileobj.read(length)
         return _checked(data, offset, length)
-
-    def read_into(self, offset: int, length: int, scratch: np.ndarray) -> Buffer:
-        return self.read(offset, length)
-
-    def iter_ranges(self, ranges: Sequence[Range]) -> Iterator[Buffer]:
-        for offset, length in ranges:
-            yield self.read(offset, length)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"fileobj": self.fileobj, "size": self.size}
