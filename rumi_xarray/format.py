@@ -40,7 +40,7 @@ from .spec import (
 from .trailer import TimeAxis, Trailer, max_trailer_nbytes, parse_trailer
 
 if TYPE_CHECKING:
-    from collections.abc import Buffer
+    from collections.abc import Buffer, Callable, Sequence
 
 HEAD_NBYTES = 1 << 16
 """Bytes worth reading first: the whole index of any file with fewer than ~5400 frames."""
@@ -595,21 +595,43 @@ def describe(frames: _Frames, georef: Georef, trailer: Trailer | None) -> RumiFi
     )
 
 
-def parse_bytes(data: Buffer, header: Buffer | None = None) -> RumiFile:
-    """Describe a whole file held in memory (optionally through its header blob)."""
-    buf = memoryview(data)
-    generation = container(buf)
+def describe_source(
+    size: int,
+    read: Callable[[list[tuple[int, int]]], Sequence[Buffer]],
+    header: Buffer | None = None,
+) -> RumiFile:
+    """Describe a source of ``size`` bytes whose ranges ``read`` returns.
+
+    Without ``header``, the index and the trailer are read (two requests when the index
+    fits in :data:`HEAD_NBYTES`); with the file's header blob, its first 4 bytes, then
+    the georeferencing and the trailer in one batch.
+    """
     if header is None:
-        frames, georef = parse_index(buf[: index_nbytes(buf[:HEAD_NBYTES], len(buf))], len(buf))
+        (head,) = read([(0, min(HEAD_NBYTES, size))])
+        need = index_nbytes(head, size)
+        if need > len(memoryview(head)):
+            (rest,) = read([(len(memoryview(head)), need - len(memoryview(head)))])
+            head = bytes(head) + bytes(rest)
+        frames, georef = parse_index(head, size)
+        ranges = []
     else:
-        frames = parse_blob(header, generation=generation, source_length=len(buf))
-        at, length = georef_range(frames)
-        georef = parse_georef(buf[at : at + length], at)
-    where = trailer_range(frames, len(buf))
+        (magic,) = read([(0, min(4, size))])
+        frames = parse_blob(header, generation=container(magic), source_length=size)
+        ranges = [georef_range(frames)]
+    where = trailer_range(frames, size)
+    if where is not None:
+        ranges.append(where)
+    parts = list(read(ranges))
+    if header is not None:
+        georef = parse_georef(parts.pop(0), ranges[0][0])
     trailer = None
     if where is not None:
-        at, length = where
-        trailer = parse_trailer(
-            buf[at : at + length], bands=frames.grid.bands, times=frames.grid.times, offset=at
-        )
+        grid = frames.grid
+        trailer = parse_trailer(parts[0], bands=grid.bands, times=grid.times, offset=where[0])
     return describe(frames, georef, trailer)
+
+
+def parse_bytes(data: Buffer, header: Buffer | None = None) -> RumiFile:
+    """Describe a whole file held in memory (optionally through its header blob)."""
+    buf = memoryview(data).cast("B")
+    return describe_source(len(buf), lambda ranges: [buf[o : o + n] for o, n in ranges], header)

@@ -14,54 +14,20 @@ from rumi_codec._core import OpenZLError, decompress_into
 
 from ._io import coalesce
 from .errors import RumiFormatError
-from .format import (
-    HEAD_NBYTES,
-    RumiFile,
-    container,
-    describe,
-    georef_range,
-    index_nbytes,
-    parse_blob,
-    parse_index,
-    trailer_range,
-)
-from .georef import parse_georef
-from .trailer import parse_trailer
+from .format import describe_source
 
 if TYPE_CHECKING:
     from collections.abc import Buffer, Sequence
 
     from ._io import RangeReader
+    from .format import RumiFile
 
     Key = int | slice | np.ndarray
 
 
 def read_description(reader: RangeReader, header: Buffer | None = None) -> RumiFile:
     """Parse a file's index and trailer, or, given its header blob, only georef and trailer."""
-    size = reader.size
-    if header is None:
-        head = bytes(reader.read(0, min(HEAD_NBYTES, size)))
-        need = index_nbytes(head, size)
-        if need > len(head):
-            head += bytes(reader.read(len(head), need - len(head)))
-        frames, georef = parse_index(head, size)
-        ranges = []
-    else:
-        frames = parse_blob(
-            header, generation=container(reader.read(0, min(4, size))), source_length=size
-        )
-        ranges = [georef_range(frames)]
-    where = trailer_range(frames, size)
-    if where is not None:
-        ranges.append(where)
-    parts = list(reader.iter_ranges(ranges))
-    if header is not None:
-        georef = parse_georef(parts.pop(0), ranges[0][0])
-    trailer = None
-    if where is not None:
-        grid = frames.grid
-        trailer = parse_trailer(parts[0], bands=grid.bands, times=grid.times, offset=where[0])
-    return describe(frames, georef, trailer)
+    return describe_source(reader.size, lambda ranges: list(reader.iter_ranges(ranges)), header)
 
 
 # ---------------------------------------------------------------------------------------
