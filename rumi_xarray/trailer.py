@@ -86,10 +86,9 @@ def _parse_band_texts(
             raise RumiFormatError(
                 f"the trailer ends inside the text of band {b}, at {offset + pos}"
             )
-        if n == 0:
-            raise RumiFormatError(f"band {b} has an empty text")
-        if b"\x00" in raw:
-            raise RumiFormatError(f"band {b} text contains a NUL byte")
+        problem = _band_text_problem(b, raw)
+        if problem:
+            raise RumiFormatError(problem)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -152,8 +151,7 @@ def _decode_coords(zigzag: np.ndarray, origin: int, step: int, scale: int, bits:
     units = origin + np.arange(n, dtype=np.int64) * step + residual
     if n and units[0] != origin:
         raise RumiFormatError("time_epoch is not the first coordinate")
-    want_step = 0 if n == 1 else (2 * int(units[-1] - units[0]) + (n - 1)) // (2 * (n - 1))
-    if step != want_step:
+    if step != _slope(int(units[0]), int(units[-1]), n):
         raise RumiFormatError("time_step is not the slope the coordinates imply")
     if bits != int(zigzag.max()).bit_length():
         raise RumiFormatError("time_bits is not the width the residuals need")
@@ -164,6 +162,11 @@ def _decode_coords(zigzag: np.ndarray, origin: int, step: int, scale: int, bits:
             "which rumi stores as days"
         )
     return seconds
+
+
+def _slope(first: int, last: int, n: int) -> int:
+    """§9 step 3: the step, ``(last - first) / (n - 1)`` rounded half up (0 for one value)."""
+    return 0 if n == 1 else (2 * (last - first) + (n - 1)) // (2 * (n - 1))
 
 
 def _check_order(seconds: np.ndarray, kind: int) -> None:
@@ -204,19 +207,27 @@ def check_band_texts(texts: Sequence[str], bands: int) -> tuple[str, ...]:
             raw = text.encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError(f"band {b} text is not valid UTF-8") from None
-        if not raw:
-            raise ValueError(f"band {b} has an empty text")
-        if b"\x00" in raw:
-            raise ValueError(f"band {b} text contains a NUL byte")
-        if len(raw) > _MAX_TEXT_NBYTES:
-            raise ValueError(
-                f"band {b} text exceeds the {_MAX_TEXT_NBYTES} bytes a trailer stores "
-                f"({len(raw)} bytes of UTF-8)"
-            )
+        problem = _band_text_problem(b, raw)
+        if problem:
+            raise ValueError(problem)
         if text in seen:
             raise ValueError(f"bands {seen[text]} and {b} have the same text")
         seen[text] = b
     return texts
+
+
+def _band_text_problem(b: int, raw: bytes) -> str | None:
+    """What makes band ``b``'s UTF-8 text unstorable (§9), or None."""
+    if not raw:
+        return f"band {b} has an empty text"
+    if b"\x00" in raw:
+        return f"band {b} text contains a NUL byte"
+    if len(raw) > _MAX_TEXT_NBYTES:
+        return (
+            f"band {b} text exceeds the {_MAX_TEXT_NBYTES} bytes a trailer stores "
+            f"({len(raw)} bytes of UTF-8)"
+        )
+    return None
 
 
 def check_time(time: TimeAxis, times: int) -> None:
@@ -251,7 +262,7 @@ def _encode_coords(seconds: np.ndarray) -> tuple[int, int, int, int, bytes]:
     scale = DAY if np.all(seconds % DAY == 0) else 1
     units = seconds // scale
     n, origin = units.size, int(units[0])
-    step = 0 if n == 1 else (2 * (int(units[-1]) - origin) + (n - 1)) // (2 * (n - 1))
+    step = _slope(origin, int(units[-1]), n)
     residual = units - origin - np.arange(n, dtype=np.int64) * step
     zigzag = ((residual << 1) ^ (residual >> 63)).view(np.uint64)
     bits = int(zigzag.max()).bit_length()
