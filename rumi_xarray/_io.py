@@ -192,6 +192,39 @@ class FileObjReader(_Reader):
         self.fileobj, self.size, self._lock = state["fileobj"], state["size"], threading.Lock()
 
 
+class ObstoreReader(_Reader):
+    """An object in an obstore store (what VirtualiZarr's registry resolves URLs to)."""
+
+    max_gap = 1 << 20
+    max_run = 16 << 20
+
+    def __init__(self, store: Any, path: str) -> None:
+        import obstore
+
+        self.store, self.path = store, path
+        self.size = int(obstore.head(store, path)["size"])
+
+    def read(self, offset: int, length: int) -> Buffer:
+        import obstore
+
+        _check(self, offset, length)
+        data = obstore.get_range(self.store, self.path, start=offset, length=length)
+        return _checked(memoryview(data), offset, length)
+
+    def iter_ranges(self, ranges: Sequence[Range]) -> Iterator[Buffer]:
+        import obstore
+
+        for offset, length in ranges:
+            _check(self, offset, length)
+        if not ranges:
+            return
+        starts = [o for o, _ in ranges]
+        lengths = [n for _, n in ranges]
+        blobs = obstore.get_ranges(self.store, self.path, starts=starts, lengths=lengths)
+        for (offset, length), data in zip(ranges, blobs, strict=True):
+            yield _checked(memoryview(data), offset, length)
+
+
 def open_reader(source: Any, storage_options: dict[str, Any] | None = None) -> RangeReader:
     """A reader for a path, an fsspec URL, bytes, or a seekable binary file object."""
     if isinstance(source, bytes | bytearray | memoryview):

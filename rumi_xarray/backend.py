@@ -9,7 +9,7 @@ from xarray.backends import BackendArray, BackendEntrypoint
 from xarray.core import indexing
 
 from ._io import open_reader
-from .coords import band_coord, spatial_coords, time_coords
+from .coords import band_coord, file_coords
 from .read import read_window
 from .spec import RUMI_MAGIC
 
@@ -76,7 +76,7 @@ def open_rumi(
 
     reader = open_reader(source, storage_options)
     desc = read_description(reader, header)
-    coords = {**spatial_coords(desc), **time_coords(desc)}
+    coords = file_coords(desc)
     attrs, encoding = _variable_metadata(desc, coords)
     timed = desc.grid.times > 1
     dims = ("time",) * timed + ("band", "y", "x")

@@ -25,23 +25,28 @@ def corner_transform(georef: Georef) -> tuple[float, ...] | None:
     return a, b, c, d, e, f
 
 
-def spatial_coords(desc: RumiFile) -> dict[str, xr.Variable]:
+def spatial_coords(georef: Georef, length: int, width: int) -> dict[str, xr.Variable]:
     """``x``/``y`` at pixel centres (when the transform has no rotation) and ``spatial_ref``."""
     import xarray as xr
 
-    transform = corner_transform(desc.georef)
-    if transform is None or desc.georef.epsg is None:
+    transform = corner_transform(georef)
+    if transform is None or georef.epsg is None:
         return {}
     a, b, c, d, e, f = transform
     coords: dict[str, xr.Variable] = {
-        "spatial_ref": xr.Variable((), np.int64(0), spatial_ref_attrs(desc.georef.epsg, transform))
+        "spatial_ref": xr.Variable((), np.int64(0), spatial_ref_attrs(georef.epsg, transform))
     }
     if b == 0 and d == 0:
-        x = c + a * (np.arange(desc.grid.width) + 0.5)
-        y = f + e * (np.arange(desc.grid.length) + 0.5)
-        coords["x"] = xr.Variable("x", x, _axis_attrs("x", desc.georef.epsg))
-        coords["y"] = xr.Variable("y", y, _axis_attrs("y", desc.georef.epsg))
+        x = c + a * (np.arange(width) + 0.5)
+        y = f + e * (np.arange(length) + 0.5)
+        coords["x"] = xr.Variable("x", x, _axis_attrs("x", georef.epsg))
+        coords["y"] = xr.Variable("y", y, _axis_attrs("y", georef.epsg))
     return coords
+
+
+def file_coords(desc: RumiFile) -> dict[str, xr.Variable]:
+    """Every coordinate of one file but ``band``: x, y, spatial_ref, time, time_bounds."""
+    return {**spatial_coords(desc.georef, desc.grid.length, desc.grid.width), **time_coords(desc)}
 
 
 def spatial_ref_attrs(epsg: int, transform: tuple[float, ...]) -> dict[str, Any]:

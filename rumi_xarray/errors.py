@@ -26,3 +26,7 @@ class RumiFormatError(ValueError):
         err = cls(f"{field}{at}: expected {expected}, found {found!r}")
         err.field, err.expected, err.found, err.offset = field, expected, found, offset
         return err
+
+
+class RumiVirtualError(ValueError):
+    """Rumi files that cannot be shown as the Zarr view asked for (dtype, grid, mosaic)."""

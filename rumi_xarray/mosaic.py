@@ -1,0 +1,422 @@
+"""Virtual mosaics: many grid-aligned rumi files as one Zarr dataset, no pixel copied.
+
+Files are placed on one pixel grid by their transforms; dimensions beyond space come
+from file names (a regex with named groups, as tifffile's ``TiffSequence``) or from
+files' differing single time instants. Where files' edge frames fall inside the
+mosaic the chunk grid is rectilinear; places no file covers are missing chunks, read
+as the fill value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import RumiVirtualError
+from .references import VARIABLE
+from .virtual import (
+    BYTES,
+    OPENZL,
+    VirtualArray,
+    VirtualDataset,
+    chunk_shape,
+    frame_chunks,
+    frame_order,
+    transpose_codec,
+    zarr_data_type,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+    import xarray as xr
+
+    from .format import RumiFile
+
+_TOLERANCE = 1e-6
+"""Largest misfit, in pixels, of a file origin on the mosaic's pixel grid."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One file of a mosaic: where its bytes are and what they hold."""
+
+    url: str
+    desc: RumiFile
+    nbytes: int | None = None
+    """The file's length, when known."""
+
+
+def mosaic(
+    sources: Iterable[str] | Sequence[Entry],
+    *,
+    headers: Sequence[bytes] | None = None,
+    pattern: str | None = None,
+    categories: Mapping[str, Mapping[str, Any]] | None = None,
+    fill_value: int | float = 0,
+    storage_options: dict[str, Any] | None = None,
+    max_workers: int | None = None,
+    progress: bool | None = None,
+) -> VirtualDataset:
+    """One virtual dataset from many grid-aligned rumi files.
+
+    Parameters
+    ----------
+    sources
+        File paths or URLs (their headers are read in parallel threads), or
+        :class:`Entry` objects (e.g. from :func:`rumi_xarray.catalog.read_catalog`),
+        which need no file I/O.
+    headers
+        The files' header blobs, in the order of ``sources``; opening then reads only
+        each file's georeferencing and trailer.
+    pattern
+        A regex searched in each URL; each named group becomes a dimension whose
+        coordinate is the sorted set of matched values (integers when all are digits).
+    categories
+        Per named group, a mapping from matched text to coordinate value.
+    fill_value
+        Value of places no file covers.
+    progress
+        Show a progress bar (default: when there are more than 1000 files).
+
+    Returns
+    -------
+    VirtualDataset
+        Write it with :func:`rumi_xarray.to_kerchunk` or :func:`rumi_xarray.to_icechunk`.
+    """
+    entries = _entries(sources, headers, storage_options, max_workers, progress)
+    if not entries:
+        raise RumiVirtualError("a mosaic needs at least one file")
+    first = entries[0].desc
+    _check_compatible(entries)
+    extra = _extra_dims(entries, pattern, categories)
+    placed = _Placement.of(entries)
+    return _build(entries, first, extra, placed, fill_value)
+
+
+def _entries(
+    sources: Iterable[str] | Sequence[Entry],
+    headers: Sequence[bytes] | None,
+    storage_options: dict[str, Any] | None,
+    max_workers: int | None,
+    progress: bool | None,
+) -> list[Entry]:
+    items = list(sources)
+    if all(isinstance(s, Entry) for s in items):
+        return items  # type: ignore[return-value]
+    from tqdm.auto import tqdm
+
+    from .references import source_url
+
+    if headers is not None and len(headers) != len(items):
+        raise ValueError(f"{len(headers)} headers for {len(items)} sources")
+
+    def describe(i: int) -> Entry:
+        desc, nbytes = _describe(items[i], headers and headers[i], storage_options)
+        return Entry(source_url(items[i]), desc, nbytes)
+
+    show = len(items) > 1000 if progress is None else progress
+    with ThreadPoolExecutor(max_workers or 8) as pool:
+        done = pool.map(describe, range(len(items)))
+        return list(tqdm(done, total=len(items), disable=not show, desc="headers", unit="file"))
+
+
+def _describe(
+    source: str, header: bytes | None, storage_options: dict | None
+) -> tuple[RumiFile, int]:
+    from ._io import open_reader
+    from .read import read_description
+
+    reader = open_reader(source, storage_options)
+    try:
+        return read_description(reader, header), reader.size
+    except ValueError as exc:
+        raise type(exc)(f"{source}: {exc}") from exc
+    finally:
+        if hasattr(reader, "close"):
+            reader.close()
+
+
+# ---------------------------------------------------------------------------------------
+# Checks
+
+
+def _check_compatible(entries: Sequence[Entry]) -> None:
+    """Reject the first file that differs from the first in anything but placement."""
+    first = entries[0].desc
+    if first.georef.transform is None:
+        raise RumiVirtualError(f"{entries[0].url} has no transform to place it in a mosaic")
+    zarr_data_type(first.sample)
+    want = _fingerprint(first)
+    for entry in entries[1:]:
+        found = _fingerprint(entry.desc)
+        if found != want:
+            field = next(k for k in want if want[k] != found[k])
+            raise RumiVirtualError(
+                f"{entry.url} differs from {entries[0].url} in {field}: "
+                f"{found[field]!r} != {want[field]!r}"
+            )
+
+
+def _fingerprint(desc: RumiFile) -> dict[str, Any]:
+    g, t = desc.grid, desc.georef.transform
+    time = desc.time
+    return {
+        "CRS": desc.georef.epsg,
+        "resolution": None if t is None else (t[0], t[4]),
+        "rotation": None if t is None else (t[1], t[3]),
+        "dtype": desc.sample.name,
+        "tile": (g.tile_length, g.tile_width),
+        "frame layout": (g.frame_axes, g.index_axes),
+        "band count": g.bands,
+        "band texts": desc.band_texts,
+        "time steps": g.times,
+        "time": None if time is None or g.times == 1 else time.seconds.tobytes(),
+        "pixel_is_point": desc.georef.pixel_is_point,
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# Extra dimensions
+
+
+@dataclass(frozen=True, slots=True)
+class _Extra:
+    names: tuple[str, ...]
+    coords: tuple[np.ndarray, ...]
+    index: np.ndarray
+    """``(files, dims)`` position of each file along the extra dimensions."""
+
+
+def _extra_dims(
+    entries: Sequence[Entry],
+    pattern: str | None,
+    categories: Mapping[str, Mapping[str, Any]] | None,
+) -> _Extra:
+    names: list[str] = []
+    values: list[list[Any]] = []
+    if pattern is not None:
+        regex = re.compile(pattern)
+        names = list(regex.groupindex)
+        if not names:
+            raise ValueError(f"pattern {pattern!r} has no named groups")
+        matches = []
+        for entry in entries:
+            match = regex.search(entry.url)
+            if match is None:
+                raise RumiVirtualError(f"{entry.url} does not match pattern {pattern!r}")
+            matches.append(match)
+        for name in names:
+            texts = [m.group(name) for m in matches]
+            values.append(_coordinate_values(name, texts, (categories or {}).get(name)))
+    instants = _instants(entries)
+    if instants is not None and "time" not in names:
+        names.append("time")
+        values.append(list(instants))
+    coords, index = [], np.zeros((len(entries), len(names)), np.int64)
+    for d, vals in enumerate(values):
+        coord = np.unique(np.asarray(vals))
+        coords.append(coord)
+        index[:, d] = np.searchsorted(coord, np.asarray(vals))
+    return _Extra(tuple(names), tuple(coords), index)
+
+
+def _coordinate_values(name: str, texts: list[str], mapping: Mapping[str, Any] | None) -> list:
+    if mapping is not None:
+        missing = next((t for t in texts if t not in mapping), None)
+        if missing is not None:
+            raise RumiVirtualError(f"{name} value {missing!r} is not among its categories")
+        return [mapping[t] for t in texts]
+    if all(t.isdigit() for t in texts):
+        return [int(t) for t in texts]
+    return texts
+
+
+def _instants(entries: Sequence[Entry]) -> np.ndarray | None:
+    """Each file's time instant when files hold one each and they differ, else ``None``."""
+    first = entries[0].desc
+    if first.grid.times != 1 or first.time is None:
+        return None
+    starts = [e.desc.time.starts[0] if e.desc.time is not None else None for e in entries]
+    if any(s is None for s in starts) or len(set(starts)) == 1:
+        return None
+    return np.asarray(starts, np.int64).astype("datetime64[s]")
+
+
+# ---------------------------------------------------------------------------------------
+# Placement on one pixel grid
+
+
+@dataclass(frozen=True, slots=True)
+class _Placement:
+    """Pixel origin of every file and the mosaic's chunk edges along y and x."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    y_edges: np.ndarray
+    x_edges: np.ndarray
+    transform: tuple[float, ...]
+
+    @classmethod
+    def of(cls, entries: Sequence[Entry]) -> _Placement:
+        first = entries[0].desc
+        a, _, _, _, e, _ = first.georef.transform  # type: ignore[misc]
+        origin = np.array([e.desc.georef.transform[2::3] for e in entries])  # type: ignore[index]
+        cols = _on_grid(entries, (origin[:, 0] - origin[0, 0]) / a, "x")
+        rows = _on_grid(entries, (origin[:, 1] - origin[0, 1]) / e, "y")
+        cols, rows = cols - cols.min(), rows - rows.min()
+        lengths = np.array([x.desc.grid.length for x in entries])
+        widths = np.array([x.desc.grid.width for x in entries])
+        g = first.grid
+        y_edges = _edges(entries, rows, lengths, g.tile_length, "y")
+        x_edges = _edges(entries, cols, widths, g.tile_width, "x")
+        c = origin[0, 0] - cols[0] * a
+        f = origin[0, 1] - rows[0] * e
+        return cls(rows, cols, y_edges, x_edges, (a, 0.0, float(c), 0.0, e, float(f)))
+
+
+def _on_grid(entries: Sequence[Entry], offsets: np.ndarray, axis: str) -> np.ndarray:
+    whole = np.round(offsets)
+    bad = np.flatnonzero(np.abs(offsets - whole) > _TOLERANCE)
+    if bad.size:
+        i = int(bad[0])
+        raise RumiVirtualError(
+            f"{entries[i].url} is misaligned: its {axis} origin is {offsets[i]:.6f} pixels "
+            f"from {entries[0].url}'s, not a whole number"
+        )
+    return whole.astype(np.int64)
+
+
+def _edges(
+    entries: Sequence[Entry], starts: np.ndarray, extents: np.ndarray, tile: int, axis: str
+) -> np.ndarray:
+    """The mosaic's chunk edges along one axis: every file's frame edges, which must agree."""
+    spans = np.unique(np.stack([starts, extents], axis=1), axis=0)
+    edges = np.unique(
+        np.concatenate([np.append(np.arange(s, s + n, tile), s + n) for s, n in spans])
+    )
+    inside = np.searchsorted(edges, starts + extents) - np.searchsorted(edges, starts, "right")
+    bad = np.flatnonzero(inside != -(-extents // tile) - 1)
+    if bad.size:
+        i = int(bad[0])
+        raise RumiVirtualError(
+            f"{entries[i].url} is misaligned: other files' tile edges along {axis} cut its "
+            f"tiles (pixels {starts[i]} to {starts[i] + extents[i]}, tile {tile})"
+        )
+    return edges
+
+
+# ---------------------------------------------------------------------------------------
+# The manifest
+
+
+def _build(
+    entries: Sequence[Entry],
+    first: RumiFile,
+    extra: _Extra,
+    placed: _Placement,
+    fill_value: int | float,
+) -> VirtualDataset:
+    g = first.grid
+    timed = g.times > 1
+    full = chunk_shape(g)[not timed :][:-2]
+    inner = tuple((c,) * (n // c) for c, n in zip(full, first.shape[not timed : -2], strict=True))
+    chunks = (
+        *(((1,) * len(c)) for c in extra.coords),
+        *inner,
+        tuple(np.diff(placed.y_edges).tolist()),
+        tuple(np.diff(placed.x_edges).tolist()),
+    )
+    grid_shape = tuple(len(c) for c in chunks)
+    files = np.full(grid_shape, -1, np.int32)
+    offsets = np.zeros(grid_shape, np.uint64)
+    lengths = np.zeros(grid_shape, np.uint64)
+    _fill(entries, extra, placed, timed, files, offsets, lengths)
+    ndim = len(chunks)
+    array = VirtualArray(
+        dims=(*extra.names, *("time",) * timed, "band", "y", "x"),
+        chunks=chunks,
+        data_type=zarr_data_type(first.sample),
+        codecs=(*transpose_codec(frame_order(g, ndim)), BYTES, OPENZL),
+        fill_value=fill_value,
+        attrs={"AREA_OR_POINT": "Point" if first.georef.pixel_is_point else "Area"},
+        urls=tuple(e.url for e in entries),
+        files=files,
+        offsets=offsets,
+        lengths=lengths,
+    )
+    coords = _coords(first, extra, placed, ndim)
+    return VirtualDataset(VARIABLE, array, coords, {"rumi_mosaic_files": len(entries)})
+
+
+def _fill(
+    entries: Sequence[Entry],
+    extra: _Extra,
+    placed: _Placement,
+    timed: bool,
+    files: np.ndarray,
+    offsets: np.ndarray,
+    lengths: np.ndarray,
+) -> None:
+    """Write every file's frames into the manifest, rejecting the first overlap."""
+    row_chunk = np.searchsorted(placed.y_edges, placed.rows)
+    col_chunk = np.searchsorted(placed.x_edges, placed.cols)
+    groups: dict[Any, list[int]] = defaultdict(list)
+    for i, entry in enumerate(entries):
+        groups[entry.desc.grid].append(i)
+    flat_all, owner_all = [], []
+    for grid, members in groups.items():
+        ids = np.asarray(members)
+        local = frame_chunks(grid)
+        index = [extra.index[ids, d][:, None] for d in range(extra.index.shape[1])]
+        if timed:
+            index.append(local[None, :, 0])
+        index += [
+            local[None, :, 1],
+            row_chunk[ids][:, None] + local[None, :, 2],
+            col_chunk[ids][:, None] + local[None, :, 3],
+        ]
+        index = np.broadcast_arrays(*index)
+        flat = np.ravel_multi_index(index, files.shape).ravel()
+        owner = np.repeat(ids, len(local))
+        flat_all.append(flat)
+        owner_all.append(owner)
+        files.flat[flat] = owner
+        offsets.flat[flat] = np.stack([entries[i].desc.offsets[:-1] for i in members]).ravel()
+        lengths.flat[flat] = np.stack([entries[i].desc.counts for i in members]).ravel()
+    _check_overlaps(entries, np.concatenate(flat_all), np.concatenate(owner_all))
+
+
+def _check_overlaps(entries: Sequence[Entry], flat: np.ndarray, owner: np.ndarray) -> None:
+    order = np.lexsort((owner, flat))
+    flat, owner = flat[order], owner[order]
+    clash = np.flatnonzero(flat[1:] == flat[:-1])
+    if clash.size:
+        later = owner[clash + 1]
+        j = int(clash[np.argmin(later)])
+        raise RumiVirtualError(
+            f"{entries[owner[j + 1]].url} overlaps {entries[owner[j]].url} "
+            "(same place and extra coordinates)"
+        )
+
+
+def _coords(first: RumiFile, extra: _Extra, placed: _Placement, ndim: int) -> xr.Dataset:
+    import xarray as xr
+
+    from .coords import band_coord, spatial_coords, time_coords
+    from .georef import Georef
+
+    georef = Georef(placed.transform, first.georef.epsg, first.georef.pixel_is_point)
+    height, width = int(placed.y_edges[-1]), int(placed.x_edges[-1])
+    coords: dict[str, Any] = {**spatial_coords(georef, height, width), "band": band_coord(first)}
+    if "time" not in extra.names:
+        coords.update(time_coords(first))
+    for name, values in zip(extra.names, extra.coords, strict=True):
+        coords[name] = xr.Variable(name, values)
+    return xr.Dataset(coords=coords)
+
