@@ -7,7 +7,6 @@ each is parsed as strictly as the file itself, and an error names the row and pa
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np

@@ -304,9 +304,15 @@ def _edges(
     bad = np.flatnonzero(inside != -(-extents // tile) - 1)
     if bad.size:
         i = int(bad[0])
+        inner = edges[(edges > starts[i]) & (edges < starts[i] + extents[i])]
+        cut = int(inner[(inner - starts[i]) % tile != 0][0])
+        own = (starts == cut) | (starts + extents == cut)
+        own |= (starts < cut) & (cut < starts + extents) & ((cut - starts) % tile == 0)
+        j = int(np.flatnonzero(own)[0])
+        earlier, later = sorted((i, j))
         raise RumiVirtualError(
-            f"{entries[i].url} is misaligned: other files' tile edges along {axis} cut its "
-            f"tiles (pixels {starts[i]} to {starts[i] + extents[i]}, tile {tile})"
+            f"{entries[later].url} is misaligned with {entries[earlier].url}: their tile "
+            f"edges along {axis} cut each other's tiles (tile {tile}, edge at pixel {cut})"
         )
     return edges
 

@@ -106,9 +106,9 @@ def file_dataset(
     zarr_format: ZarrFormat = 3,
 ) -> VirtualDataset:
     """The virtual dataset of one described file whose bytes are at ``url``."""
-    from .coords import band_coord, file_coords
-
     import xarray as xr
+
+    from .coords import band_coord, file_coords
 
     if grid == "rectilinear" and zarr_format == 2:
         raise RumiVirtualError("Zarr v2 has no rectilinear chunk grids; use zarr_format=3")

@@ -41,8 +41,7 @@ OPENZL: dict[str, Any] = {
 BYTES: dict[str, Any] = {"name": "bytes", "configuration": {"endian": "little"}}
 
 _ZARR_TYPES = frozenset(
-    "bool uint8 int8 uint16 int16 uint32 int32 uint64 int64 "
-    "float16 float32 float64 complex64 complex128".split()
+    ["bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64", "float16", "float32", "float64", "complex64", "complex128"]
 )
 
 
@@ -147,6 +146,7 @@ class VirtualArray:
         if self.regular:
             shape = [c[0] if c else 1 for c in self.chunks]
             return {"name": "regular", "configuration": {"chunk_shape": shape}}
+        enable_rectilinear()
         return {
             "name": "rectilinear",
             "configuration": {"kind": "inline", "chunk_shapes": [_rle(c) for c in self.chunks]},
@@ -200,6 +200,19 @@ class VirtualArray:
             at = tuple(index)
             key = prefix + sep.join(map(str, index))
             yield key, [urls[files[at]], int(offsets[at]), int(lengths[at])]
+
+
+def enable_rectilinear() -> None:
+    """Turn on zarr's ``array.rectilinear_chunks`` in this process (off by default in zarr 3.4).
+
+    Called whenever rectilinear metadata is produced, so that the process that builds
+    references can open them; other processes set it themselves, e.g. with the
+    environment variable ``ZARR_ARRAY__RECTILINEAR_CHUNKS=True``.
+    """
+    import zarr
+
+    if not zarr.config.get("array.rectilinear_chunks"):
+        zarr.config.set({"array.rectilinear_chunks": True})
 
 
 def _fill_json(value: float | bool, data_type: str) -> Any:

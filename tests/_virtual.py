@@ -1,0 +1,45 @@
+"""Helpers shared by the reference, mosaic, catalog and VirtualiZarr tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from rumi_xarray import to_rumi
+
+
+def open_refs(refs: dict[str, Any], zarr_format: int = 3) -> xr.Dataset:
+    """Open kerchunk references with xarray's zarr engine, lazily."""
+    return xr.open_dataset(
+        "reference://",
+        engine="zarr",
+        chunks={},
+        consolidated=False,
+        zarr_format=zarr_format,
+        mask_and_scale=False,
+        storage_options={"fo": refs},
+    )
+
+
+def assert_same_dataset(got: xr.Dataset, want: xr.Dataset) -> None:
+    """Same band_data bits and the same coordinate values as ``engine="rumi"`` gives."""
+    a, b = got.band_data.values, want.band_data.values
+    assert a.dtype == b.dtype and a.shape == b.shape
+    np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+    assert got.band_data.dims == want.band_data.dims
+    for name in want.coords:
+        np.testing.assert_array_equal(got[name].values, want[name].values, err_msg=name)
+    if "spatial_ref" in want.coords:
+        assert got.spatial_ref.attrs["crs_wkt"] == want.spatial_ref.attrs["crs_wkt"]
+        assert got.band_data.attrs["grid_mapping"] == "spatial_ref"
+
+
+def write(path, data, *, transform=None, crs=32633, tile=64, frames="band", time="2024-01-01"):
+    """Write a ``(band, y, x)`` array as a rumi file; returns the path as a string."""
+    if transform is None:
+        transform = (10.0, 0.0, 500000.0, 0.0, -10.0, 4000000.0)
+    da = xr.DataArray(data, dims=("band", "y", "x"))
+    to_rumi(da, path, tile=tile, frames=frames, transform=transform, crs=crs, time=[time])
+    return str(path)

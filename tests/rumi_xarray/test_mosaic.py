@@ -1,0 +1,170 @@
+"""Virtual mosaics: many files as one dataset, equal to the NumPy-stitched arrays."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from _virtual import open_refs, write
+
+from rumi_xarray.errors import RumiVirtualError
+from rumi_xarray.mosaic import mosaic
+from rumi_xarray.outputs import to_icechunk, to_kerchunk
+
+H, W = 150, 130  # not multiples of the tile: edge frames fall inside the mosaic
+
+
+def _transform(i: int, j: int, h: int = H, w: int = W) -> tuple[float, ...]:
+    return (10.0, 0.0, 500000.0 + j * w * 10, 0.0, -10.0, 4000000.0 - i * h * 10)
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    """A 2 x 3 grid of clipped files on 3 dates, one file missing, plus the stitched truth."""
+    d = tmp_path_factory.mktemp("mosaic")
+    truth = np.random.default_rng(0).integers(0, 5000, (3, 2, 2 * H, 3 * W), dtype=np.uint16)
+    paths = []
+    for t in range(3):
+        for i in range(2):
+            for j in range(3):
+                if (t, i, j) == (1, 1, 2):
+                    continue
+                tile = truth[t, :, i * H : (i + 1) * H, j * W : (j + 1) * W]
+                name = d / f"s2_{i}{j}_2024010{t + 1}.rumi"
+                paths.append(write(name, tile, transform=_transform(i, j), frames="cell"))
+    return paths, truth
+
+
+def test_clipped_mosaic_equals_the_stitched_arrays(scenes):
+    paths, truth = scenes
+    vds = mosaic(paths, pattern=r"_(?P<date>\d{8})\.rumi$", fill_value=7)
+    ds = open_refs(to_kerchunk(vds))
+    want = truth.copy()
+    want[1, :, H:, 2 * W :] = 7  # the missing file reads as the fill value
+    np.testing.assert_array_equal(ds.band_data.values, want)
+    assert ds.band_data.dims == ("date", "band", "y", "x")
+    np.testing.assert_array_equal(ds.date.values, [20240101, 20240102, 20240103])
+    assert ds.band_data.chunks[2] == (64, 64, 22, 64, 64, 22)
+    single = xr.open_dataset(paths[0], engine="rumi")
+    np.testing.assert_array_equal(ds.x.values[:W], single.x.values)
+    np.testing.assert_array_equal(ds.y.values[:H], single.y.values)
+    assert ds.spatial_ref.attrs["crs_wkt"] == single.spatial_ref.attrs["crs_wkt"]
+
+
+def test_file_order_does_not_matter(scenes):
+    paths, _ = scenes
+    a = open_refs(to_kerchunk(mosaic(paths, pattern=r"_(?P<date>\d{8})")))
+    b = open_refs(to_kerchunk(mosaic(paths[::-1], pattern=r"_(?P<date>\d{8})")))
+    np.testing.assert_array_equal(a.band_data.values, b.band_data.values)
+
+
+def test_categories_map_names_to_values(scenes):
+    paths, truth = scenes
+    days = {"20240101": "jan1", "20240102": "jan2", "20240103": "jan3"}
+    ds = open_refs(to_kerchunk(mosaic(paths, pattern=r"_(?P<day>\d{8})", categories={"day": days})))
+    assert list(ds.day.values) == ["jan1", "jan2", "jan3"]
+    np.testing.assert_array_equal(ds.band_data.isel(day=2).values, truth[2])
+
+
+def test_differing_instants_become_a_time_dimension(scenes):
+    paths, _ = scenes
+    ds = open_refs(to_kerchunk(mosaic(paths[:5])))  # date 1: files written with one time each
+    assert ds.band_data.dims == ("band", "y", "x")  # same instant for all: scalar time
+    rng = np.random.default_rng(5)
+    data = rng.integers(0, 9, (2, 2, 64, 64), dtype=np.uint16)
+    d = Path(paths[0]).parent
+    dated = [write(d / f"t{k}.rumi", data[k], transform=_transform(0, 0), time=f"2023-0{k + 1}-01")
+             for k in range(2)]
+    ds = open_refs(to_kerchunk(mosaic(dated)))
+    assert ds.band_data.dims == ("time", "band", "y", "x")
+    np.testing.assert_array_equal(ds.band_data.values, data)
+
+
+def test_icechunk_virtual_references(scenes, tmp_path):
+    icechunk = pytest.importorskip("icechunk")
+    paths, truth = scenes
+    root = str(Path(paths[0]).parent)
+    config = icechunk.RepositoryConfig.default()
+    config.set_virtual_chunk_container(
+        icechunk.VirtualChunkContainer(f"file://{root}/", icechunk.local_filesystem_store(root))
+    )
+    repo = icechunk.Repository.create(
+        icechunk.local_filesystem_storage(str(tmp_path / "repo")), config,
+        authorize_virtual_chunk_access={
+            f"file://{root}/": icechunk.credentials.LocalFileSystemAccess
+        },
+    )
+    session = repo.writable_session("main")
+    to_icechunk(mosaic(paths, pattern=r"_(?P<date>\d{8})"), session.store)
+    session.commit("mosaic")
+    ds = xr.open_zarr(repo.readonly_session("main").store, consolidated=False, zarr_format=3)
+    want = truth.copy()
+    want[1, :, H:, 2 * W :] = 0
+    np.testing.assert_array_equal(ds.band_data.values, want)
+
+
+def test_aligned_mosaic_is_regular_and_has_v2_references(tmp_path):
+    data = np.random.default_rng(1).integers(0, 99, (2, 128, 256), dtype=np.uint16)
+    paths = [write(tmp_path / f"{j}.rumi", data[:, :, j * 128 : (j + 1) * 128],
+                   transform=_transform(0, j, 128, 128)) for j in range(2)]
+    vds = mosaic(paths)
+    meta = json.loads(to_kerchunk(vds)["refs"]["band_data/zarr.json"])
+    assert meta["chunk_grid"]["name"] == "regular"
+    np.testing.assert_array_equal(open_refs(to_kerchunk(vds, 2), 2).band_data.values, data)
+
+
+def test_rectilinear_mosaic_refuses_v2(scenes):
+    with pytest.raises(RumiVirtualError, match="rectilinear"):
+        to_kerchunk(mosaic(scenes[0][:5]), 2)
+
+
+def test_mosaic_on_a_process_cluster(scenes):
+    distributed = pytest.importorskip("distributed")
+    paths, truth = scenes
+    ds = open_refs(to_kerchunk(mosaic(paths[:6])))  # the first date, complete
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster):
+        total = int(ds.band_data.astype("uint64").sum().compute())
+    assert total == int(truth[0].astype("uint64").sum())
+
+
+# ------------------------------------------------------------------- inconsistent inputs
+
+
+def _pair(tmp_path, **second):
+    data = np.zeros((2, 64, 64), np.uint16)
+    a = write(tmp_path / "a.rumi", data, transform=_transform(0, 0, 64, 64))
+    kw = {"transform": _transform(0, 1, 64, 64), **second}
+    b = write(tmp_path / "b.rumi", second.pop("data", data), **{k: v for k, v in kw.items()
+                                                                if k != "data"})
+    return [a, b]
+
+
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        ({"crs": 32632}, "CRS"),
+        ({"transform": (20.0, 0, 500640.0, 0, -20.0, 4000000.0)}, "resolution"),
+        ({"data": np.zeros((2, 64, 64), np.int16)}, "dtype"),
+        ({"data": np.zeros((3, 64, 64), np.uint16)}, "band count"),
+        ({"tile": 32}, "tile"),
+        ({"frames": "cell"}, "frame layout"),
+        ({"transform": (10.0, 0, 500645.0, 0, -10.0, 4000000.0)}, "misaligned"),
+        ({"transform": (10.0, 0, 500320.0, 0, -10.0, 4000000.0)}, "misaligned"),
+        ({"transform": _transform(0, 0, 64, 64)}, "overlaps"),
+    ],
+)
+def test_inconsistent_files_are_rejected_naming_the_file(tmp_path, second, message):
+    paths = _pair(tmp_path, **second)
+    with pytest.raises(RumiVirtualError, match=message) as err:
+        mosaic(paths)
+    assert "b.rumi" in str(err.value)
+
+
+def test_pattern_must_match(tmp_path):
+    paths = _pair(tmp_path)
+    with pytest.raises(RumiVirtualError, match=r"b\.rumi does not match"):
+        mosaic(paths, pattern=r"/(?P<k>a)\.rumi")
