@@ -1,8 +1,11 @@
-"""OpenZL frame codec for rumi tiles: one self-contained OpenZL frame per chunk.
+"""OpenZL frame codecs for rumi tiles: one self-contained OpenZL frame per chunk.
 
-``compress``/``decompress`` work on plain arrays and bytes (engine in ``_core``);
-``OpenZLCodec`` is the numcodecs adaptor (id ``"openzl"``). Names load on first
-access, so ``import rumi_codec`` imports neither numcodecs nor openzl.
+``compress``/``decompress`` work on plain arrays and bytes (engine in ``_core``).
+``OpenZLCodec`` (id ``"rumi.openzl"``) and the decode-only ``OpenZLGridCodec`` (id
+``"rumi.openzl_grid"``) are the numcodecs adaptors; their Zarr v3 twins live in
+``rumi_codec.zarr_``. ``frame_key`` names a frame in a ``rumi.openzl_grid``
+configuration. Names load on first access, so ``import rumi_codec`` imports neither
+numcodecs, zarr nor openzl.
 """
 
 from __future__ import annotations
@@ -12,15 +15,18 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rumi_codec._core import OpenZLError, compress, decompress
-    from rumi_codec.numcodecs_ import OpenZLCodec
+    from rumi_codec._grid import frame_key
+    from rumi_codec.numcodecs_ import OpenZLCodec, OpenZLGridCodec
 
-__all__ = ["OpenZLCodec", "OpenZLError", "compress", "decompress"]
+__all__ = ["OpenZLCodec", "OpenZLError", "OpenZLGridCodec", "compress", "decompress", "frame_key"]
 
 _MODULES = {
     "OpenZLCodec": "rumi_codec.numcodecs_",
+    "OpenZLGridCodec": "rumi_codec.numcodecs_",
     "OpenZLError": "rumi_codec._core",
     "compress": "rumi_codec._core",
     "decompress": "rumi_codec._core",
+    "frame_key": "rumi_codec._grid",
 }
 
 

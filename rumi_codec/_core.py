@@ -34,6 +34,7 @@ __all__ = [
     "PLAIN_GRAPHS",
     "OpenZLError",
     "compress",
+    "decoded_nbytes",
     "decompress",
     "decompress_into",
     "decompress_output",
@@ -366,6 +367,15 @@ def decompress_output(frame: Buffer) -> tuple[np.ndarray, int]:
     view = _byte_view(frame)
     size = _check_header(frame, view, None)
     return _decode_dctx(frame, view, size)
+
+
+def decoded_nbytes(frame: Buffer) -> int:
+    """Return the decoded size a frame's header declares, without decoding it.
+
+    The header gets the checks of `decompress` (one numeric output, at most
+    `MAX_FRAME_BYTES`), so callers can pick a shape before anything is allocated.
+    """
+    return _check_header(frame, _byte_view(frame), None)
 
 
 def _byte_view(frame: Buffer) -> memoryview:

@@ -1,7 +1,9 @@
-"""numcodecs adaptor for OpenZL frames: configuration only, the work is in `_core`.
+"""numcodecs adaptors for OpenZL frames: configuration only, the work is in `_core`/`_grid`.
 
-Registered as ``openzl`` in the ``numcodecs.codecs`` entry-point group, so Zarr v2
-arrays and kerchunk references can name ``{"id": "openzl", ...}``.
+Registered in the ``numcodecs.codecs`` entry-point group, so Zarr v2 arrays and
+kerchunk references can name ``{"id": "rumi.openzl", ...}`` and
+``{"id": "rumi.openzl_grid", ...}``; the Zarr v3 twins in `rumi_codec.zarr_` share
+these ids and configurations.
 """
 
 from __future__ import annotations
@@ -11,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 from numcodecs.abc import Codec
 from numcodecs.compat import ensure_contiguous_ndarray, ndarray_copy
 
-from rumi_codec import _core
+from rumi_codec import _core, _grid
 
 if TYPE_CHECKING:
-    from collections.abc import Buffer
+    from collections.abc import Buffer, Iterable
 
     import numpy as np
 
-__all__ = ["OpenZLCodec"]
+__all__ = ["OpenZLCodec", "OpenZLGridCodec"]
 
 
 class OpenZLCodec(Codec):
@@ -40,7 +42,7 @@ class OpenZLCodec(Codec):
         Store checksums in plain-graph frames (geozl frames always have them).
     """
 
-    codec_id = "openzl"
+    codec_id = "rumi.openzl"
 
     def __init__(
         self,
@@ -90,6 +92,55 @@ class OpenZLCodec(Codec):
             f"{type(self).__name__}(recipe={self.recipe!r}, graph={self.graph!r},"
             f" format_version={self.format_version!r}, checksum={self.checksum!r})"
         )
+
+
+class OpenZLGridCodec(Codec):
+    """Decode rumi frames, clipped or interleaved, to the chunks of a regular grid.
+
+    Each frame is put in array axis order at the origin of a zero-filled chunk of
+    ``chunk_shape``. Decode only: write with `OpenZLCodec`. The parameters are those
+    of `rumi_codec._grid.parse_grid_config`.
+    """
+
+    codec_id = "rumi.openzl_grid"
+
+    def __init__(
+        self,
+        chunk_shape: Iterable[int],
+        itemsize: int,
+        frame_order: Iterable[int],
+        edge: Iterable[int],
+        wide: Iterable[str] = (),
+        tall: Iterable[str] = (),
+    ) -> None:
+        self._grid = _grid.parse_grid_config(
+            chunk_shape=chunk_shape,
+            itemsize=itemsize,
+            frame_order=frame_order,
+            edge=edge,
+            wide=wide,
+            tall=tall,
+        )
+
+    def encode(self, buf: Buffer) -> bytes:
+        """Refuse: the grid view is read-only."""
+        raise NotImplementedError(_grid.READ_ONLY)
+
+    def decode(self, buf: Buffer, out: Any = None) -> np.ndarray:
+        """Decode one frame to the flat ``uint8`` bytes of its padded chunk, or into ``out``."""
+        chunk = _grid.decode(buf, self._grid)
+        if out is None:
+            return chunk
+        filled: np.ndarray = ndarray_copy(chunk, out)
+        return filled
+
+    def get_config(self) -> dict[str, Any]:
+        """Return the JSON-serialisable configuration, with ``id``."""
+        return {"id": self.codec_id, **self._grid.to_config()}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{key}={value!r}" for key, value in self._grid.to_config().items())
+        return f"{type(self).__name__}({args})"
 
 
 def _memory_order(buf: Buffer) -> np.ndarray:

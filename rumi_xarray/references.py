@@ -196,4 +196,4 @@ def _edge_digests(desc: RumiFile, reader: RangeReader | None) -> dict[str, list[
     tall = np.flatnonzero((index[:, 3] == last_col) & (index[:, 2] != last_row))
     ranges = [desc.frame_range(int(k)) for k in (*wide, *tall)]
     keys = [frame_key(bytes(frame)) for frame in reader.iter_ranges(ranges)]
-    return {"wide": keys[: len(wide)], "tall": keys[len(wide) :]}
+    return {"wide": sorted(set(keys[: len(wide)])), "tall": sorted(set(keys[len(wide) :]))}

@@ -1,4 +1,4 @@
-"""Tests for rumi_codec.numcodecs_.OpenZLCodec and the lazy rumi_codec package."""
+"""Tests for rumi_codec.numcodecs_.OpenZLCodec (id "rumi.openzl") and the lazy package."""
 
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ def test_golden_frame() -> None:
 def test_config_json_roundtrip(config: dict) -> None:
     codec = OpenZLCodec(**config)
     stored = json.loads(json.dumps(codec.get_config()))
-    assert stored["id"] == "openzl"
+    assert stored["id"] == "rumi.openzl"
     assert set(stored) == {"id", "recipe", "graph", "format_version", "checksum"}
     again = numcodecs.get_codec(stored)
     assert again == codec
@@ -124,10 +124,13 @@ def test_repr_mirrors_constructor(config: dict) -> None:
 
 
 def test_entry_point() -> None:
-    codec = numcodecs.get_codec({"id": "openzl", "recipe": None, "graph": "zstd"})
+    codec = numcodecs.get_codec({"id": "rumi.openzl", "recipe": None, "graph": "zstd"})
     assert type(codec) is DirectCodec
     assert codec.graph == "zstd"
-    assert numcodecs.registry.entries["openzl"].value == "rumi_codec.numcodecs_:OpenZLCodec"
+    entries = numcodecs.registry.entries
+    assert entries["rumi.openzl"].value == "rumi_codec.numcodecs_:OpenZLCodec"
+    assert entries["rumi.openzl_grid"].value == "rumi_codec.numcodecs_:OpenZLGridCodec"
+    assert "openzl" not in entries
 
 
 def test_pickle() -> None:
@@ -195,8 +198,10 @@ def test_package_imports_lazily() -> None:
     code = (
         "import sys, rumi_codec; "
         "assert not {'numcodecs', 'openzl', 'geozl'} & set(sys.modules), sorted(sys.modules); "
-        "rumi_codec.decompress; assert 'numcodecs' not in sys.modules; "
-        "rumi_codec.OpenZLCodec; assert 'numcodecs' in sys.modules"
+        "rumi_codec.decompress; rumi_codec.frame_key; "
+        "assert not {'numcodecs', 'zarr'} & set(sys.modules); "
+        "rumi_codec.OpenZLCodec; assert 'numcodecs' in sys.modules; "
+        "assert 'zarr' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
