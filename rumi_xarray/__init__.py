@@ -13,16 +13,42 @@ import sys
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from .errors import RumiFormatError
+from .errors import RumiFormatError, RumiVirtualError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from importlib.machinery import ModuleSpec
     from types import ModuleType
 
-__all__ = ["RumiFormatError", "open_rumi", "to_rumi"]
+__all__ = [
+    "RumiFormatError",
+    "RumiVirtualError",
+    "catalog",
+    "mosaic",
+    "open_rumi",
+    "open_stack",
+    "read_catalog",
+    "references",
+    "to_icechunk",
+    "to_kerchunk",
+    "to_rumi",
+    "write_catalog",
+    "write_references",
+]
 
-_LAZY = {"open_rumi": ".backend", "to_rumi": "._to_rumi"}
+_LAZY = {
+    "catalog": ".catalog",
+    "mosaic": ".mosaic",
+    "open_rumi": ".backend",
+    "open_stack": ".stack",
+    "read_catalog": ".catalog",
+    "references": ".references",
+    "to_icechunk": ".outputs",
+    "to_kerchunk": ".outputs",
+    "to_rumi": "._to_rumi",
+    "write_catalog": ".catalog",
+    "write_references": ".outputs",
+}
 
 
 def __getattr__(name: str) -> object:

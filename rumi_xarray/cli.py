@@ -1,15 +1,90 @@
-"""The ``rumi-xarray`` command line: ``demo`` and ``convert``."""
+"""The ``rumi-xarray`` command line: ``demo``, ``convert``, ``info``, ``refs``, ``mosaic``, ``catalog``.
+
+Each subcommand is two functions: ``_add_<name>(commands)`` registers its parser (and
+sets ``run``), ``_<name>(args) -> int`` runs it and imports what it needs only then.
+A new subcommand is one more pair and one more entry in :data:`COMMANDS`.
+
+Exit codes: 0 success, 1 bad data or files (one ``rumi-xarray: error: ...`` line on
+stderr, no traceback), 2 bad usage (argparse), 130 interrupted.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import os
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+
+    from .format import RumiFile
+
+    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+
+PROG = "rumi-xarray"
+
+
+# ---------------------------------------------------------------------------------------
+# Options shared by subcommands
+
+
+def add_quiet(parser: argparse.ArgumentParser) -> None:
+    """``-q/--quiet``: no progress bars (``args.quiet``)."""
+    parser.add_argument("-q", "--quiet", action="store_true", help="hide progress bars")
+
+
+def add_storage_options(parser: argparse.ArgumentParser) -> None:
+    """``--storage-option KEY=VALUE``, repeatable; read with :func:`storage_options`."""
+    parser.add_argument(
+        "--storage-option",
+        dest="storage_options",
+        metavar="KEY=VALUE",
+        action="append",
+        type=_key_value,
+        default=[],
+        help="fsspec option for URLs, repeatable (e.g. anon=true); VALUE is JSON or text",
+    )
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def storage_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The ``--storage-option`` pairs as a dict, or ``None`` when none were given."""
+    return dict(args.storage_options) or None
+
+
+# ---------------------------------------------------------------------------------------
+# demo
+
+
+def _add_demo(commands: Commands) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="write a synthetic scene with to_rumi, reopen it, print it, write a PNG",
+        description="Write a synthetic 6-band scene, reopen it lazily, check it bit for bit, "
+        "print band statistics and write an RGB quicklook.",
+    )
+    demo.add_argument("-o", "--output", default="quicklook.png", help="PNG path (%(default)s)")
+    demo.add_argument("--size", type=int, default=512, help="scene height and width (%(default)s)")
+    demo.add_argument("--tile", type=int, default=256, help="tile size (%(default)s)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (%(default)s)")
+    demo.add_argument("--keep", metavar="PATH", help="keep the written rumi file at PATH")
+    add_quiet(demo)
+    demo.set_defaults(run=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -23,7 +98,8 @@ def _demo(args: argparse.Namespace) -> int:
     scene = synthetic_scene(args.size, args.size, seed=args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(args.keep or Path(tmp) / "scene.rumi")
-        header = to_rumi(scene, path, tile=args.tile, progress=False)
+        progress = False if args.quiet else None
+        header = to_rumi(scene, path, tile=args.tile, progress=progress)
         print(
             f"Wrote a synthetic {scene.sizes['band']}-band {args.size}x{args.size} scene to "
             f"{path} ({path.stat().st_size / 1e6:.2f} MB, header blob {len(header)} bytes)\n"
@@ -32,9 +108,8 @@ def _demo(args: argparse.Namespace) -> int:
             print("Reopened lazily with engine='rumi':\n")
             print(ds, "\n")
             da = ds["band_data"]
-            assert np.array_equal(da.values, scene.values), (
-                "read back differs from what was written"
-            )
+            if not np.array_equal(da.values, scene.values):
+                raise ValueError("the file read back differs from what was written")
             print(f"{'band':<20} {'min':>8} {'max':>8} {'mean':>10} {'std':>10}")
             for name in da["band"].values:
                 v = da.sel(band=name).values.astype(np.float64)
@@ -47,50 +122,20 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _convert(args: argparse.Namespace) -> int:
-    import xarray as xr
-
-    from . import to_rumi
-
-    options = {"engine": args.engine} if args.engine else {}
-    if args.engine is None and Path(args.source).suffix.lower() in (".tif", ".tiff"):
-        options["engine"] = "rasterio"
-    with xr.open_dataset(args.source, chunks={}, **options) as ds:
-        header = to_rumi(
-            ds,
-            args.target,
-            variable=args.variable,
-            tile=args.tile,
-            frames=args.frames,
-            compression=args.compression,
-            time=None if args.time is None else [args.time],
-            progress=None if not args.quiet else False,
-        )
-    if args.header:
-        Path(args.header).write_bytes(header)
-    print(f"wrote {args.target}" + (f" and its header blob {args.header}" if args.header else ""))
-    return 0
+# ---------------------------------------------------------------------------------------
+# convert
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rumi-xarray", description="rumi rasters for xarray.")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    demo = commands.add_parser(
-        "demo", help="write a synthetic scene with to_rumi, reopen it, print it, write a PNG"
-    )
-    demo.add_argument("-o", "--output", default="quicklook.png", help="PNG path (%(default)s)")
-    demo.add_argument("--size", type=int, default=512, help="scene height and width (%(default)s)")
-    demo.add_argument("--tile", type=int, default=256, help="tile size (%(default)s)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (%(default)s)")
-    demo.add_argument("--keep", metavar="PATH", help="keep the written rumi file at PATH")
-    demo.set_defaults(run=_demo)
-
+def _add_convert(commands: Commands) -> None:
     convert = commands.add_parser(
-        "convert", help="convert anything xarray opens (GeoTIFF, Zarr, NetCDF, rumi) to rumi"
+        "convert",
+        help="convert anything xarray opens (GeoTIFF, Zarr, NetCDF, rumi) to rumi",
+        description="Convert anything xarray opens (GeoTIFF, Zarr, NetCDF, rumi) to a rumi "
+        "0.26.1 file; the target is given as TARGET or -o/--output.",
     )
     convert.add_argument("source", help="input path or URL")
-    convert.add_argument("target", help="output .rumi path or URL")
+    convert.add_argument("target", nargs="?", help="output .rumi path or URL")
+    convert.add_argument("-o", "--output", metavar="TARGET", help="output .rumi path or URL")
     convert.add_argument("--tile", type=int, default=512, help="tile size (%(default)s)")
     convert.add_argument(
         "--frames", default="band", help="frame unit: band, cell, ... (%(default)s)"
@@ -102,18 +147,284 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--engine", help="xarray engine to open the source with")
     convert.add_argument("--time", help="time instant (ISO date) when the source has none")
     convert.add_argument("--header", metavar="PATH", help="also write the header blob to PATH")
-    convert.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    convert.set_defaults(run=_convert)
+    add_quiet(convert)
+    add_storage_options(convert)
+    convert.set_defaults(run=_convert, check=partial(_check_convert, convert))
+
+
+def _check_convert(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exactly one of TARGET and -o/--output (usage error, exit 2, otherwise)."""
+    if (args.target is None) == (args.output is None):
+        parser.error("give the output once: as TARGET or as -o/--output")
+    args.target = args.target or args.output
+
+
+def _convert(args: argparse.Namespace) -> int:
+    import xarray as xr
+
+    from . import to_rumi
+
+    fsspec_options = storage_options(args)
+    options: dict[str, Any] = {"engine": args.engine} if args.engine else {}
+    if args.engine is None and Path(args.source).suffix.lower() in (".tif", ".tiff"):
+        options["engine"] = "rasterio"
+    if fsspec_options:
+        options["storage_options"] = fsspec_options
+    with xr.open_dataset(args.source, chunks={}, **options) as ds:
+        header = to_rumi(
+            ds,
+            args.target,
+            variable=args.variable,
+            tile=args.tile,
+            frames=args.frames,
+            compression=args.compression,
+            time=None if args.time is None else [args.time],
+            storage_options=fsspec_options,
+            progress=False if args.quiet else None,
+        )
+    if args.header:
+        Path(args.header).write_bytes(header)
+    print(f"wrote {args.target}" + (f" and its header blob {args.header}" if args.header else ""))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------
+# info
+
+
+def _add_info(commands: Commands) -> None:
+    info = commands.add_parser(
+        "info",
+        help="describe a rumi file (like gdalinfo), reading only its header and trailer",
+        description="Describe a rumi file: generation, size, bands, dtype, tiles and frames, "
+        "compression, CRS, transform, corners and time. Reads no pixels.",
+    )
+    info.add_argument("source", help="rumi path or URL")
+    info.add_argument("--header", metavar="BLOB", help="the file's header blob (skips the index)")
+    info.add_argument("--json", action="store_true", help="print the facts as one JSON object")
+    add_storage_options(info)
+    info.set_defaults(run=_info)
+
+
+def _info(args: argparse.Namespace) -> int:
+    from ._io import open_reader
+    from .read import read_description
+
+    reader = open_reader(args.source, storage_options(args))
+    header = None if args.header is None else Path(args.header).read_bytes()
+    try:
+        desc = read_description(reader, header)
+    finally:
+        if hasattr(reader, "close"):
+            reader.close()
+    facts = info_facts(desc, source=args.source, nbytes=reader.size)
+    print(json.dumps(facts, indent=2) if args.json else format_info(facts))
+    return 0
+
+
+def info_facts(desc: RumiFile, *, source: str, nbytes: int) -> dict[str, Any]:
+    """Everything ``info`` reports about a file, as JSON-ready values."""
+    from .coords import corner_transform
+
+    grid = desc.grid
+    raw = math.prod(desc.shape) * desc.sample.nbytes
+    frames = int(desc.counts.sum())
+    transform = corner_transform(desc.georef)
+    facts: dict[str, Any] = {
+        "source": source,
+        "driver": "rumi",
+        "generation": desc.generation.value,
+        "file_nbytes": nbytes,
+        "width": grid.width,
+        "height": grid.length,
+        "bands": grid.bands,
+        "times": grid.times,
+        "dtype": desc.sample.name,
+        "numpy_dtype": desc.dtype.name,
+        "band_texts": list(desc.band_texts) if desc.band_texts is not None else None,
+        "tile": [grid.tile_width, grid.tile_length],
+        "tiles_across": grid.tiles_across,
+        "tiles_down": grid.tiles_down,
+        "frame_unit": desc.frame_unit,
+        "frame_layout": grid.frame_axes,
+        "frame_index": grid.index_axes,
+        "frame_count": desc.frame_count,
+        "frames_nbytes": frames,
+        "decoded_nbytes": raw,
+        "compression_ratio": round(raw / frames, 3),
+        "header_blob_nbytes": len(desc.to_blob()),
+        "crs": _crs(desc.georef.epsg),
+        "transform": None if transform is None else list(transform),
+        "stored_transform": None if transform is None else list(desc.georef.transform or ()),
+        "pixel_is_point": desc.georef.pixel_is_point,
+    }
+    facts.update(_extent(transform, grid.width, grid.length))
+    facts["time"] = _time(desc)
+    return facts
+
+
+def _crs(epsg: int | None) -> dict[str, Any] | None:
+    if epsg is None:
+        return None
+    import pyproj
+
+    return {"epsg": epsg, "name": pyproj.CRS.from_epsg(epsg).name}
+
+
+def _extent(transform: Sequence[float] | None, width: int, height: int) -> dict[str, Any]:
+    """Pixel size, corner coordinates and bounds of the pixel edges (GDAL's convention)."""
+    if transform is None:
+        return {"pixel_size": None, "corners": None, "bounds": None}
+    a, b, c, d, e, f = transform
+    at = {
+        "upper_left": (0, 0),
+        "lower_left": (0, height),
+        "upper_right": (width, 0),
+        "lower_right": (width, height),
+        "center": (width / 2, height / 2),
+    }
+    corners = {k: [a * col + b * row + c, d * col + e * row + f] for k, (col, row) in at.items()}
+    xs = [xy[0] for k, xy in corners.items() if k != "center"]
+    ys = [xy[1] for k, xy in corners.items() if k != "center"]
+    return {
+        "pixel_size": [a, e] if b == d == 0 else None,
+        "corners": corners,
+        "bounds": [min(xs), min(ys), max(xs), max(ys)],
+    }
+
+
+def _time(desc: RumiFile) -> dict[str, Any] | None:
+    if desc.time is None:
+        return None
+    iso = desc.time.seconds.astype("datetime64[s]").astype(str).tolist()
+    return {"kind": desc.time.kind.name.lower(), "values": iso}  # intervals: [start, end] pairs
+
+
+def format_info(facts: dict[str, Any]) -> str:
+    """``info``'s human summary of :func:`info_facts`."""
+    lines = [
+        f"Driver: rumi {facts['generation']}",
+        f"File: {facts['source']} ({facts['file_nbytes']:,} bytes)",
+        f"Size is {facts['width']}, {facts['height']}; {_count(facts['bands'], 'band')}, "
+        f"{_count(facts['times'], 'time step')}",
+        f"Data type: {facts['dtype']}"
+        + (f" (read as {facts['numpy_dtype']})" if facts["numpy_dtype"] != facts["dtype"] else ""),
+        f"Tiles: {facts['tile'][0]}x{facts['tile'][1]} "
+        f"({facts['tiles_across']} across, {facts['tiles_down']} down, edges clipped)",
+        f"Frames: {facts['frame_count']} (frame_unit {facts['frame_unit']}): {_layout(facts)}",
+        f"Compressed: {facts['frames_nbytes']:,} bytes of frames for {facts['decoded_nbytes']:,} "
+        f"decoded (ratio {facts['compression_ratio']:.2f}); header blob "
+        f"{facts['header_blob_nbytes']} bytes",
+    ]
+    crs = facts["crs"]
+    lines.append(
+        "Coordinate system: " + (f"EPSG:{crs['epsg']} ({crs['name']})" if crs else "undefined")
+    )
+    if facts["transform"] is None:
+        lines.append("Transform: none")
+    else:
+        lines += _format_extent(facts)
+    lines += _format_time(facts["time"])
+    if facts["band_texts"] is None:
+        lines.append("Bands: not named (this generation stores no band texts)")
+    else:
+        lines.append("Bands:")
+        lines += [f"  {b:>3}  {text}" for b, text in enumerate(facts["band_texts"], 1)]
+    return "\n".join(lines)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
+def _layout(facts: dict[str, Any]) -> str:
+    """E.g. "one tile per band, samples in 'hw' order"."""
+    names = {"t": "time step", "b": "band"}
+    held = [f"every {names[a]}" for a in facts["frame_layout"] if a in names]
+    walked = [names[a] for a in facts["frame_index"]]
+    what = "one tile" + (" of " + " and ".join(held) if held else "")
+    what += " per " + " and ".join(walked) if walked else ""
+    return f"{what}, samples in '{facts['frame_layout']}' order"
+
+
+def _format_extent(facts: dict[str, Any]) -> list[str]:
+    t = facts["transform"]
+    lines = [f"Transform: ({', '.join(repr(float(v)) for v in t)})  [pixel corners]"]
+    if facts["pixel_is_point"]:
+        stored = ", ".join(repr(float(v)) for v in facts["stored_transform"])
+        lines.append(f"Raster type: PixelIsPoint (stored transform, pixel centres: ({stored}))")
+    else:
+        lines.append("Raster type: PixelIsArea")
+    if facts["pixel_size"] is not None:
+        lines.append("Pixel size: ({!r}, {!r})".format(*map(float, facts["pixel_size"])))
+    lines.append("Bounds: ({:.6f}, {:.6f}, {:.6f}, {:.6f})".format(*facts["bounds"]))
+    lines.append("Corner coordinates:")
+    for name, (x, y) in facts["corners"].items():
+        lines.append(f"  {name.replace('_', ' ').title():<12} ({x:16.6f}, {y:16.6f})")
+    return lines
+
+
+def _format_time(time: dict[str, Any] | None) -> list[str]:
+    if time is None:
+        return ["Time: none recorded"]
+    values = [v if isinstance(v, str) else " / ".join(v) for v in time["values"]]
+    shown = values if len(values) <= 8 else [*values[:3], "...", *values[-3:]]
+    return [f"Time: {_count(len(values), time['kind'])}: " + ", ".join(shown)]
+
+
+# ---------------------------------------------------------------------------------------
+# The parser
+
+
+COMMANDS: list[Callable[[Commands], None]] = [_add_demo, _add_convert, _add_info]
+"""Registrars of the subcommands, in the order ``--help`` lists them."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``rumi-xarray`` parser with every subcommand of :data:`COMMANDS`."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Read, write and inspect rumi rasters with xarray.",
+        epilog=f"Run '{PROG} COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from ._cli_virtual import add_catalog, add_mosaic, add_refs
+
+    for register in (*COMMANDS, add_refs, add_mosaic, add_catalog):
+        register(commands)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rumi-xarray")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    args = _parser().parse_args(argv)
+    parser = build_parser()
     try:
-        return args.run(args)
+        args = parser.parse_args(argv)
+        if hasattr(args, "check"):
+            args.check(args)
+    except SystemExit as exc:  # argparse: --help, --version (0) or bad usage (2)
+        return exc.code if isinstance(exc.code, int) else 0
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `rumi-xarray info --json f.rumi | head`: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (ValueError, TypeError, OSError) as exc:
-        print(f"rumi-xarray {args.command}: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"{PROG}: error: {message}", file=sys.stderr)
         return 1
 
 

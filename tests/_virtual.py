@@ -8,10 +8,12 @@ import numpy as np
 import xarray as xr
 
 from rumi_xarray import to_rumi
+from rumi_xarray.virtual import enable_rectilinear
 
 
 def open_refs(refs: dict[str, Any], zarr_format: int = 3) -> xr.Dataset:
-    """Open kerchunk references with xarray's zarr engine, lazily."""
+    """Open kerchunk references with xarray's zarr engine, lazily (rectilinear grids on)."""
+    enable_rectilinear()
     return xr.open_dataset(
         "reference://",
         engine="zarr",

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
-from _fixtures import FIXTURES, assert_same_bits
+from _fixtures import DATA, FIXTURES, Fixture, assert_same_bits, fixture_id
 
 from rumi_xarray.cli import main
 
@@ -32,15 +34,18 @@ def test_demo_writes_reads_and_plots(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert ds["band_data"].rio.crs.to_epsg() == 32633
 
 
-def test_console_script_demo(tmp_path: Path) -> None:
-    script = shutil.which("rumi-xarray")
-    assert script is not None, "the console script is installed with the package"
-    done = subprocess.run(
-        [script, "demo", "-o", str(tmp_path / "q.png"), "--size", "64"],
-        capture_output=True,
-        text=True,
-        check=True,
+def _script(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed console script (on PATH, or beside this interpreter)."""
+    script = shutil.which("rumi-xarray") or shutil.which(
+        "rumi-xarray", path=str(Path(sys.executable).parent)
     )
+    assert script is not None, "the console script is installed with the package"
+    return subprocess.run([script, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_console_script_demo(tmp_path: Path) -> None:
+    done = _script("demo", "-o", str(tmp_path / "q.png"), "--size", "64", "-q")
+    assert done.returncode == 0, done.stderr
     assert "Wrote an RGB quicklook" in done.stdout
 
 
@@ -85,3 +90,180 @@ def test_convert_reports_errors(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["convert", str(fixture.path), str(tmp_path / "x.rumi"), "--tile", "0"]) == 1
     assert "error" in capsys.readouterr().err
     assert not (tmp_path / "x.rumi").exists()
+
+
+# ---------------------------------------------------------------------------------------
+# The installed console script, end to end
+
+
+def _fixture(name: str) -> Fixture:
+    return next(f for f in FIXTURES if f.name == name and f.folder == "rumi-0.26.1")
+
+
+def test_help_lists_every_subcommand() -> None:
+    done = _script("--help")
+    assert done.returncode == 0
+    for command in ("demo", "convert", "info"):
+        assert f"    {command} " in done.stdout
+    assert main(["info", "--help"]) == 0
+
+
+def test_version() -> None:
+    done = _script("--version")
+    assert done.returncode == 0 and done.stdout.startswith("rumi-xarray ")
+
+
+def test_info_human_summary() -> None:
+    fixture = _fixture("i16_t4_b3_19x21_u0_bt_tile")
+    done = _script("info", str(fixture.path))
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.startswith("Driver: rumi 0.25-0.26\n")
+    expected = [
+        "Size is 21, 19; 3 bands, 4 time steps",
+        "Data type: int16",
+        "Tiles: 8x8 (3 across, 3 down, edges clipped)",
+        "Frames: 108 (frame_unit 0): one tile per band and time step, samples in 'hw' order",
+        "Coordinate system: EPSG:32618 (WGS 84 / UTM zone 18N)",
+        "Transform: (10.0, 0.0, 499980.0, 0.0, -10.0, 4000020.0)  [pixel corners]",
+        "Pixel size: (10.0, -10.0)",
+        "Bounds: (499980.000000, 3999830.000000, 500190.000000, 4000020.000000)",
+        "  Lower Right  (   500190.000000,   3999830.000000)",
+        "Time: 4 instants: 2024-01-01T00:00:00, 2024-01-11T00:00:00, ",
+        "\n    1  red\n",
+    ]
+    for line in expected:
+        assert line in out, line
+    assert f"({fixture.path.stat().st_size:,} bytes)" in out
+
+
+def test_info_json_through_the_script() -> None:
+    fixture = _fixture("u16_b3_50x33_cell_geo_pip")
+    done = _script(
+        "info", "--json", str(fixture.path), "--header", str(fixture.path.with_suffix(".header"))
+    )
+    assert done.returncode == 0, done.stderr
+    facts = json.loads(done.stdout)
+    _check_facts(facts, fixture)
+    assert facts["pixel_is_point"] is True
+    assert facts["stored_transform"] == [0.25, 0.0, -75.0, 0.0, -0.25, 10.0]
+    assert facts["transform"] == [0.25, 0.0, -75.125, 0.0, -0.25, 10.125]  # pixel corners
+    assert facts["bounds"] == [-75.125, 10.125 - 50 * 0.25, -75.125 + 33 * 0.25, 10.125]
+    assert facts["crs"] == {"epsg": 4326, "name": "WGS 84"}
+
+
+def _check_facts(facts: dict, fixture: Fixture) -> None:
+    meta = fixture.meta
+    assert facts["driver"] == "rumi"
+    assert facts["generation"] == ("0.15-0.16" if fixture.folder == "rumi-0.16.0" else "0.25-0.26")
+    assert facts["file_nbytes"] == meta.get("file_size", fixture.path.stat().st_size)
+    assert (facts["width"], facts["height"]) == (meta["image_width"], meta["image_length"])
+    assert facts["bands"] == meta["shape"][-3]
+    assert facts["times"] == meta.get("time_count", 1)
+    assert facts["band_texts"] == meta["bands"]
+    assert facts["numpy_dtype"] == fixture.expected().dtype.name
+    if fixture.folder == "rumi-0.26.1":  # 0.16 names some types differently (cfloat32, ...)
+        assert facts["dtype"] == meta["rumi_dtype"]
+    assert facts["tile"] == meta["tile"]
+    assert (facts["tiles_across"], facts["tiles_down"]) == (
+        meta["tiles_across"],
+        meta["tiles_down"],
+    )
+    assert facts["header_blob_nbytes"] == len(fixture.header)
+    assert facts["frames_nbytes"] < facts["file_nbytes"]
+    assert facts["compression_ratio"] == round(facts["decoded_nbytes"] / facts["frames_nbytes"], 3)
+    assert facts["crs"] == (
+        None if meta["crs"] is None else {"epsg": meta["crs"], "name": facts["crs"]["name"]}
+    )
+    assert facts["stored_transform"] == meta["transform"]
+    assert facts["pixel_is_point"] == meta["pixel_is_point"]
+    if meta["time"] is None:
+        assert facts["time"] is None
+    else:
+        assert facts["time"]["kind"] == meta.get("time_kind", "instant")
+        got = np.array(facts["time"]["values"], "datetime64[s]")
+        want = np.array(np.char.replace(np.array(meta["time"], str), "+00:00", ""), "datetime64[s]")
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=fixture_id)
+def test_info_json_facts(fixture: Fixture, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "--json", str(fixture.path)]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    _check_facts(facts, fixture)
+    if "frame_count" in fixture.meta:
+        assert facts["frame_count"] == fixture.meta["frame_count"]
+
+
+def test_info_reads_storage_options(capsys: pytest.CaptureFixture[str]) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    fixture = _fixture("u8_b1_37x45_t16_crs")
+    with fsspec.open("memory://cli/scene.rumi", "wb") as f:
+        f.write(fixture.path.read_bytes())
+    args = [
+        "info",
+        "memory://cli/scene.rumi",
+        "--json",
+        "--storage-option",
+        "skip_instance_cache=true",
+    ]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["width"] == 45
+
+
+def test_convert_with_output_option(tmp_path: Path) -> None:
+    fixture = _fixture("i16_t4_b3_19x21_u9_tb_tile")
+    target = tmp_path / "out.rumi"
+    done = _script("convert", str(fixture.path), "-o", str(target), "--tile", "8", "-q")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"wrote {target}\n"
+    with xr.open_dataset(target, engine="rumi") as ds:
+        assert_same_bits(ds["band_data"].values, fixture.expected())
+    facts = json.loads(_script("info", "--json", str(target)).stdout)
+    assert (facts["tile"], facts["frame_unit"]) == ([8, 8], 0)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["info", "missing.rumi"], "rumi-xarray: error: [Errno 2] No such file or directory"),
+        (
+            ["info", str(DATA / "rumi-0.26.1" / "manifest.json")],
+            "rumi-xarray: error: not a rumi file: it starts with 0x7B 0x0A",
+        ),
+        (
+            [
+                "info",
+                str(DATA / "rumi-0.26.1/i8_b2_tile.rumi"),
+                "--header",
+                str(DATA / "rumi-0.26.1/c64_b2_cell.header"),
+            ],
+            "rumi-xarray: error: ",
+        ),
+        (["convert", "missing.tif", "out.rumi"], "rumi-xarray: error: "),
+    ],
+)
+def test_bad_input_exits_1_with_one_line(args: list[str], message: str) -> None:
+    done = _script(*args)
+    assert done.returncode == 1
+    assert done.stderr.startswith(message)
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["frobnicate"],
+        ["info"],
+        ["info", "x.rumi", "--storage-option", "no-equals-sign"],
+        ["convert", "a.tif"],
+        ["convert", "a.tif", "b.rumi", "-o", "c.rumi"],
+        ["demo", "--size", "big"],
+    ],
+)
+def test_bad_usage_exits_2(args: list[str]) -> None:
+    done = _script(*args)
+    assert done.returncode == 2
+    assert "usage: rumi-xarray" in done.stderr and "Traceback" not in done.stderr

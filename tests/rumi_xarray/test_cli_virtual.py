@@ -1,0 +1,80 @@
+"""``rumi-xarray refs``, ``mosaic`` and ``catalog``, run as the installed console script."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _virtual import open_refs, write
+
+from rumi_xarray.virtual import enable_rectilinear
+
+SCRIPT = shutil.which("rumi-xarray", path=str(Path(sys.executable).parent))
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([SCRIPT, *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    data = np.random.default_rng(0).integers(0, 999, (2, 2, 100, 200), dtype=np.uint16)
+    for t in range(2):
+        for j in range(2):
+            transform = (10.0, 0, 500000.0 + 1000 * j, 0, -10.0, 4000000.0)
+            write(d / f"f{j}_2024010{t + 1}.rumi",
+                  data[t, :, :, 100 * j : 100 * (j + 1)], transform=transform)
+    return d, data
+
+
+def test_refs_writes_references_that_read_back(grid):
+    d, data = grid
+    out = d / "one.json"
+    result = run("refs", str(d / "f0_20240101.rumi"), "-o", str(out), "--zarr-format", "2")
+    assert result.returncode == 0, result.stderr
+    refs = json.loads(out.read_text())
+    np.testing.assert_array_equal(open_refs(refs, 2).band_data.values, data[0, :, :, :100])
+
+
+def test_catalog_then_mosaic_from_the_catalog(grid):
+    d, data = grid
+    assert run("catalog", str(d), "-o", str(d / "cat.parquet"), "-q").returncode == 0
+    result = run("mosaic", str(d / "cat.parquet"), "-o", str(d / "m.json"),
+                 "--pattern", r"_(?P<date>\d{8})\.rumi$")
+    assert result.returncode == 0, result.stderr
+    ds = open_refs(json.loads((d / "m.json").read_text()))
+    np.testing.assert_array_equal(ds.band_data.values, data)
+
+
+def test_mosaic_from_a_glob_into_icechunk(grid):
+    pytest.importorskip("icechunk")
+    import xarray as xr
+
+    d, data = grid
+    result = run("mosaic", str(d / "f*_20240102.rumi"), "-o", str(d / "repo"), "--icechunk", "-q")
+    assert result.returncode == 0, result.stderr
+    import icechunk
+
+    repo = icechunk.Repository.open(
+        icechunk.local_filesystem_storage(str(d / "repo")),
+        authorize_virtual_chunk_access={f"file://{d}/": icechunk.credentials.LocalFileSystemAccess},
+    )
+    enable_rectilinear()
+    ds = xr.open_zarr(repo.readonly_session("main").store, consolidated=False, zarr_format=3)
+    np.testing.assert_array_equal(ds.band_data.values, data[1])
+
+
+def test_errors_are_one_line_with_exit_code_1(grid, tmp_path):
+    d, _ = grid
+    result = run("mosaic", str(tmp_path / "nothing*.rumi"), "-o", str(tmp_path / "m.json"))
+    assert result.returncode == 1
+    assert result.stderr.startswith("rumi-xarray: error: no files match")
+    assert result.stderr.count("\n") == 1
+    bad = run("mosaic", str(d / "f*.rumi"), "-o", str(tmp_path / "m.json"))  # overlapping dates
+    assert bad.returncode == 1 and "overlaps" in bad.stderr

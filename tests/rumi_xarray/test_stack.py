@@ -1,0 +1,380 @@
+"""``open_stack``: many grid-aligned files as one lazy ``(n, band, y, x)`` Dataset."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import dask.array
+import numpy as np
+import pytest
+import xarray as xr
+from _fixtures import DATA
+
+import rumi_xarray
+import rumi_xarray.read
+from rumi_xarray import RumiFormatError, open_rumi, open_stack, to_rumi
+from rumi_xarray.format import parse_bytes
+from rumi_xarray.stack import StackError
+
+TRANSFORM = (10.0, 0.0, 500000.0, 0.0, -10.0, 4000000.0)
+
+
+def _write(
+    path: Path,
+    *,
+    seed: int = 0,
+    shape: tuple[int, ...] = (2, 20, 24),
+    dtype: Any = np.uint16,
+    time: Any = ("2024-01-01",),
+    tile: int = 8,
+    frames: str = "band",
+    bands: tuple[str, ...] | None = None,
+    transform: tuple[float, ...] = TRANSFORM,
+    crs: int = 32633,
+    pixel_is_point: bool = False,
+) -> Path:
+    data = np.random.default_rng(seed).integers(0, 1000, shape).astype(dtype)
+    nbands = shape[-3]
+    to_rumi(
+        data,
+        path,
+        tile=tile,
+        frames=frames,
+        time=list(time),
+        bands=bands or tuple(f"B{b + 1}" for b in range(nbands)),
+        transform=transform,
+        crs=crs,
+        pixel_is_point=pixel_is_point,
+        progress=False,
+    )
+    return path
+
+
+def _series(tmp_path: Path, count: int = 4, **kwargs: Any) -> list[Path]:
+    """``count`` files of one grid, on consecutive days."""
+    days = np.datetime64("2024-03-01") + np.arange(count)
+    return [
+        _write(tmp_path / f"s{i}.rumi", seed=i, time=[str(days[i])], **kwargs) for i in range(count)
+    ]
+
+
+def _numpy_stack(paths: list[Path]) -> np.ndarray:
+    return np.stack([open_rumi(p).load()["band_data"].values for p in paths])
+
+
+@pytest.fixture
+def decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts frames decoded, through the function every pixel read goes through."""
+    calls: list[int] = []
+    decode = rumi_xarray.read.decompress_into
+
+    def counting(*args: Any) -> Any:
+        calls.append(1)
+        return decode(*args)
+
+    monkeypatch.setattr(rumi_xarray.read, "decompress_into", counting)
+    return calls
+
+
+# ---------------------------------------------------------------------------------------
+# Values, dims, chunks
+
+
+@pytest.mark.parametrize("frames", ["band", "cell", "interleaved"])
+def test_stack_equals_numpy_stack(tmp_path: Path, frames: str) -> None:
+    paths = _series(tmp_path, frames=frames)
+    ds = open_stack(paths)
+    da = ds["band_data"]
+    assert da.dims == ("n", "band", "y", "x")
+    assert isinstance(da.data, dask.array.Array)
+    np.testing.assert_array_equal(da.values, _numpy_stack(paths))
+    band_chunks = (1, 1) if frames == "band" else (2,)
+    assert da.chunks == ((1, 1, 1, 1), band_chunks, (8, 8, 4), (8, 8, 8))
+    window = da.isel(n=slice(1, 3), band=1, y=slice(5, 17), x=[3, 20, 9]).values
+    np.testing.assert_array_equal(window, _numpy_stack(paths)[1:3, 1, 5:17][..., [3, 20, 9]])
+
+
+def test_stack_mirrors_open_rumi(tmp_path: Path) -> None:
+    paths = _series(tmp_path, count=2)
+    ds = open_stack(paths)
+    one = open_rumi(paths[1])
+    for name in ("band", "x", "y", "spatial_ref"):
+        xr.testing.assert_identical(ds[name].variable, one[name].variable)
+    assert ds["band_data"].attrs == one["band_data"].attrs
+    assert ds.attrs == one.attrs == {"rumi_generation": "0.25-0.26"}
+    encoding = ds["band_data"].encoding
+    assert encoding["preferred_chunks"] == {"n": 1, "band": 1, "y": 8, "x": 8}
+    assert encoding["dtype"] == np.dtype("uint16")
+    pytest.importorskip("rioxarray")
+    assert ds.isel(n=1)["band_data"].rio.crs.to_epsg() == 32633
+    assert ds.isel(n=1)["band_data"].rio.transform() == one["band_data"].rio.transform()
+
+
+def test_time_series_files(tmp_path: Path) -> None:
+    steps = ["2024-01-01", "2024-02-01", "2024-03-01"]
+    paths = [
+        _write(tmp_path / f"t{i}.rumi", seed=i, shape=(3, 2, 12, 10), time=steps, frames="tbhw")
+        for i in range(3)
+    ]
+    ds = open_stack(paths)
+    da = ds["band_data"]
+    assert da.dims == ("n", "time", "band", "y", "x")
+    assert da.chunks == ((1, 1, 1), (3,), (2,), (8, 4), (8, 2))
+    np.testing.assert_array_equal(da.values, _numpy_stack(paths))
+    np.testing.assert_array_equal(ds.time.values, np.array(steps, "datetime64[s]"))
+    np.testing.assert_array_equal(ds.n.values, [0, 1, 2])
+    chosen = da.sel(time="2024-02-01").isel(n=2).values
+    np.testing.assert_array_equal(chosen, open_rumi(paths[2])["band_data"].values[1])
+
+
+def test_time_series_with_different_times(tmp_path: Path) -> None:
+    a = _write(tmp_path / "a.rumi", shape=(2, 1, 8, 8), time=["2024-01-01", "2024-01-02"])
+    b = _write(
+        tmp_path / "b.rumi",
+        seed=1,
+        shape=(2, 1, 8, 8),
+        time=[("2025-01-01", "2025-01-02"), ("2025-01-02", "2025-01-03")],
+    )
+    ds = open_stack([a, b])
+    assert "time" not in ds.coords
+    assert ds.file_time.dims == ("n", "time")
+    np.testing.assert_array_equal(
+        ds.file_time.values,
+        np.array([["2024-01-01", "2024-01-02"], ["2025-01-01", "2025-01-02"]], "datetime64[s]"),
+    )
+    np.testing.assert_array_equal(ds["band_data"].values, _numpy_stack([a, b]))
+    c = _write(
+        tmp_path / "c.rumi",
+        shape=(2, 1, 8, 8),
+        time=[("2026-01-01", "2026-01-02"), ("2026-01-02", "2026-01-03")],
+    )
+    intervals = open_stack([b, c])
+    assert intervals.file_time_bounds.dims == ("n", "time", "bnds")
+    assert intervals.file_time_bounds.values[1, 1, 1] == np.datetime64("2026-01-03")
+    same = open_stack([b, b])
+    assert same.indexes["time"].size == 2 and same.time_bounds.dims == ("time", "bnds")
+    with pytest.raises(ValueError, match="choose another dim than 'time'"):
+        open_stack([a, b], dim="time")
+
+
+# ---------------------------------------------------------------------------------------
+# The stack's coordinate
+
+
+def test_n_is_time_when_each_file_has_one_instant(tmp_path: Path) -> None:
+    ds = open_stack(_series(tmp_path, count=3))
+    assert ds.n.dtype == np.dtype("datetime64[s]")
+    np.testing.assert_array_equal(
+        ds.n.values, np.array(["2024-03-01", "2024-03-02", "2024-03-03"], "datetime64[s]")
+    )
+    assert "time" not in ds.coords and ds.n.attrs["standard_name"] == "time"
+    assert ds.sel(n="2024-03-02")["band_data"].shape == (2, 20, 24)
+
+
+def test_dim_named_time(tmp_path: Path) -> None:
+    ds = open_stack(_series(tmp_path, count=3), dim="time")
+    assert ds["band_data"].dims == ("time", "band", "y", "x")
+    assert ds.indexes["time"].dtype == np.dtype("datetime64[s]")
+
+
+def test_interval_files_keep_their_bounds(tmp_path: Path) -> None:
+    paths = [
+        _write(tmp_path / f"m{i}.rumi", seed=i, time=[(f"2024-0{i + 1}-01", f"2024-0{i + 2}-01")])
+        for i in range(2)
+    ]
+    ds = open_stack(paths)
+    np.testing.assert_array_equal(ds.n.values, np.array(["2024-01-01", "2024-02-01"], "M8[s]"))
+    assert ds.time_bounds.dims == ("n", "bnds")
+    np.testing.assert_array_equal(
+        ds.time_bounds.values[1], np.array(["2024-02-01", "2024-03-01"], "M8[s]")
+    )
+    assert ds.n.attrs["bounds"] == "time_bounds"
+
+
+def test_explicit_coords_win_and_keep_time(tmp_path: Path) -> None:
+    paths = _series(tmp_path, count=3)
+    ds = open_stack(paths, dim="tile", coords=["33UUP", "33UVP", "33UWP"])
+    assert ds["band_data"].dims == ("tile", "band", "y", "x")
+    assert list(ds.tile.values) == ["33UUP", "33UVP", "33UWP"]
+    assert ds.time.dims == ("tile",)
+    assert ds.time.values[2] == np.datetime64("2024-03-03")
+    np.testing.assert_array_equal(ds.sel(tile="33UVP")["band_data"], _numpy_stack(paths)[1])
+
+
+def test_integer_index_without_single_times(tmp_path: Path) -> None:
+    path = DATA / "rumi-0.16.0" / "u16_b3_50x33_cell_geo_pip.rumi"  # 0.16 records no time
+    ds = open_stack([path, path, path])
+    np.testing.assert_array_equal(ds.n.values, [0, 1, 2])
+    assert ds.attrs["rumi_generation"] == "0.15-0.16"
+    np.testing.assert_array_equal(ds["band_data"].values, _numpy_stack([path] * 3))
+
+
+# ---------------------------------------------------------------------------------------
+# Alignment
+
+
+MISMATCHES = {
+    "shape": {"shape": (2, 20, 25)},
+    "dtype": {"dtype": np.int16},
+    "tile": {"tile": 16},
+    "frame layout": {"frames": "cell"},
+    "band_texts": {"bands": ("B1", "B9")},
+    "crs": {"crs": 32634},
+    "transform": {"transform": (10.0, 0.0, 500010.0, 0.0, -10.0, 4000000.0)},
+    # the same pixel corners, recorded as PixelIsPoint
+    "pixel_is_point": {
+        "transform": (10.0, 0.0, 500005.0, 0.0, -10.0, 3999995.0),
+        "pixel_is_point": True,
+    },
+}
+
+
+@pytest.mark.parametrize("field", MISMATCHES)
+def test_first_mismatch_is_named(tmp_path: Path, field: str) -> None:
+    good = _series(tmp_path, count=3)
+    bad = _write(tmp_path / "bad.rumi", **MISMATCHES[field])
+    worse = _write(tmp_path / "worse.rumi", shape=(1, 9, 9), tile=4)
+    with pytest.raises(StackError) as info:
+        open_stack([*good[:2], bad, good[2], worse])
+    err = info.value
+    assert isinstance(err, ValueError)
+    assert (err.index, err.field) == (2, field)
+    assert str(err).startswith(f"source 2 ('{bad}') differs from source 0 in {field}: ")
+    assert f"{err.found!r} != {err.expected!r}" in str(err)
+
+
+def test_transform_message_shows_both_values(tmp_path: Path) -> None:
+    a = _write(tmp_path / "a.rumi")
+    b = _write(tmp_path / "b.rumi", transform=(20.0, 0.0, 500000.0, 0.0, -20.0, 4000000.0))
+    with pytest.raises(
+        StackError, match=r"in transform: \(20\.0, 0\.0, 500000\.0, .*\) != \(10\.0"
+    ):
+        open_stack([a, b])
+
+
+def test_time_count_is_part_of_the_shape(tmp_path: Path) -> None:
+    a = _write(tmp_path / "a.rumi", shape=(2, 1, 8, 8), time=["2024-01-01", "2024-01-02"])
+    b = _write(tmp_path / "b.rumi", shape=(1, 1, 8, 8), time=["2024-01-01"])
+    with pytest.raises(StackError, match=r"source 1 .* in shape: \(1, 1, 8, 8\) != \(2, 1, 8, 8\)"):
+        open_stack([a, b])
+
+
+def test_unreadable_source_is_named(tmp_path: Path) -> None:
+    paths = _series(tmp_path, count=2)
+    missing = tmp_path / "missing.rumi"
+    with pytest.raises(FileNotFoundError) as info:
+        open_stack([*paths, missing])
+    assert f"while opening source 2 ('{missing}') of the stack" in info.value.__notes__
+    junk = tmp_path / "junk.rumi"
+    junk.write_bytes(b"GIF89a" + bytes(100))
+    with pytest.raises(RumiFormatError, match="not a rumi file") as info2:
+        open_stack([paths[0], junk])
+    assert any("source 1" in note for note in info2.value.__notes__)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"headers": [b"x"]}, "1 headers for 2 sources"),
+        ({"coords": [1, 2, 3]}, "3 coords for 2 sources"),
+        ({"dim": "band"}, "dim='band' is already a dimension"),
+    ],
+)
+def test_bad_arguments(tmp_path: Path, kwargs: dict[str, Any], match: str) -> None:
+    paths = _series(tmp_path, count=2)
+    with pytest.raises(ValueError, match=match):
+        open_stack(paths, **kwargs)
+    with pytest.raises(ValueError, match="at least one source"):
+        open_stack([])
+
+
+# ---------------------------------------------------------------------------------------
+# Headers, laziness, chunks, pickling
+
+
+def test_headers_skip_the_index(tmp_path: Path) -> None:
+    """With header blobs a file's index is never read: here it is garbage."""
+    paths = _series(tmp_path, count=3)
+    expected = _numpy_stack(paths)
+    headers = [parse_bytes(p.read_bytes()).to_blob() for p in paths]
+    desc = parse_bytes(paths[1].read_bytes())
+    georef_start = desc.base_offset - 160
+    raw = bytearray(paths[1].read_bytes())
+    raw[4:georef_start] = b"\xff" * (georef_start - 4)  # header (but the magic), IFD, offsets
+    paths[1].write_bytes(bytes(raw))
+    with pytest.raises(RumiFormatError):
+        open_stack(paths)
+    ds = open_stack(paths, headers=headers)
+    np.testing.assert_array_equal(ds["band_data"].values, expected)
+    partial = open_stack(paths, headers=[None, headers[1], None])
+    np.testing.assert_array_equal(partial["band_data"].values, expected)
+
+
+def test_open_decodes_nothing(tmp_path: Path, decodes: list[int]) -> None:
+    paths = _series(tmp_path)
+    ds = open_stack(paths)
+    assert decodes == []
+    ds["band_data"].isel(n=2, band=1, y=slice(0, 8), x=slice(8, 16)).load()
+    assert len(decodes) == 1  # one chunk of one file is one frame
+    ds["band_data"].isel(n=3).load()
+    assert len(decodes) == 1 + 2 * 3 * 3
+
+
+def test_chunks_argument(tmp_path: Path) -> None:
+    paths = _series(tmp_path)
+    ds = open_stack(paths, chunks={"n": 2, "band": -1})
+    assert ds["band_data"].chunks[:2] == ((2, 2), (2,))
+    np.testing.assert_array_equal(ds["band_data"].values, _numpy_stack(paths))
+
+
+def test_pickles_and_holds_no_file_open(tmp_path: Path) -> None:
+    paths = _series(tmp_path)
+    fds = Path("/proc/self/fd")
+    before = len(os.listdir(fds)) if fds.exists() else 0
+    ds = open_stack(paths)
+    again = pickle.loads(pickle.dumps(ds))
+    np.testing.assert_array_equal(again["band_data"].values, _numpy_stack(paths))
+    ds.load()
+    if fds.exists():
+        assert len(os.listdir(fds)) == before
+
+
+def test_in_memory_sources(tmp_path: Path) -> None:
+    paths = _series(tmp_path, count=2)
+    ds = open_stack([p.read_bytes() for p in paths])
+    np.testing.assert_array_equal(ds["band_data"].values, _numpy_stack(paths))
+    other = _write(tmp_path / "other.rumi", tile=16).read_bytes()
+    with pytest.raises(StackError, match=rf"source 1 \('<{len(other)} bytes>'\)"):
+        open_stack([paths[0].read_bytes(), other])
+
+
+def test_exported_lazily() -> None:
+    assert "open_stack" in rumi_xarray.__all__
+    assert rumi_xarray.open_stack is open_stack
+
+
+# ---------------------------------------------------------------------------------------
+# xarray's own way
+
+
+def test_open_mfdataset_nested(tmp_path: Path, decodes: list[int]) -> None:
+    paths = _series(tmp_path)
+    ds = xr.open_mfdataset(paths, engine="rumi", combine="nested", concat_dim="n")
+    assert decodes == []
+    assert ds["band_data"].dims == ("n", "band", "y", "x")
+    assert ds["band_data"].chunks[0] == (1, 1, 1, 1)
+    np.testing.assert_array_equal(ds["band_data"].values, _numpy_stack(paths))
+    np.testing.assert_array_equal(ds.time.values, open_stack(paths).n.values)
+    ds.close()
+
+
+def test_nan_coefficients_compare_equal() -> None:
+    from rumi_xarray.stack import _same
+
+    nan = float("nan")
+    assert _same((nan, 0.0, 1.0), (nan, 0.0, 1.0))
+    assert not _same((nan, 0.0, 1.0), (nan, 0.0, 2.0))
+    assert not _same(("B1",), ("B2",)) and _same(None, None) and not _same(None, ("B1",))
