@@ -9,7 +9,7 @@ from xarray.backends import BackendArray, BackendEntrypoint
 from xarray.core import indexing
 
 from ._io import open_reader
-from .coords import band_coord, file_coords
+from .coords import area_or_point, band_coord, file_coords
 from .read import read_window
 from .spec import RUMI_MAGIC
 
@@ -104,15 +104,10 @@ def open_rumi(
 
 def _variable_metadata(desc: RumiFile, coords: dict) -> tuple[dict[str, Any], dict[str, Any]]:
     grid = desc.grid
-    attrs: dict[str, Any] = {"AREA_OR_POINT": "Point" if desc.georef.pixel_is_point else "Area"}
+    attrs: dict[str, Any] = {"AREA_OR_POINT": area_or_point(desc.georef)}
     if desc.sample.name != desc.dtype.name:
         attrs["rumi_dtype"] = desc.sample.name
-    preferred = {
-        "time": grid.times if grid.time_in_frame else 1,
-        "band": grid.bands if grid.band_in_frame else 1,
-        "y": grid.tile_length,
-        "x": grid.tile_width,
-    }
+    preferred = dict(zip(("time", "band", "y", "x"), grid.chunk_shape, strict=True))
     encoding: dict[str, Any] = {
         "dtype": desc.dtype,
         "preferred_chunks": preferred,

@@ -207,17 +207,11 @@ def _add_info(commands: Commands) -> None:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from ._io import open_reader
-    from .read import read_description
+    from .read import describe_file
 
-    reader = open_reader(args.source, storage_options(args))
     header = None if args.header is None else Path(args.header).read_bytes()
-    try:
-        desc = read_description(reader, header)
-    finally:
-        if hasattr(reader, "close"):
-            reader.close()
-    facts = info_facts(desc, source=args.source, nbytes=reader.size)
+    desc, nbytes = describe_file(args.source, header, storage_options(args))
+    facts = info_facts(desc, source=args.source, nbytes=nbytes)
     print(json.dumps(facts, indent=2) if args.json else format_info(facts))
     return 0
 

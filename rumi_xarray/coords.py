@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from .georef import Georef
 
 
+def area_or_point(georef: Georef) -> str:
+    """GDAL's ``AREA_OR_POINT`` for a georeferencing: ``"Point"`` or ``"Area"``."""
+    return "Point" if georef.pixel_is_point else "Area"
+
+
 def corner_transform(georef: Georef) -> tuple[float, ...] | None:
     """The transform of pixel corners (GDAL's convention), shifting PixelIsPoint by half a pixel."""
     if georef.transform is None:

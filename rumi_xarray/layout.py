@@ -116,6 +116,16 @@ class FrameGrid:
     def time_in_frame(self) -> bool:
         return "t" in self.frame_axes
 
+    @property
+    def chunk_shape(self) -> tuple[int, int, int, int]:
+        """The full ``(t, b, h, w)`` block one frame fills (edge frames are clipped)."""
+        return (
+            self.times if self.time_in_frame else 1,
+            self.bands if self.band_in_frame else 1,
+            self.tile_length,
+            self.tile_width,
+        )
+
     def max_frame_samples(self) -> int:
         """Samples of the largest (unclipped) frame."""
         return self.frame_samples(0)

@@ -17,19 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .coords import area_or_point
 from .errors import RumiVirtualError
 from .references import VARIABLE
-from .virtual import (
-    BYTES,
-    OPENZL,
-    VirtualArray,
-    VirtualDataset,
-    chunk_shape,
-    frame_chunks,
-    frame_order,
-    transpose_codec,
-    zarr_data_type,
-)
+from .virtual import VirtualArray, VirtualDataset, frame_chunks, frame_codecs, zarr_data_type
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -129,17 +120,12 @@ def _entries(
 def _describe(
     source: str, header: bytes | None, storage_options: dict | None
 ) -> tuple[RumiFile, int]:
-    from ._io import open_reader
-    from .read import read_description
+    from .read import describe_file
 
-    reader = open_reader(source, storage_options)
     try:
-        return read_description(reader, header), reader.size
+        return describe_file(source, header, storage_options)
     except ValueError as exc:
         raise type(exc)(f"{source}: {exc}") from exc
-    finally:
-        if hasattr(reader, "close"):
-            reader.close()
 
 
 # ---------------------------------------------------------------------------------------
@@ -330,7 +316,7 @@ def _build(
 ) -> VirtualDataset:
     g = first.grid
     timed = g.times > 1
-    full = chunk_shape(g)[not timed :][:-2]
+    full = g.chunk_shape[not timed : -2]
     inner = tuple((c,) * (n // c) for c, n in zip(full, first.shape[not timed : -2], strict=True))
     chunks = (
         *(((1,) * len(c)) for c in extra.coords),
@@ -348,9 +334,9 @@ def _build(
         dims=(*extra.names, *("time",) * timed, "band", "y", "x"),
         chunks=chunks,
         data_type=zarr_data_type(first.sample),
-        codecs=(*transpose_codec(frame_order(g, ndim)), BYTES, OPENZL),
+        codecs=frame_codecs(g, ndim),
         fill_value=fill_value,
-        attrs={"AREA_OR_POINT": "Point" if first.georef.pixel_is_point else "Area"},
+        attrs={"AREA_OR_POINT": area_or_point(first.georef)},
         urls=tuple(e.url for e in entries),
         files=files,
         offsets=offsets,

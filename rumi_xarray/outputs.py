@@ -66,12 +66,10 @@ def to_icechunk(vds: VirtualDataset, store: Any, *, group: str = "") -> None:
     for key, value in vds.metadata(3).items():
         sync(store.set(prefix + key, buffer.from_bytes(value)))
     array = vds.array
-    files = array.files.ravel()
-    urls = np.asarray([*array.urls, ""], dtype=object)
     failed = store.set_virtual_refs_arr(
         f"{prefix}{vds.name}",
-        tuple(files.shape and array.files.shape),
-        urls[files].tolist(),
+        array.files.shape,
+        array.chunk_urls().ravel().tolist(),
         np.ascontiguousarray(array.offsets.ravel(), np.uint64),
         np.ascontiguousarray(array.lengths.ravel(), np.uint64),
         validate_containers=True,

@@ -6,13 +6,13 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rumi_codec._core import OpenZLError, decompress_into
 
-from ._io import coalesce
+from ._io import coalesce, open_reader
 from .errors import RumiFormatError
 from .format import describe_source
 
@@ -28,6 +28,18 @@ if TYPE_CHECKING:
 def read_description(reader: RangeReader, header: Buffer | None = None) -> RumiFile:
     """Parse a file's index and trailer, or, given its header blob, only georef and trailer."""
     return describe_source(reader.size, lambda ranges: list(reader.iter_ranges(ranges)), header)
+
+
+def describe_file(
+    source: Any, header: Buffer | None = None, storage_options: dict[str, Any] | None = None
+) -> tuple[RumiFile, int]:
+    """Open a source, describe it and close it again; returns the description and its length."""
+    reader = open_reader(source, storage_options)
+    try:
+        return read_description(reader, header), reader.size
+    finally:
+        if hasattr(reader, "close"):
+            reader.close()
 
 
 # ---------------------------------------------------------------------------------------

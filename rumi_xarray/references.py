@@ -18,18 +18,18 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from .coords import area_or_point
 from .errors import RumiVirtualError
 from .outputs import to_kerchunk
 from .virtual import (
     BYTES,
-    OPENZL,
     VirtualArray,
     VirtualDataset,
     axis_chunks,
-    chunk_shape,
     frame_chunks,
+    frame_codecs,
     frame_order,
-    transpose_codec,
+    openzl_codec,
     zarr_data_type,
 )
 
@@ -124,17 +124,17 @@ def file_array(
     g = desc.grid
     data_type = zarr_data_type(desc.sample)
     timed = g.times > 1
-    full = chunk_shape(g)[not timed :]
+    full = g.chunk_shape[not timed :]
     extents = desc.shape[not timed :]
     chunks = tuple(axis_chunks(n, c) for n, c in zip(extents, full, strict=True))
     order = frame_order(g, len(chunks))
     clipped = any(c[-1] != c[0] for c in chunks)
     if regular and (clipped or order != sorted(order)):
-        codecs = [BYTES, grid_codec(desc, chunks, order, reader)]
+        codecs = (BYTES, grid_codec(desc, chunks, order, reader))
     elif regular:
-        codecs = [BYTES, OPENZL]
+        codecs = (BYTES, openzl_codec())
     else:
-        codecs = [*transpose_codec(order), BYTES, OPENZL]
+        codecs = frame_codecs(g, len(chunks))
     index = frame_chunks(g)[:, 4 - len(chunks) :]
     shape = tuple(len(c) for c in chunks)
     offsets = np.zeros(shape, np.uint64)
@@ -146,9 +146,9 @@ def file_array(
         dims=("time",) * timed + ("band", "y", "x"),
         chunks=chunks,
         data_type=data_type,
-        codecs=tuple(codecs),
+        codecs=codecs,
         padded=regular,
-        attrs={"AREA_OR_POINT": "Point" if desc.georef.pixel_is_point else "Area"},
+        attrs={"AREA_OR_POINT": area_or_point(desc.georef)},
         urls=(url,),
         files=np.zeros(shape, np.int32),
         offsets=offsets,

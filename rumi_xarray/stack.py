@@ -252,13 +252,9 @@ def _stack_array(described: list[tuple[RumiFile, RangeReader]], token: str) -> d
 
     first = described[0][0]
     grid = first.grid
-    axes = [
-        _splits(grid.bands, grid.bands if grid.band_in_frame else 1),
-        _splits(grid.length, grid.tile_length),
-        _splits(grid.width, grid.tile_width),
-    ]
-    if grid.times > 1:
-        axes.insert(0, _splits(grid.times, grid.times if grid.time_in_frame else 1))
+    axes = [_splits(n, c) for n, c in zip(first.shape, grid.chunk_shape, strict=True)]
+    if grid.times == 1:
+        del axes[0]
     lead: tuple[int, ...] = () if grid.times > 1 else (0,)  # an int drops a single time step
     name = f"open_stack-{token}"
     blocks = list(itertools.product(*(range(len(a)) for a in axes)))

@@ -27,17 +27,6 @@ if TYPE_CHECKING:
 
 ZarrFormat = Literal[2, 3]
 
-OPENZL: dict[str, Any] = {
-    "name": "rumi.openzl",
-    "configuration": {
-        "recipe": "planar>zigzag>zstd",
-        "graph": None,
-        "format_version": None,
-        "checksum": True,
-    },
-}
-"""The generic OpenZL codec: each chunk is exactly one frame (any graph decodes)."""
-
 BYTES: dict[str, Any] = {"name": "bytes", "configuration": {"endian": "little"}}
 
 _ZARR_TYPES = frozenset(
@@ -70,16 +59,6 @@ def frame_chunks(grid: FrameGrid) -> np.ndarray:
     return index
 
 
-def chunk_shape(grid: FrameGrid) -> tuple[int, int, int, int]:
-    """The full ``(t, b, y, x)`` chunk that one frame fills (edge frames are clipped)."""
-    return (
-        grid.times if grid.time_in_frame else 1,
-        grid.bands if grid.band_in_frame else 1,
-        grid.tile_length,
-        grid.tile_width,
-    )
-
-
 def axis_chunks(n: int, size: int) -> tuple[int, ...]:
     """Chunk sizes cutting an axis of ``n`` into ``size`` steps, the last one clipped."""
     full, rest = divmod(n, size)
@@ -97,11 +76,21 @@ def frame_order(grid: FrameGrid, ndim: int) -> list[int]:
     return [i for i in range(ndim) if i not in held] + held
 
 
-def transpose_codec(order: list[int]) -> list[dict[str, Any]]:
-    """A v3 ``transpose`` codec for ``order``, or nothing for the identity."""
-    if order == sorted(order):
-        return []
-    return [{"name": "transpose", "configuration": {"order": order}}]
+@lru_cache(maxsize=1)
+def openzl_codec() -> dict[str, Any]:
+    """The generic ``rumi.openzl`` codec's metadata: each chunk is exactly one frame."""
+    from rumi_codec.zarr_ import OpenZLCodec
+
+    return OpenZLCodec().to_dict()
+
+
+def frame_codecs(grid: FrameGrid, ndim: int) -> tuple[dict[str, Any], ...]:
+    """The exact v3 pipeline of a frame: ``transpose`` (unless in array order), bytes, OpenZL."""
+    order = frame_order(grid, ndim)
+    transpose = [] if order == sorted(order) else [
+        {"name": "transpose", "configuration": {"order": order}}
+    ]
+    return (*transpose, BYTES, openzl_codec())
 
 
 # ---------------------------------------------------------------------------------------
@@ -188,6 +177,10 @@ class VirtualArray:
             "order": "C",
             "dimension_separator": ".",
         }
+
+    def chunk_urls(self) -> np.ndarray:
+        """The URL of each chunk (shaped like the chunk grid; ``""`` where missing)."""
+        return np.asarray([*self.urls, ""], dtype=np.dtypes.StringDType())[self.files]
 
     def chunk_refs(self, name: str, zarr_format: ZarrFormat) -> Iterator[tuple[str, list]]:
         """``(key, [url, offset, length])`` of every present chunk."""

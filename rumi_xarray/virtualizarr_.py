@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from ._io import ObstoreReader
 from .read import read_description
 from .references import file_dataset
@@ -60,12 +58,9 @@ def _frames_array(vds: VirtualDataset, meta: dict[str, Any]) -> Any:
     from virtualizarr.manifests import ChunkManifest, ManifestArray
     from zarr.core.metadata import ArrayV3Metadata
 
-    array = vds.array
-    urls = np.asarray([*array.urls, ""], dtype=np.dtypes.StringDType())
+    array = vds.array  # missing chunks: URL "", offset and length 0
     manifest = ChunkManifest.from_arrays(
-        paths=urls[array.files],
-        offsets=np.where(array.files >= 0, array.offsets, 0).astype(np.uint64),
-        lengths=np.where(array.files >= 0, array.lengths, 0).astype(np.uint64),
+        paths=array.chunk_urls(), offsets=array.offsets, lengths=array.lengths
     )
     return ManifestArray(metadata=ArrayV3Metadata.from_dict(meta), chunkmanifest=manifest)
 

@@ -6,9 +6,18 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from _fixtures import FIXTURES
 
 from rumi_xarray import to_rumi
+from rumi_xarray.format import parse_bytes
 from rumi_xarray.virtual import enable_rectilinear
+
+ZARR_TYPES = {"bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64",
+              "float16", "float32", "float64", "complex64", "complex128"}
+"""Sample types with a Zarr data type, listed here independently of the library."""
+SUPPORTED = [f for f in FIXTURES if parse_bytes(f.path.read_bytes()).sample.name in ZARR_TYPES]
+"""The fixtures whose frames can be Zarr chunks."""
+UNSUPPORTED = [f for f in FIXTURES if f not in SUPPORTED]
 
 
 def open_refs(refs: dict[str, Any], zarr_format: int = 3) -> xr.Dataset:

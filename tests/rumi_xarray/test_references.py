@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from _fixtures import FIXTURES, fixture_id
-from _virtual import assert_same_dataset, open_refs, write
+from _fixtures import fixture_id
+from _virtual import SUPPORTED, UNSUPPORTED, assert_same_dataset, open_refs, write
 
 from rumi_codec import OpenZLError
 from rumi_xarray.errors import RumiVirtualError
@@ -18,15 +18,7 @@ from rumi_xarray.outputs import write_references
 from rumi_xarray.references import references
 
 FORMS = [(3, "auto"), (3, "regular"), (2, "auto")]
-ZARR_TYPES = {"bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64",
-              "float16", "float32", "float64", "complex64", "complex128"}
 
-def _sample(fx) -> str:
-    return parse_bytes(fx.path.read_bytes()).sample.name
-
-
-SUPPORTED = [f for f in FIXTURES if _sample(f) in ZARR_TYPES]
-UNSUPPORTED = [f for f in FIXTURES if _sample(f) not in ZARR_TYPES]
 
 
 @pytest.mark.parametrize(("zarr_format", "grid"), FORMS)

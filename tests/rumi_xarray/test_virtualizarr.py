@@ -5,18 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from _fixtures import FIXTURES, fixture_id
-from _virtual import assert_same_dataset, open_refs, write
+from _fixtures import fixture_id
+from _virtual import SUPPORTED, assert_same_dataset, open_refs, write
 
-from rumi_xarray.format import parse_bytes
 from rumi_xarray.virtualizarr_ import RumiParser
 
 virtualizarr = pytest.importorskip("virtualizarr")
 obstore = pytest.importorskip("obstore")
 
-ZARR_TYPES = {"bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64",
-              "float16", "float32", "float64", "complex64", "complex128"}
-SUPPORTED = [f for f in FIXTURES if parse_bytes(f.path.read_bytes()).sample.name in ZARR_TYPES]
 
 
 @pytest.fixture(scope="module")
