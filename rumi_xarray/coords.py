@@ -8,6 +8,12 @@ import numpy as np
 
 from .spec import TimeKind
 
+CF_TIME_UNITS = "seconds since 1970-01-01"
+"""The one CF epoch every encoded ``time`` uses (files, stacks, references, mosaics), so
+that encoded times of different files compare and stack (``decode_times=False``,
+kerchunk ``MultiZarrToZarr``)."""
+CF_CALENDAR = "proleptic_gregorian"
+
 if TYPE_CHECKING:
     import xarray as xr
 
