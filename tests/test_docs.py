@@ -99,7 +99,7 @@ class PageRun:
                 return pytest.fail.Exception(
                     f"{block.id}: a skip marker needs a reason: <!-- skip: reason -->"
                 )
-            return pytest.skip.Exception(block.skip, _use_item_location=True)
+            return pytest.skip.Exception(block.skip)
         try:
             with self._inside():
                 if block.lang == "python":
@@ -143,7 +143,7 @@ def _run_bash(block: Block) -> None:
         if command.argv is not None:
             run_command(command)
     if all(c.argv is None for c in commands):
-        raise pytest.skip.Exception("not run: " + "; ".join(not_run), _use_item_location=True)
+        raise pytest.skip.Exception("not run: " + "; ".join(not_run))
 
 
 # ---------------------------------------------------------------------------------------
@@ -208,7 +208,7 @@ def page_runs(
         blocks = [b for b in BLOCKS if b.page == page]
         return PageRun(blocks, workdir, local_s3.environ())
 
-    class Runs(dict):
+    class Runs(dict[str, PageRun]):
         def __missing__(self, page: str) -> PageRun:
             self[page] = start(page)
             return self[page]
