@@ -270,7 +270,7 @@ def parse_fill(name: str, value: float | bool, data_type: str) -> int | float | 
     return int(value) if dtype.kind in "iu" else float(value)
 
 
-def same_value(a: float | bool, b: float | bool) -> bool:
+def same_value(a: object, b: object) -> bool:
     """Equality that takes NaN as equal to NaN."""
     return a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)
 
