@@ -250,3 +250,33 @@ def test_bytes_source_needs_a_url(tmp_path):
         references(Path(path).read_bytes())
     refs = references(Path(path).read_bytes(), url="s3://bucket/a.rumi")
     assert refs["refs"]["band_data/c/0/0/0"][0] == "s3://bucket/a.rumi"
+
+
+def test_rectilinear_references_in_a_fresh_process(tmp_path):
+    """zarr 3.4 has no supported way around its flag: a fresh process gets zarr's clear
+    error naming the one-liner, and reads with the environment variable set."""
+    import os
+    import subprocess
+    import sys
+
+    data = np.arange(2 * 150 * 130, dtype=np.uint16).reshape(2, 150, 130)
+    path = write(tmp_path / "a.rumi", data, tile=64)
+    write_references(references(path), str(tmp_path / "refs.json"))
+    script = (
+        "import sys, xarray as xr\n"
+        "ds = xr.open_dataset('reference://', engine='zarr', consolidated=False,\n"
+        f"                     storage_options={{'fo': {str(tmp_path / 'refs.json')!r}}})\n"
+        "print(int(ds.band_data.sum()))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZARR_")}
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert run.returncode != 0
+    assert "RectilinearChunksDisabledError" in run.stderr
+    assert "array.rectilinear_chunks" in run.stderr
+    assert "ZARR_ARRAY__RECTILINEAR_CHUNKS=True" in run.stderr
+    env["ZARR_ARRAY__RECTILINEAR_CHUNKS"] = "True"
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert int(run.stdout) == int(data.astype(np.int64).sum())

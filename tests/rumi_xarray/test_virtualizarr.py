@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -17,6 +18,7 @@ from _virtual import (
     write,
 )
 
+from rumi_xarray.coords import CF_CALENDAR, CF_TIME_UNITS
 from rumi_xarray.virtual import RumiVirtualWarning
 from rumi_xarray.virtualizarr_ import RumiParser
 
@@ -117,10 +119,12 @@ def test_open_virtual_mfdataset_stacks_files(tmp_path, registry):
         loadable_variables=["time", "x", "y", "band", "spatial_ref"],
     )
     refs = vds.vz.to_kerchunk(format="dict", zarr_format=3)
-    ds = open_refs(refs)
+    ds = open_default(refs)
     np.testing.assert_array_equal(ds.band_data.values, stack)
     assert ds.time.values.astype("datetime64[D]").astype(str).tolist() == [
         "2024-01-01", "2024-01-02", "2024-01-03"]
+    attrs = json.loads(refs["refs"]["time/zarr.json"])["attributes"]
+    assert (attrs["units"], attrs["calendar"]) == (CF_TIME_UNITS, CF_CALENDAR)
 
 
 def test_to_icechunk(tmp_path, registry):
