@@ -212,7 +212,7 @@ class VirtualArray:
             f"{self.fill_value!r} read as NaN too. Declare nodata={self.fill_value!r} if that is "
             "meant, write Zarr v3 (zarr_format=3), or open with mask_and_scale=False",
             RumiVirtualWarning,
-            stacklevel=4,
+            stacklevel=5,  # the caller of to_kerchunk
         )
         return _fill_json(self.fill_value, self.data_type)
 
