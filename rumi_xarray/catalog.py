@@ -3,20 +3,25 @@
 A catalog row holds everything a mosaic or a stack needs to know about a file, so
 both can be built from the catalog alone, without any file I/O. Rows are untrusted:
 each is parsed as strictly as the file itself, and an error names the row and path.
+A blob's frame count is bounded before anything is allocated (``MAX_BLOB_FRAMES`` for
+unpacked counts, the blob's own length otherwise), whatever the row's ``nbytes`` says.
 """
 
 from __future__ import annotations
 
+import math
+import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import RumiFormatError
+from .errors import RumiFormatError, RumiVirtualError
 from .format import describe, parse_blob
 from .georef import Georef
 from .mosaic import Entry
 from .spec import Generation, TimeKind
 from .trailer import TimeAxis, Trailer, check_band_texts, check_time
+from .virtual import parse_fill, zarr_data_type
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -24,6 +29,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from .format import RumiFile
+
+Nodata = int | float | None
 
 COLUMNS = (
     "path",
@@ -39,30 +46,47 @@ COLUMNS = (
     "band_texts",
     "time_kind",
     "time",
+    "nodata",
 )
-"""Catalog columns; ``shape`` is ``(T, B, L, W)``, ``time`` POSIX seconds (flat for intervals)."""
+"""Catalog columns; ``shape`` is ``(T, B, L, W)``, ``time`` POSIX seconds (flat for intervals).
+
+``nodata`` (float64, null when not declared) is optional when reading, so catalogs
+written before it existed still read."""
+_OPTIONAL = ("nodata",)
 
 
 def catalog(
-    sources: Iterable[str],
+    sources: Iterable[str | os.PathLike[str]],
     *,
+    nodata: Nodata | Sequence[Nodata] = None,
     storage_options: dict[str, Any] | None = None,
     max_workers: int | None = None,
     progress: bool | None = None,
 ) -> pa.Table:
-    """Scan files into a catalog table (headers read in parallel threads)."""
+    """Scan files into a catalog table (headers read in parallel threads).
+
+    ``nodata`` is the files' nodata value, one for all or one per source (``None``
+    where not declared); :func:`rumi_xarray.mosaic.mosaic` uses it.
+    """
     from .mosaic import _entries
 
     entries = _entries(list(sources), None, storage_options, max_workers, progress)
-    return catalog_table(entries)
+    return catalog_table(entries, nodata=nodata)
 
 
-def catalog_table(entries: Sequence[Entry]) -> pa.Table:
-    """The catalog rows of described files."""
+def catalog_table(
+    entries: Sequence[Entry], *, nodata: Nodata | Sequence[Nodata] = None
+) -> pa.Table:
+    """The catalog rows of described files.
+
+    ``nodata`` (one value, or one per entry) replaces the entries' own ``nodata``.
+    Each value must be a sample of its file's dtype, exactly representable as float64.
+    """
     import pyarrow as pa
 
     rows: dict[str, list[Any]] = {name: [] for name in COLUMNS}
-    for entry in entries:
+    values = _nodata_values(entries, nodata)
+    for entry, value in zip(entries, values, strict=True):
         d = entry.desc
         t = d.georef.transform
         rows["path"].append(entry.url)
@@ -78,6 +102,7 @@ def catalog_table(entries: Sequence[Entry]) -> pa.Table:
         rows["band_texts"].append(None if d.band_texts is None else list(d.band_texts))
         rows["time_kind"].append(None if d.time is None else d.time.kind.name.lower())
         rows["time"].append(None if d.time is None else d.time.seconds.ravel().tolist())
+        rows["nodata"].append(_check_nodata(value, d))
     schema = pa.schema(
         [
             ("path", pa.string()),
@@ -93,9 +118,37 @@ def catalog_table(entries: Sequence[Entry]) -> pa.Table:
             ("band_texts", pa.list_(pa.string())),
             ("time_kind", pa.string()),
             ("time", pa.list_(pa.int64())),
+            ("nodata", pa.float64()),
         ]
     )
     return pa.table(rows, schema=schema)
+
+
+def _nodata_values(entries: Sequence[Entry], nodata: Nodata | Sequence[Nodata]) -> list[Nodata]:
+    if nodata is None:
+        return [entry.nodata for entry in entries]
+    if isinstance(nodata, int | float | np.number):
+        return [nodata] * len(entries)  # type: ignore[list-item]
+    values = list(nodata)
+    if len(values) != len(entries):
+        raise ValueError(f"{len(values)} nodata values for {len(entries)} files")
+    return values
+
+
+def _check_nodata(value: Nodata, desc: RumiFile) -> float | None:
+    """A nodata value as the catalog stores it: float64, checked against the file's dtype."""
+    if value is None:
+        return None
+    try:
+        data_type = zarr_data_type(desc.sample)
+    except RumiVirtualError:
+        data_type = None  # no Zarr view of these samples, so nothing to mask
+    if data_type is not None:
+        value = parse_fill("nodata", value, data_type)
+    stored = float(value)
+    if not math.isnan(stored) and stored != value:
+        raise ValueError(f"nodata {value!r} is not exactly a float64, as the catalog stores it")
+    return stored
 
 
 def _bounds(desc: RumiFile) -> list[float] | None:
@@ -111,27 +164,33 @@ def _bounds(desc: RumiFile) -> list[float] | None:
     return [min(xs), min(ys), max(xs), max(ys)]
 
 
-def write_catalog(table: pa.Table, path: str) -> None:
+def write_catalog(table: pa.Table, path: str | os.PathLike[str]) -> None:
     """Write a catalog table as Parquet."""
     import pyarrow.parquet as pq
 
-    pq.write_table(table, path)
+    pq.write_table(table, os.fspath(path))
 
 
-def read_catalog(source: str | pa.Table) -> list[Entry]:
+def read_catalog(source: str | os.PathLike[str] | pa.Table) -> list[Entry]:
     """Parse a catalog (a Parquet path or a table) into mosaic entries; no file is read."""
     import pyarrow.parquet as pq
 
-    table = pq.read_table(source) if isinstance(source, str) else source
-    missing = [c for c in COLUMNS if c not in table.column_names]
+    is_path = isinstance(source, str | os.PathLike)
+    table = pq.read_table(os.fspath(source)) if is_path else source  # type: ignore[arg-type]
+    missing = [c for c in COLUMNS if c not in table.column_names and c not in _OPTIONAL]
     if missing:
         raise RumiFormatError(f"catalog lacks the columns {missing}")
-    columns = {name: table.column(name).to_pylist() for name in COLUMNS}
+    n = table.num_rows
+    columns = {
+        name: table.column(name).to_pylist() if name in table.column_names else [None] * n
+        for name in COLUMNS
+    }
     entries = []
-    for i in range(table.num_rows):
+    for i in range(n):
         row = {name: columns[name][i] for name in COLUMNS}
         try:
-            entries.append(Entry(row["path"], _describe_row(row), row["nbytes"]))
+            desc = _describe_row(row)
+            entries.append(Entry(row["path"], desc, row["nbytes"], _row_nodata(row, desc)))
         except (RumiFormatError, TypeError, ValueError, KeyError) as exc:
             raise RumiFormatError(f"catalog row {i} ({row['path']!r}): {exc}") from exc
     return entries
@@ -142,19 +201,39 @@ def _describe_row(row: dict[str, Any]) -> RumiFile:
         raise RumiFormatError("path must be a non-empty string")
     if not isinstance(row["header"], bytes):
         raise RumiFormatError("header must be the file's header blob")
-    if not isinstance(row["nbytes"], int) or row["nbytes"] <= 0:
-        raise RumiFormatError.mismatch("nbytes", expected="the file's length", found=row["nbytes"])
+    nbytes = row["nbytes"]
+    if not isinstance(nbytes, int) or nbytes <= 0:
+        raise RumiFormatError.mismatch("nbytes", expected="the file's length", found=nbytes)
     generation = Generation(row["generation"])
-    frames = parse_blob(row["header"], generation=generation, source_length=row["nbytes"])
+    # Parsed as a blob alone: nbytes is unverified, so it must not bound the frame count.
+    frames = parse_blob(row["header"], generation=generation)
     georef = _georef(row)
     trailer = _trailer(row, generation, frames.grid.bands, frames.grid.times)
     desc = describe(frames, georef, trailer)
+    end = int(desc.offsets[-1])
+    if end > nbytes:
+        raise RumiFormatError.mismatch(
+            "nbytes", expected=f"at least {end} (the end of the last frame)", found=nbytes
+        )
     if row["shape"] != list(desc.shape) or row["dtype"] != desc.sample.name:
         raise RumiFormatError.mismatch(
             "shape and dtype", expected=(list(desc.shape), desc.sample.name),
             found=(row["shape"], row["dtype"]),
         )
     return desc
+
+
+def _row_nodata(row: dict[str, Any], desc: RumiFile) -> int | float | None:
+    """The row's nodata, as the file's samples spell it (an int for integer types)."""
+    value = row["nodata"]
+    if value is None:
+        return None
+    if not isinstance(value, float):
+        raise RumiFormatError.mismatch("nodata", expected="a float64 or null", found=value)
+    checked = _check_nodata(value, desc)
+    if checked is not None and desc.dtype.kind in "iub" and not math.isnan(checked):
+        return int(checked)
+    return checked
 
 
 def _georef(row: dict[str, Any]) -> Georef:

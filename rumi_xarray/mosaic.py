@@ -20,7 +20,16 @@ import numpy as np
 from .coords import area_or_point
 from .errors import RumiVirtualError
 from .references import VARIABLE
-from .virtual import VirtualArray, VirtualDataset, frame_chunks, frame_codecs, zarr_data_type
+from .spec import TimeKind
+from .virtual import (
+    VirtualArray,
+    VirtualDataset,
+    frame_chunks,
+    frame_codecs,
+    parse_fill,
+    same_value,
+    zarr_data_type,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -41,6 +50,8 @@ class Entry:
     desc: RumiFile
     nbytes: int | None = None
     """The file's length, when known."""
+    nodata: int | float | None = None
+    """The value the file's pixels use for "no data", when declared (a catalog column)."""
 
 
 def mosaic(
@@ -49,7 +60,8 @@ def mosaic(
     headers: Sequence[bytes] | None = None,
     pattern: str | None = None,
     categories: Mapping[str, Mapping[str, Any]] | None = None,
-    fill_value: int | float = 0,
+    nodata: int | float | None = None,
+    fill_value: int | float | None = None,
     storage_options: dict[str, Any] | None = None,
     max_workers: int | None = None,
     progress: bool | None = None,
@@ -68,10 +80,18 @@ def mosaic(
     pattern
         A regex searched in each URL; each named group becomes a dimension whose
         coordinate is the sorted set of matched values (integers when all are digits).
+        A group whose values and the files' own time instants index the same files
+        one-to-one (a date in the file names) is their one dimension, with ``time``
+        as a coordinate along it.
     categories
         Per named group, a mapping from matched text to coordinate value.
+    nodata
+        The files' nodata value, which becomes the data variable's ``_FillValue`` so
+        that xarray's default decoding masks exactly it. Default: the entries' own
+        ``nodata`` (a catalog column), which must agree.
     fill_value
-        Value of places no file covers.
+        Value of places no file covers (Zarr's ``fill_value``). Default: ``nodata``
+        when declared, else 0.
     progress
         Show a progress bar (default: when there are more than 1000 files).
 
@@ -85,9 +105,29 @@ def mosaic(
         raise RumiVirtualError("a mosaic needs at least one file")
     first = entries[0].desc
     _check_compatible(entries)
+    data_type = zarr_data_type(first.sample)
+    nodata = _nodata(entries, nodata, data_type)
+    if fill_value is None:
+        fill_value = 0 if nodata is None else nodata
+    fill_value = parse_fill("fill_value", fill_value, data_type)
     extra = _extra_dims(entries, pattern, categories)
     placed = _Placement.of(entries)
-    return _build(entries, first, extra, placed, fill_value)
+    return _build(entries, extra, placed, fill_value, nodata)
+
+
+def _nodata(
+    entries: Sequence[Entry], nodata: int | float | None, data_type: str
+) -> int | float | bool | None:
+    """The mosaic's nodata: given, or the entries' own, which must all agree."""
+    if nodata is None:
+        nodata = entries[0].nodata
+        for entry in entries[1:]:
+            if not same_value(entry.nodata, nodata):
+                raise RumiVirtualError(
+                    f"{entry.url} declares nodata {entry.nodata!r}, {entries[0].url} "
+                    f"{nodata!r}: the files of one mosaic must agree (or give nodata=)"
+                )
+    return None if nodata is None else parse_fill("nodata", nodata, data_type)
 
 
 def _entries(
@@ -177,6 +217,8 @@ class _Extra:
     coords: tuple[np.ndarray, ...]
     index: np.ndarray
     """``(files, dims)`` position of each file along the extra dimensions."""
+    time_dim: str | None
+    """The dimension along which the files' own instants vary, if any."""
 
 
 def _extra_dims(
@@ -184,6 +226,42 @@ def _extra_dims(
     pattern: str | None,
     categories: Mapping[str, Mapping[str, Any]] | None,
 ) -> _Extra:
+    """Dimensions from the pattern's groups, then from the files' differing instants.
+
+    The instants add a ``time`` dimension unless a group is named ``time``, or a
+    group's values index the files one-to-one as the instants do: then that group's
+    dimension is the one along which ``time`` varies.
+    """
+    names, values = _pattern_dims(entries, pattern, categories)
+    instants = _instants(entries)
+    time_dim = None
+    if instants is not None and "time" not in names:
+        time_dim = next(
+            (n for n, v in zip(names, values, strict=True) if _one_to_one(v, instants)), "time"
+        )
+        if time_dim == "time":
+            names.append("time")
+            values.append(list(instants))
+    coords, index = [], np.zeros((len(entries), len(names)), np.int64)
+    for d, vals in enumerate(values):
+        coord = np.unique(np.asarray(vals))
+        coords.append(coord)
+        index[:, d] = np.searchsorted(coord, np.asarray(vals))
+    return _Extra(tuple(names), tuple(coords), index, time_dim)
+
+
+def _one_to_one(values: list[Any], instants: np.ndarray) -> bool:
+    """Whether each value goes with exactly one instant and each instant with one value."""
+    pairs = set(zip(values, instants.tolist(), strict=True))
+    return len(pairs) == len(set(values)) == len(set(instants.tolist()))
+
+
+def _pattern_dims(
+    entries: Sequence[Entry],
+    pattern: str | None,
+    categories: Mapping[str, Mapping[str, Any]] | None,
+) -> tuple[list[str], list[list[Any]]]:
+    """The pattern's group names and each file's value of each."""
     names: list[str] = []
     values: list[list[Any]] = []
     if pattern is not None:
@@ -200,16 +278,7 @@ def _extra_dims(
         for name in names:
             texts = [m.group(name) for m in matches]
             values.append(_coordinate_values(name, texts, (categories or {}).get(name)))
-    instants = _instants(entries)
-    if instants is not None and "time" not in names:
-        names.append("time")
-        values.append(list(instants))
-    coords, index = [], np.zeros((len(entries), len(names)), np.int64)
-    for d, vals in enumerate(values):
-        coord = np.unique(np.asarray(vals))
-        coords.append(coord)
-        index[:, d] = np.searchsorted(coord, np.asarray(vals))
-    return _Extra(tuple(names), tuple(coords), index)
+    return names, values
 
 
 def _coordinate_values(name: str, texts: list[str], mapping: Mapping[str, Any] | None) -> list:
@@ -309,11 +378,12 @@ def _edges(
 
 def _build(
     entries: Sequence[Entry],
-    first: RumiFile,
     extra: _Extra,
     placed: _Placement,
-    fill_value: int | float,
+    fill_value: int | float | bool,
+    nodata: int | float | bool | None,
 ) -> VirtualDataset:
+    first = entries[0].desc
     g = first.grid
     timed = g.times > 1
     full = g.chunk_shape[not timed : -2]
@@ -336,13 +406,14 @@ def _build(
         data_type=zarr_data_type(first.sample),
         codecs=frame_codecs(g, ndim),
         fill_value=fill_value,
+        nodata=nodata,
         attrs={"AREA_OR_POINT": area_or_point(first.georef)},
         urls=tuple(e.url for e in entries),
         files=files,
         offsets=offsets,
         lengths=lengths,
     )
-    coords = _coords(first, extra, placed, ndim)
+    coords = _coords(entries, extra, placed)
     return VirtualDataset(VARIABLE, array, coords, {"rumi_mosaic_files": len(entries)})
 
 
@@ -397,18 +468,42 @@ def _check_overlaps(entries: Sequence[Entry], flat: np.ndarray, owner: np.ndarra
         )
 
 
-def _coords(first: RumiFile, extra: _Extra, placed: _Placement, ndim: int) -> xr.Dataset:
+def _coords(entries: Sequence[Entry], extra: _Extra, placed: _Placement) -> xr.Dataset:
     import xarray as xr
 
     from .coords import band_coord, spatial_coords, time_coords
     from .georef import Georef
 
+    first = entries[0].desc
     georef = Georef(placed.transform, first.georef.epsg, first.georef.pixel_is_point)
     height, width = int(placed.y_edges[-1]), int(placed.x_edges[-1])
     coords: dict[str, Any] = {**spatial_coords(georef, height, width), "band": band_coord(first)}
-    if "time" not in extra.names:
+    if "time" not in extra.names and extra.time_dim is None:
         coords.update(time_coords(first))
     for name, values in zip(extra.names, extra.coords, strict=True):
         coords[name] = xr.Variable(name, values)
+    if extra.time_dim is not None:
+        coords.update(_times_along(entries, extra))
     return xr.Dataset(coords=coords)
+
+
+def _times_along(entries: Sequence[Entry], extra: _Extra) -> dict[str, xr.Variable]:
+    """``time`` (and CF ``time_bounds`` for intervals) along the dimension the instants index."""
+    import xarray as xr
+
+    dim = extra.time_dim
+    d = extra.names.index(dim)  # type: ignore[arg-type]
+    n, at = len(extra.coords[d]), extra.index[:, d]
+    axes = [e.desc.time for e in entries]
+    starts = np.empty(n, "datetime64[s]")
+    starts[at] = [a.starts[0] for a in axes]  # type: ignore[union-attr]
+    attrs = {"standard_name": "time", "long_name": "time"}
+    coords = {}
+    if all(a.kind == TimeKind.INTERVAL for a in axes):  # type: ignore[union-attr]
+        bounds = np.empty((n, 2), "datetime64[s]")
+        bounds[at] = [a.seconds[0] for a in axes]  # type: ignore[union-attr]
+        attrs["bounds"] = "time_bounds"
+        coords["time_bounds"] = xr.Variable((dim, "bnds"), bounds)
+    coords["time"] = xr.Variable(dim, starts, attrs)
+    return coords
 

@@ -147,6 +147,9 @@ def file_array(
         chunks=chunks,
         data_type=data_type,
         codecs=codecs,
+        # Every chunk is present; the fill value shows only where a converter copies it
+        # into a v2 _FillValue (VirtualiZarr), and NaN masks nothing there.
+        fill_value=np.nan if data_type.startswith(("float", "complex")) else 0,
         padded=regular,
         attrs={"AREA_OR_POINT": area_or_point(desc.georef)},
         urls=(url,),

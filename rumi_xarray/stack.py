@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Self
 import numpy as np
 
 from ._io import LocalReader, open_reader
-from .coords import corner_transform
+from .coords import CF_CALENDAR, CF_TIME_UNITS, corner_transform
 from .read import read_description, read_window
 from .spec import TimeKind
 
@@ -314,6 +314,10 @@ def _coords(
         coords[name] = xr.Variable(dim, starts, attrs)
     if dim not in coords:
         coords[dim] = xr.Variable(dim, np.arange(len(descs)))
+    for var in coords.values():
+        if var.dtype.kind == "M":  # written with the one CF epoch (to_zarr, to_netcdf)
+            var.encoding = {**var.encoding, "units": CF_TIME_UNITS, "calendar": CF_CALENDAR,
+                            "dtype": "int64"}
     return coords
 
 

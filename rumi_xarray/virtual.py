@@ -9,12 +9,15 @@ all written from these two objects.
 from __future__ import annotations
 
 import json
+import math
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from .coords import CF_CALENDAR, CF_TIME_UNITS
 from .errors import RumiVirtualError
 
 if TYPE_CHECKING:
@@ -32,6 +35,10 @@ BYTES: dict[str, Any] = {"name": "bytes", "configuration": {"endian": "little"}}
 _ZARR_TYPES = frozenset(
     ["bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64", "float16", "float32", "float64", "complex64", "complex128"]
 )
+
+
+class RumiVirtualWarning(UserWarning):
+    """A Zarr view that a reader's default decoding would not read exactly, and why."""
 
 
 def zarr_data_type(sample: SampleType) -> str:
@@ -108,6 +115,9 @@ class VirtualArray:
     codecs: tuple[dict[str, Any], ...]
     """The v3 codec pipeline."""
     fill_value: int | float | bool = 0
+    """What missing chunks (places no file covers) read as: Zarr's ``fill_value``."""
+    nodata: int | float | bool | None = None
+    """Declared nodata: the ``_FillValue`` xarray masks (a v3 attribute, the v2 fill_value)."""
     padded: bool = False
     """Whether the codecs pad clipped edge frames to full chunks (``rumi.openzl_grid``)."""
     attrs: dict[str, Any] = field(default_factory=dict)
@@ -173,10 +183,38 @@ class VirtualArray:
             "dtype": np.dtype(self.data_type).newbyteorder("<").str,
             "compressor": None,
             "filters": [{"id": c["name"], **c["configuration"]} for c in self.codecs[1:]],
-            "fill_value": None,
+            "fill_value": self._v2_fill_value(),
             "order": "C",
             "dimension_separator": ".",
         }
+
+    def _v2_fill_value(self) -> Any:
+        """The v2 ``fill_value``, which xarray's zarr engine takes as ``_FillValue``.
+
+        Declared nodata, else ``null`` (which reads missing chunks as 0) so that
+        default decoding masks nothing; a non-zero fill of missing chunks without
+        nodata warns, as xarray will mask it.
+        """
+        missing = bool((self.files < 0).any())
+        if self.nodata is not None:
+            if missing and not same_value(self.fill_value, self.nodata):
+                raise RumiVirtualError(
+                    f"Zarr v2 has one fill_value, which xarray takes as _FillValue, but nodata "
+                    f"{self.nodata!r} and fill_value {self.fill_value!r} differ; give "
+                    f"fill_value={self.nodata!r}, or write Zarr v3 (zarr_format=3) or Icechunk"
+                )
+            return _fill_json(self.nodata, self.data_type)
+        if not missing or same_value(self.fill_value, 0):
+            return None
+        warnings.warn(
+            f"Zarr v2 stores fill_value {self.fill_value!r} for the places no file covers, and "
+            f"xarray's default decoding masks it as _FillValue: file pixels equal to "
+            f"{self.fill_value!r} read as NaN too. Declare nodata={self.fill_value!r} if that is "
+            "meant, write Zarr v3 (zarr_format=3), or open with mask_and_scale=False",
+            RumiVirtualWarning,
+            stacklevel=5,  # the caller of to_kerchunk
+        )
+        return _fill_json(self.fill_value, self.data_type)
 
     def chunk_urls(self) -> np.ndarray:
         """The URL of each chunk (shaped like the chunk grid; ``""`` where missing)."""
@@ -208,15 +246,53 @@ def enable_rectilinear() -> None:
         zarr.config.set({"array.rectilinear_chunks": True})
 
 
+def parse_fill(name: str, value: float | bool, data_type: str) -> int | float | bool:
+    """Check that ``value`` (a nodata or fill value) is a sample of ``data_type``.
+
+    Raises a ValueError naming both when it is out of range, not integral for an
+    integer type, or not 0/1 for ``bool``.
+    """
+    if isinstance(value, complex) or not isinstance(value, int | float | np.number):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    dtype = np.dtype(data_type)
+    ok = True
+    if dtype.kind == "b":
+        ok = value in (0, 1)
+    elif dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        ok = math.isfinite(value) and value == int(value) and info.min <= value <= info.max
+    elif math.isfinite(value):
+        ok = abs(float(value)) <= float(np.finfo(dtype).max)
+    if not ok:
+        raise ValueError(f"{name} {value!r} is out of range for the files' dtype {data_type}")
+    if dtype.kind == "b":
+        return bool(value)
+    return int(value) if dtype.kind in "iu" else float(value)
+
+
+def same_value(a: object, b: object) -> bool:
+    """Equality that takes NaN as equal to NaN."""
+    return a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)
+
+
 def _fill_json(value: float | bool, data_type: str) -> Any:
-    """A fill value as v3 metadata spells it for ``data_type``."""
+    """A fill value as Zarr metadata spells it for ``data_type`` (NaN as ``"NaN"``)."""
     if data_type == "bool":
         return bool(value)
     if data_type.startswith("complex"):
-        return [float(value), 0.0]
+        return [_float_json(value), 0.0]
     if data_type.startswith("float"):
-        return float(value)
+        return _float_json(value)
     return int(value)
+
+
+def _float_json(value: float) -> float | str:
+    value = float(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
 
 
 def _rle(sizes: tuple[int, ...]) -> list[Any]:
@@ -248,6 +324,8 @@ class VirtualDataset:
         if "spatial_ref" in self.coords:
             attrs["grid_mapping"] = "spatial_ref"
         if zarr_format == 3:
+            if self.array.nodata is not None:
+                attrs["_FillValue"] = _fill_attr(self.array.nodata, self.array.data_type)
             meta = self.array.zarr_json()
             meta["attributes"] = attrs
             keys[f"{self.name}/zarr.json"] = _json(meta)
@@ -268,17 +346,53 @@ def _json(obj: Any) -> bytes:
 
 
 def _encode_coords(coords: xr.Dataset, attrs: dict[str, Any], zarr_format: ZarrFormat) -> dict:
-    """Encode the coordinates with xarray into an in-memory Zarr store; return its keys."""
+    """Encode the coordinates with xarray into an in-memory Zarr store; return its keys.
+
+    Every chunk is written, scalars included (``write_empty_chunks``): a 0-d
+    coordinate without its chunk reads as its fill value. Times use the one CF epoch.
+    """
     import xarray as xr
     from zarr.storage import MemoryStore
 
     store: dict[str, Any] = {}
     ds = xr.Dataset(coords=coords.coords, attrs=attrs)
-    encoding = {name: {"chunks": var.shape or None} for name, var in ds.variables.items()}
-    for name in list(encoding):
-        if not ds.variables[name].shape:
-            del encoding[name]
+    encoding = {name: _coord_encoding(var, zarr_format) for name, var in ds.variables.items()}
     ds.to_zarr(
-        MemoryStore(store), zarr_format=zarr_format, consolidated=False, encoding=encoding
+        MemoryStore(store),
+        zarr_format=zarr_format,
+        consolidated=False,
+        encoding=encoding,
+        write_empty_chunks=True,
     )
     return {key: value.to_bytes() for key, value in store.items()}
+
+
+def _coord_encoding(var: xr.Variable, zarr_format: ZarrFormat) -> dict[str, Any]:
+    """One coordinate's encoding: a single chunk, CF time units, a scalar's own fill value.
+
+    A 0-d coordinate's v3 ``fill_value`` is its own (encoded) value: VirtualiZarr 2.8's
+    Zarr v2 writer drops the chunk of every 0-d array. ``ChunkManifest.dict()``
+    (``virtualizarr/manifests/manifest.py``) joins the empty chunk index of a 0-d array
+    into the key ``""``, and ``variable_to_kerchunk_arr_refs`` (``writers/kerchunk.py``)
+    uses that key as it is in its v2 branch (``join(0 for _ in shape)`` for loaded
+    variables likewise), so the chunk lands at ``time/`` where zarr reads ``time/0``;
+    its v3 branch uses ``encode_chunk_key(())``, ``time/c``, and keeps it. The v2
+    reader then finds the fill value, which ``convert_v3_to_v2_metadata`` copies from
+    v3 (``utils.py``): with this fill, a reader that does not mask it reads the value.
+    """
+    encoding: dict[str, Any] = {"chunks": var.shape} if var.shape else {}
+    encoded = var.values
+    if var.dtype.kind == "M":
+        encoding.update(units=CF_TIME_UNITS, calendar=CF_CALENDAR, dtype="int64")
+        encoded = var.values.astype("datetime64[s]").astype(np.int64)
+    if not var.shape and zarr_format == 3 and var.dtype.kind in "biufM":
+        encoding["fill_value"] = encoded.item()
+    return encoding
+
+
+def _fill_attr(value: float | bool, data_type: str) -> Any:
+    """``_FillValue`` as xarray's zarr engine reads it from v3 attributes."""
+    from xarray.backends.zarr import FillValueCoder
+
+    dtype = np.dtype(data_type)
+    return FillValueCoder.encode(complex(value) if dtype.kind == "c" else value, dtype)

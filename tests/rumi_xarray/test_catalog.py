@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import struct
+import time
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pytest
-from _virtual import open_refs, write
+from _virtual import open_default, open_refs, write
 
-from rumi_xarray.catalog import catalog, read_catalog, write_catalog
-from rumi_xarray.errors import RumiFormatError
+from rumi_xarray.catalog import catalog, catalog_table, read_catalog, write_catalog
+from rumi_xarray.errors import RumiFormatError, RumiVirtualError
 from rumi_xarray.mosaic import mosaic
 from rumi_xarray.outputs import to_kerchunk
+from rumi_xarray.spec import MAX_BLOB_FRAMES
 
 
 @pytest.fixture
@@ -84,3 +89,85 @@ def test_missing_columns_are_rejected(files):
     table = catalog(files[0]).drop_columns(["header"])
     with pytest.raises(RumiFormatError, match="header"):
         read_catalog(table)
+
+
+def test_a_blob_claiming_billions_of_frames_is_refused_before_any_allocation(files):
+    # 60000 x 60000 one-pixel tiles of uint8: 3.6e9 frames, every count 1 (count_bits 0),
+    # and a row nbytes that would make room for them all.
+    head = struct.pack("<4sHIIIHHHBBBIB", b"LOVE", 1, 60000, 60000, 1, 1, 1, 1, 8, 1, 0, 1, 0)
+    table = _corrupt(_corrupt(catalog(files[0]), "header", head), "nbytes", 1 << 62)
+    table = _corrupt(_corrupt(table, "shape", [1, 1, 60000, 60000]), "dtype", "uint8")
+    start = time.perf_counter()
+    with pytest.raises(RumiFormatError, match=rf"row 1 .*more than the {MAX_BLOB_FRAMES}"):
+        read_catalog(table)
+    assert time.perf_counter() - start < 0.5
+
+
+def test_nbytes_must_hold_every_frame(files):
+    table = catalog(files[0])
+    end = int(read_catalog(table)[1].desc.offsets[-1])
+    read_catalog(_corrupt(table, "nbytes", end))
+    with pytest.raises(RumiFormatError, match=rf"row 1 .*nbytes: expected at least {end}"):
+        read_catalog(_corrupt(table, "nbytes", end - 1))
+
+
+def test_catalog_paths_accept_pathlike(files, tmp_path):
+    paths, _ = files
+    target = tmp_path / "cat.parquet"
+    write_catalog(catalog([Path(p) for p in paths]), target)
+    assert [e.url for e in read_catalog(target)] == [e.url for e in read_catalog(str(target))]
+    assert read_catalog(target)[0].url == "file://" + str(Path(paths[0]).resolve())
+
+
+# ------------------------------------------------------------------------------ nodata
+
+
+def test_nodata_column_round_trips_and_reaches_the_mosaic(files, tmp_path):
+    paths, data = files
+    write_catalog(catalog(paths, nodata=int(data[0, 0, 0, 0])), tmp_path / "cat.parquet")
+    table = pa.parquet.read_table(tmp_path / "cat.parquet")
+    assert table.schema.field("nodata").type == pa.float64()
+    entries = read_catalog(tmp_path / "cat.parquet")
+    assert {e.nodata for e in entries} == {int(data[0, 0, 0, 0])}
+    assert isinstance(entries[0].nodata, int)
+    ds = open_default(to_kerchunk(mosaic(entries)))
+    want = data.astype(np.float32)
+    want[data == data[0, 0, 0, 0]] = np.nan
+    np.testing.assert_array_equal(ds.band_data.values, want)
+
+
+def test_nodata_per_file_must_agree_in_a_mosaic(files):
+    paths, _ = files
+    entries = read_catalog(catalog(paths, nodata=[0, 0, 1, None]))
+    assert [e.nodata for e in entries] == [0, 0, 1, None]
+    with pytest.raises(RumiVirtualError, match=r"f0_1\.rumi declares nodata 1"):
+        mosaic(entries)
+    assert mosaic(entries[:2]).array.nodata == 0
+
+
+def test_no_nodata_is_null_and_old_catalogs_still_read(files):
+    table = catalog(files[0])
+    assert table.column("nodata").null_count == table.num_rows
+    entries = read_catalog(table.drop_columns(["nodata"]))
+    assert all(e.nodata is None for e in entries)
+
+
+@pytest.mark.parametrize(("nodata", "message"), [(70000, "out of range for the files' dtype uint16"),
+                                                 (2.5, "out of range"), ([1, 2], "2 nodata values")])
+def test_bad_nodata_is_refused_when_writing(files, nodata, message):
+    with pytest.raises(ValueError, match=message):
+        catalog(files[0], nodata=nodata)
+
+
+@pytest.mark.parametrize("value", [70000.0, 0.5])
+def test_hostile_nodata_rows_are_rejected(files, value):
+    table = _corrupt(catalog(files[0]), "nodata", value)
+    with pytest.raises(RumiFormatError, match=r"row 1 .*nodata"):
+        read_catalog(table)
+
+
+def test_catalog_table_takes_nodata_from_the_entries(files):
+    entries = read_catalog(catalog(files[0], nodata=9))
+    assert read_catalog(catalog_table(entries))[3].nodata == 9
+    assert read_catalog(catalog_table(entries, nodata=None))[0].nodata == 9
+    assert read_catalog(catalog_table(entries, nodata=4))[0].nodata == 4

@@ -8,11 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from _virtual import open_refs, write
+from _virtual import open_default, open_refs, through_icechunk, write
 
+from rumi_xarray.coords import CF_TIME_UNITS
 from rumi_xarray.errors import RumiVirtualError
-from rumi_xarray.mosaic import mosaic
+from rumi_xarray.mosaic import Entry, mosaic
 from rumi_xarray.outputs import to_icechunk, to_kerchunk
+from rumi_xarray.read import describe_file
+from rumi_xarray.references import source_url
+from rumi_xarray.virtual import RumiVirtualWarning
 
 H, W = 150, 130  # not multiples of the tile: edge frames fall inside the mosaic
 
@@ -168,3 +172,152 @@ def test_pattern_must_match(tmp_path):
     paths = _pair(tmp_path)
     with pytest.raises(RumiVirtualError, match=r"b\.rumi does not match"):
         mosaic(paths, pattern=r"/(?P<k>a)\.rumi")
+
+
+# ------------------------------------------------------------------------------ nodata
+
+
+def _masked(values: np.ndarray, nodata) -> np.ndarray:
+    out = values.astype(np.float32)
+    out[values == nodata] = np.nan
+    return out
+
+
+def test_declared_nodata_is_what_default_decoding_masks(scenes):
+    paths, truth = scenes
+    nodata = int(truth[0, 0, 0, 0])  # a value the files hold
+    vds = mosaic(paths, pattern=r"_(?P<date>\d{8})\.rumi$", nodata=nodata)
+    meta = json.loads(to_kerchunk(vds)["refs"]["band_data/zarr.json"])
+    assert meta["fill_value"] == nodata  # the missing file reads as nodata
+    ds = open_default(to_kerchunk(vds))
+    want = truth.copy()
+    want[1, :, H:, 2 * W :] = nodata
+    np.testing.assert_array_equal(ds.band_data.values, _masked(want, nodata))
+    assert ds.band_data.encoding["_FillValue"] == nodata
+
+
+def test_fill_value_keeps_its_meaning_beside_nodata(scenes):
+    paths, truth = scenes
+    vds = mosaic(paths, pattern=r"_(?P<date>\d{8})\.rumi$", nodata=5000, fill_value=7)
+    ds = open_default(to_kerchunk(vds))
+    want = truth.copy()
+    want[1, :, H:, 2 * W :] = 7  # truth < 5000: nothing else is masked
+    np.testing.assert_array_equal(ds.band_data.values, want.astype(np.float32))
+
+
+def test_nodata_through_icechunk(scenes, tmp_path):
+    pytest.importorskip("icechunk")
+    paths, truth = scenes
+    vds = mosaic(paths, pattern=r"_(?P<date>\d{8})\.rumi$", nodata=0)
+    ds = through_icechunk(lambda store: to_icechunk(vds, store), Path(paths[0]).parent,
+                          tmp_path / "repo")
+    want = truth.copy()
+    want[1, :, H:, 2 * W :] = 0
+    np.testing.assert_array_equal(ds.band_data.values, _masked(want, 0))
+
+
+def _aligned(tmp_path, count=3):
+    data = np.random.default_rng(6).integers(0, 9, (2, 64, 64 * count), dtype=np.uint16)
+    paths = [write(tmp_path / f"{j}.rumi", data[:, :, j * 64 : (j + 1) * 64],
+                   transform=_transform(0, j, 64, 64)) for j in range(count)]
+    return paths, data
+
+
+def test_nodata_in_zarr_v2_is_the_fill_value(tmp_path):
+    paths, data = _aligned(tmp_path)
+    vds = mosaic([paths[0], paths[2]], nodata=3)
+    zarray = json.loads(to_kerchunk(vds, 2)["refs"]["band_data/.zarray"])
+    assert zarray["fill_value"] == 3
+    want = data.copy()
+    want[:, :, 64:128] = 3
+    np.testing.assert_array_equal(open_default(to_kerchunk(vds, 2), 2).band_data.values,
+                                  _masked(want, 3))
+
+
+def test_zarr_v2_cannot_hold_nodata_and_another_fill_value(tmp_path):
+    paths, _ = _aligned(tmp_path)
+    vds = mosaic([paths[0], paths[2]], nodata=3, fill_value=0)
+    with pytest.raises(RumiVirtualError, match="nodata 3 and fill_value 0"):
+        to_kerchunk(vds, 2)
+    to_kerchunk(mosaic(paths, nodata=3, fill_value=0), 2)  # nothing missing: no conflict
+
+
+def test_zarr_v2_warns_that_a_fill_value_without_nodata_is_masked(tmp_path):
+    paths, _ = _aligned(tmp_path)
+    with pytest.warns(RumiVirtualWarning, match="nodata=7"):
+        zarray = json.loads(to_kerchunk(mosaic([paths[0], paths[2]], fill_value=7), 2)[
+            "refs"]["band_data/.zarray"])
+    assert zarray["fill_value"] == 7
+    zarray = json.loads(to_kerchunk(mosaic([paths[0], paths[2]]), 2)["refs"]["band_data/.zarray"])
+    assert zarray["fill_value"] is None
+
+
+@pytest.mark.parametrize(("keyword", "value"), [("nodata", 70000), ("nodata", -1),
+                                                ("nodata", 1.5), ("fill_value", float("nan"))])
+def test_out_of_range_values_name_the_value_and_the_dtype(tmp_path, keyword, value):
+    paths, _ = _aligned(tmp_path, 1)
+    with pytest.raises(ValueError, match=rf"{keyword} {value!r} .*uint16"):
+        mosaic(paths, **{keyword: value})
+
+
+def test_entries_must_agree_on_nodata(tmp_path):
+    paths, _ = _aligned(tmp_path)
+    entries = [Entry(source_url(p), *describe_file(p, None, None), nodata=n)
+               for p, n in zip(paths, (3, 3, 4), strict=True)]
+    with pytest.raises(RumiVirtualError, match=r"2\.rumi declares nodata 4"):
+        mosaic(entries)
+    assert mosaic(entries, nodata=4).array.nodata == 4  # given explicitly: no check
+    assert mosaic(entries[:2]).array.nodata == 3
+
+
+# ----------------------------------------------------------------- a date in the names
+
+
+@pytest.fixture(scope="module")
+def dated(tmp_path_factory):
+    """The docs' example: a 2 x 2 grid of clipped scenes on 2 dates, in names and instants."""
+    d = tmp_path_factory.mktemp("dated")
+    rng = np.random.default_rng(7)
+    truth = rng.integers(0, 10_000, (2, 2, 600, 560), dtype=np.uint16)
+    paths = []
+    for t, day in enumerate(("2024-06-01", "2024-06-11")):
+        for row in range(2):
+            for col in range(2):
+                pixels = truth[t, :, row * 300 : (row + 1) * 300, col * 280 : (col + 1) * 280]
+                transform = (10.0, 0.0, 400_000.0 + col * 2800.0, 0.0, -10.0,
+                             5_000_000.0 - row * 3000.0)
+                paths.append(write(d / f"T{row}{col}_{day.replace('-', '')}.rumi", pixels,
+                                   transform=transform, tile=128, time=day))
+    return paths, truth
+
+
+def test_a_date_group_and_the_instants_give_one_dimension(dated):
+    paths, truth = dated
+    ds = open_default(to_kerchunk(mosaic(paths, pattern=r"_(?P<date>\d{8})\.rumi$")))
+    assert ds.band_data.dims == ("date", "band", "y", "x")
+    np.testing.assert_array_equal(ds.date.values, [20240601, 20240611])
+    assert ds.time.dims == ("date",)
+    np.testing.assert_array_equal(ds.time.values, np.array(["2024-06-01", "2024-06-11"],
+                                                           "datetime64[ns]"))
+    np.testing.assert_array_equal(ds.band_data.values, truth)
+    one = xr.open_dataset(paths[-1], engine="rumi")
+    np.testing.assert_array_equal(ds.band_data.isel(date=1, y=slice(300, 600),
+                                                    x=slice(280, 560)).values,
+                                  one.band_data.values)
+
+
+def test_a_group_that_is_not_the_date_keeps_both_dimensions(dated):
+    paths, truth = dated
+    vds = mosaic(paths, pattern=r"/T(?P<row>\d)\d_")
+    assert vds.array.dims == ("row", "time", "band", "y", "x")
+    ds = open_default(to_kerchunk(vds))
+    assert ds.time.dims == ("time",)
+    np.testing.assert_array_equal(ds.band_data.isel(row=0, y=slice(0, 300)).values,
+                                  truth[:, :, :300])
+
+
+def test_mosaic_times_use_the_one_epoch(dated):
+    refs = to_kerchunk(mosaic(dated[0]))["refs"]
+    attrs = json.loads(refs["time/zarr.json"])["attributes"]
+    assert attrs["units"] == CF_TIME_UNITS
+    assert json.loads(refs["time/zarr.json"])["data_type"] == "int64"

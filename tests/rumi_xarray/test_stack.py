@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 from pathlib import Path
@@ -192,6 +193,28 @@ def test_interval_files_keep_their_bounds(tmp_path: Path) -> None:
         ds.time_bounds.values[1], np.array(["2024-02-01", "2024-03-01"], "M8[s]")
     )
     assert ds.n.attrs["bounds"] == "time_bounds"
+
+
+def test_every_time_coordinate_encodes_with_the_one_epoch(tmp_path: Path) -> None:
+    from zarr.storage import MemoryStore
+
+    from rumi_xarray.coords import CF_CALENDAR, CF_TIME_UNITS
+
+    single = [_write(tmp_path / f"m{i}.rumi", seed=i,
+                     time=[(f"2024-0{i + 1}-01", f"2024-0{i + 2}-01")]) for i in range(2)]
+    multi = [_write(tmp_path / f"s{i}.rumi", seed=i, shape=(2, 1, 8, 8),
+                    time=[f"202{i}-01-01", f"202{i}-01-02"]) for i in range(2)]
+    for paths, names in ((single, ["n", "time_bounds"]), (multi, ["file_time"]),
+                         (multi[:1] * 2, ["time"])):
+        ds = open_stack(paths)
+        store: dict = {}
+        ds.to_zarr(MemoryStore(store), zarr_format=2, consolidated=False)
+        back = xr.open_zarr(MemoryStore(store), zarr_format=2, consolidated=False)
+        for name in names:
+            attrs = json.loads(store[f"{name}/.zattrs"].to_bytes())
+            assert (attrs["units"], attrs["calendar"]) == (CF_TIME_UNITS, CF_CALENDAR), name
+            assert json.loads(store[f"{name}/.zarray"].to_bytes())["dtype"] == "<i8", name
+            np.testing.assert_array_equal(back[name].values, ds[name].values)
 
 
 def test_explicit_coords_win_and_keep_time(tmp_path: Path) -> None:
