@@ -174,12 +174,14 @@ class OpenZLGridCodec(BytesBytesCodec):
 
     def _decode_sync(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> Buffer:
         itemsize = chunk_spec.dtype.to_native_dtype().itemsize
-        if chunk_spec.shape != self.grid.chunk_shape or itemsize != self.grid.itemsize:
+        if not _same_layout(chunk_spec.shape, self.grid.chunk_shape) or (
+            itemsize != self.grid.itemsize
+        ):
             raise ValueError(
                 f"{GRID_NAME} is configured for chunks of shape {self.grid.chunk_shape} with"
                 f" {self.grid.itemsize}-byte samples, but the array gives chunks of shape"
                 f" {chunk_spec.shape} with {itemsize}-byte samples: it needs a regular grid"
-                " of that chunk shape and no transpose codec"
+                " of that chunk shape (length-1 axes may be added) and no transpose codec"
             )
         data = _grid.decode(chunk_bytes.as_numpy_array(), self.grid)
         return chunk_spec.prototype.buffer.from_array_like(data)
@@ -189,6 +191,15 @@ class OpenZLGridCodec(BytesBytesCodec):
 
     def compute_encoded_size(self, _input_byte_length: int, _chunk_spec: ArraySpec) -> int:
         raise NotImplementedError
+
+
+def _same_layout(shape: tuple[int, ...], configured: tuple[int, ...]) -> bool:
+    """Whether chunks of ``shape`` lay out their bytes as chunks of ``configured`` do.
+
+    Length-1 axes change no byte's place in C order, so the axes consumers add when
+    they stack or expand arrays (``concat_dim``, ``expand_dims``) are accepted anywhere.
+    """
+    return [n for n in shape if n != 1] == [n for n in configured if n != 1]
 
 
 def _chunk_nbytes(chunk_spec: ArraySpec) -> int:

@@ -336,3 +336,144 @@ def test_zarr_chunk_must_match_the_configuration(tmp_path: Path) -> None:
         r" gives chunks of shape \(2, 16, 16\) with 2-byte samples: it needs a regular grid",
     ):
         zarr.open_array(tmp_path, mode="r")[:, :16, :16]
+
+
+# ------------------------------------------------------------- leading length-1 axes
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 16, 32), (2, 1, 16, 32), (1, 1, 2, 16, 32)])
+def test_added_length_1_axes_keep_the_layout(shape: tuple[int, ...]) -> None:
+    """Stacking or ``expand_dims`` adds length-1 axes to zarr's chunk: same bytes."""
+    image = random_image((2, 38, 70))
+    frames, config = rumi_frames(image, (16, 32), (1, 2, 0))
+    codec = zarr_.OpenZLGridCodec(**config)
+    spec = ArraySpec(
+        shape=shape,
+        dtype=parse_dtype("uint16", zarr_format=3),
+        fill_value=0,
+        config=ArrayConfig(order="C", write_empty_chunks=False),
+        prototype=default_buffer_prototype(),
+    )
+    for frame in frames.values():
+        ours = codec._decode_sync(spec.prototype.buffer.from_bytes(frame), spec).to_bytes()
+        assert ours == numcodecs_.OpenZLGridCodec(**config).decode(frame).tobytes()
+
+
+def test_other_axes_still_refused() -> None:
+    image = random_image((2, 38, 70))
+    frames, config = rumi_frames(image, (16, 32), (0, 1, 2))
+    spec = ArraySpec(
+        shape=(2, 2, 16, 32),
+        dtype=parse_dtype("uint16", zarr_format=3),
+        fill_value=0,
+        config=ArrayConfig(order="C", write_empty_chunks=False),
+        prototype=default_buffer_prototype(),
+    )
+    with pytest.raises(ValueError, match=r"gives chunks of shape \(2, 2, 16, 32\)"):
+        zarr_.OpenZLGridCodec(**config)._decode_sync(
+            spec.prototype.buffer.from_bytes(frames[(0, 0)]), spec
+        )
+
+
+# ---------------------------------------------- stacks through VirtualiZarr and Icechunk
+
+
+@pytest.fixture(scope="module")
+def clipped_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], np.ndarray]:
+    """Two dates of a 2-band 100 x 90 scene in 64-pixel tiles: clipped edge frames."""
+    from _virtual import write
+
+    root = tmp_path_factory.mktemp("clipped")
+    stack = np.random.default_rng(1).integers(0, 999, (2, 2, 100, 90), dtype=np.uint16)
+    paths = [write(root / f"d{i}.rumi", stack[i], time=f"2024-01-0{i + 1}") for i in range(2)]
+    return ["file://" + p for p in paths], stack
+
+
+def _registry() -> object:
+    from obspec_utils.registry import ObjectStoreRegistry
+    from obstore.store import LocalStore
+
+    return ObjectStoreRegistry({"file://": LocalStore()})
+
+
+def _virtual_stack(urls: list[str]) -> object:
+    virtualizarr = pytest.importorskip("virtualizarr")
+    from rumi_xarray.virtualizarr_ import RumiParser
+
+    return virtualizarr.open_virtual_mfdataset(
+        urls, registry=_registry(), parser=RumiParser(), combine="nested", concat_dim="time",
+        coords="minimal", compat="override",
+        loadable_variables=["time", "x", "y", "band", "spatial_ref"],
+    )  # fmt: skip
+
+
+def _engine_rumi(urls: list[str]) -> np.ndarray:
+    import xarray as xr
+
+    files = [xr.open_dataset(u.removeprefix("file://"), engine="rumi") for u in urls]
+    return np.stack([f.band_data.values for f in files])
+
+
+@pytest.mark.parametrize("zarr_format", [3, 2])
+def test_virtualizarr_stack_of_clipped_files_to_kerchunk_json(
+    clipped_files: tuple[list[str], np.ndarray], tmp_path: Path, zarr_format: int
+) -> None:
+    import xarray as xr
+
+    urls, stack = clipped_files
+    target = tmp_path / "stack.json"
+    _virtual_stack(urls).vz.to_kerchunk(str(target), format="json", zarr_format=zarr_format)  # type: ignore[attr-defined]
+    ds = xr.open_dataset(
+        "reference://", engine="zarr", consolidated=False, zarr_format=zarr_format,
+        mask_and_scale=False, storage_options={"fo": str(target)},
+    )  # fmt: skip
+    np.testing.assert_array_equal(ds.band_data.values, _engine_rumi(urls))
+    np.testing.assert_array_equal(ds.band_data.values, stack)
+
+
+def test_virtualizarr_stack_of_clipped_files_to_icechunk(
+    clipped_files: tuple[list[str], np.ndarray], tmp_path: Path
+) -> None:
+    import xarray as xr
+
+    icechunk = pytest.importorskip("icechunk")
+    urls, stack = clipped_files
+    root = urls[0].rsplit("/", 1)[0] + "/"
+    config = icechunk.RepositoryConfig.default()
+    config.set_virtual_chunk_container(
+        icechunk.VirtualChunkContainer(
+            root, icechunk.local_filesystem_store(root.removeprefix("file://"))
+        )
+    )
+    access = {root: icechunk.credentials.LocalFileSystemAccess}
+    storage = icechunk.local_filesystem_storage(str(tmp_path / "repo"))
+    repo = icechunk.Repository.create(storage, config, authorize_virtual_chunk_access=access)
+    session = repo.writable_session("main")
+    _virtual_stack(urls).vz.to_icechunk(session.store)  # type: ignore[attr-defined]
+    session.commit("two dates")
+    repo = icechunk.Repository.open(storage, authorize_virtual_chunk_access=access)
+    store = repo.readonly_session("main").store
+    ds = xr.open_zarr(store, consolidated=False, zarr_format=3, mask_and_scale=False)
+    np.testing.assert_array_equal(ds.band_data.values, _engine_rumi(urls))
+    np.testing.assert_array_equal(ds.band_data.values, stack)
+
+
+def test_virtualizarr_expand_dims_of_one_clipped_file(
+    clipped_files: tuple[list[str], np.ndarray], tmp_path: Path
+) -> None:
+    import xarray as xr
+
+    virtualizarr = pytest.importorskip("virtualizarr")
+    from rumi_xarray.virtualizarr_ import RumiParser
+
+    urls, stack = clipped_files
+    vds = virtualizarr.open_virtual_dataset(urls[1], registry=_registry(), parser=RumiParser())
+    target = tmp_path / "one.json"
+    vds.expand_dims("run").vz.to_kerchunk(str(target), format="json", zarr_format=3)
+    ds = xr.open_dataset(
+        "reference://", engine="zarr", consolidated=False, zarr_format=3,
+        mask_and_scale=False, storage_options={"fo": str(target)},
+    )  # fmt: skip
+    assert ds.band_data.dims == ("run", "band", "y", "x")
+    np.testing.assert_array_equal(ds.band_data.values[0], _engine_rumi(urls[1:])[0])
+    np.testing.assert_array_equal(ds.band_data.values[0], stack[1])
