@@ -58,9 +58,11 @@ class GridConfig:
     """Keys of ambiguous frames that are bottom-row tiles, ``edge[0]`` high."""
     tall: frozenset[str]
     """Keys of ambiguous frames that are right-column tiles, ``edge[1]`` wide."""
+    verify: bool | None = None
+    """Check each frame's checksums; None defers to ``RUMI_VERIFY`` (off when unset)."""
 
     def to_config(self) -> dict[str, Any]:
-        """Return the JSON configuration; ``wide`` and ``tall`` only when not empty."""
+        """Return the JSON configuration; ``wide``, ``tall`` and ``verify`` only when set."""
         config: dict[str, Any] = {
             "chunk_shape": list(self.chunk_shape),
             "itemsize": self.itemsize,
@@ -70,6 +72,8 @@ class GridConfig:
         for name in ("wide", "tall"):
             if keys := getattr(self, name):
                 config[name] = sorted(keys)
+        if self.verify is not None:
+            config["verify"] = self.verify
         return config
 
 
@@ -90,6 +94,7 @@ def parse_grid_config(
     edge: Iterable[int],
     wide: Iterable[str] = (),
     tall: Iterable[str] = (),
+    verify: bool | None = None,
 ) -> GridConfig:
     """Check a ``rumi.openzl_grid`` configuration, raising TypeError or ValueError."""
     shape = _parse_ints("chunk_shape", chunk_shape, minimum=1)
@@ -116,7 +121,9 @@ def parse_grid_config(
             f" have the same size, which is not the case for chunk_shape {list(shape)}"
             f" and edge {list(clip)}"
         )
-    return GridConfig(shape, size, order, clip, keys["wide"], keys["tall"])
+    if verify is not None:
+        _core.parse_verify(verify)
+    return GridConfig(shape, size, order, clip, keys["wide"], keys["tall"], verify)
 
 
 def _parse_int(name: str, value: object) -> int:
@@ -175,7 +182,7 @@ def decode(frame: Buffer, grid: GridConfig) -> np.ndarray:
     """
     nbytes = _core.decoded_nbytes(frame)
     shapes = _tile_shapes(grid, nbytes)
-    raw = _core.decompress(frame, nbytes=nbytes)
+    raw = _core.decompress(frame, nbytes=nbytes, verify=_core.parse_verify(grid.verify))
     if len(shapes) == 1:
         return _place(raw, grid, shapes[0])
     key = frame_key(frame)

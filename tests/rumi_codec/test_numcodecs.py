@@ -12,6 +12,7 @@ import threading
 import numcodecs
 import numpy as np
 import pytest
+from openzl import ext
 
 import rumi_codec
 from rumi_codec import OpenZLCodec, OpenZLError
@@ -143,15 +144,22 @@ def test_pickle() -> None:
         "graph": "compress",
         "format_version": 20,
         "checksum": True,
+        "verify": None,
     }
     assert again.decode(codec.encode(chunk())).tobytes() == chunk().tobytes()
 
 
-def test_newer_format_version_still_decodes() -> None:
-    codec = OpenZLCodec(recipe=None, graph="zstd", format_version=99)
-    assert codec.decode(GOLDEN).size == 16
-    with pytest.raises(ValueError, match="is newer than this openzl writes"):
-        codec.encode(chunk())
+@pytest.mark.parametrize("version", [ext.MIN_FORMAT_VERSION - 1, ext.MAX_FORMAT_VERSION + 1, 99])
+def test_unwritable_format_version_is_refused_when_built(version: int) -> None:
+    expected = (
+        f"format_version must be between {ext.MIN_FORMAT_VERSION} and {ext.MAX_FORMAT_VERSION}"
+        rf" \(the OpenZL formats this openzl writes\), got {version}"
+    )
+    with pytest.raises(ValueError, match=expected):
+        OpenZLCodec(recipe=None, graph="zstd", format_version=version)
+    with pytest.raises(ValueError, match=expected):
+        numcodecs.get_codec({"id": "rumi.openzl", "recipe": None, "graph": "zstd",
+                             "format_version": version})  # fmt: skip
 
 
 @pytest.mark.parametrize(
