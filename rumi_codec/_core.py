@@ -31,6 +31,7 @@ from rumi_codec._options import (
     PLAIN_GRAPHS,
     SERIAL_GRAPH,
     SERIAL_GRAPHS,
+    TYPED_FORMAT_VERSION,
     VERIFY_VARIABLE,
     parse_options,
     parse_verify,
@@ -135,6 +136,11 @@ def compress(
         return _compress_recipe(rows, recipe)
     assert graph is not None  # parse_options: exactly one of the two
     version = DEFAULT_FORMAT_VERSION if format_version is None else format_version
+    if version < TYPED_FORMAT_VERSION:
+        raise ValueError(
+            f"format_version {version} stores bytes only; numeric frames need"
+            f" {TYPED_FORMAT_VERSION} or later"
+        )
     return _compress_plain(ext.Input(ext.Type.Numeric, rows.reshape(-1)), graph, version, checksum)
 
 
@@ -189,12 +195,14 @@ def encode(
     A non-empty NumPy array of a numeric dtype (bool, integers, floats, complex,
     datetimes) with 1-, 2-, 4- or 8-byte elements becomes a ``Numeric`` frame
     (`compress`); anything else (strings, records, void, an empty array, a bytes-like
-    object such as another codec's output) a ``Serial`` frame of its bytes in memory
-    order (`compress_serial`, with ``graph``, or `SERIAL_GRAPH` where ``graph`` is
-    None or takes numbers only). ``decompress(frame, serial=True)`` returns the bytes.
+    object such as another codec's output, or anything under a ``format_version``
+    before `TYPED_FORMAT_VERSION`) a ``Serial`` frame of its bytes in memory order
+    (`compress_serial`, with ``graph``, or `SERIAL_GRAPH` where ``graph`` is None or
+    takes numbers only). ``decompress(frame, serial=True)`` returns the bytes.
     """
     parse_options(recipe=recipe, graph=graph, format_version=format_version, checksum=checksum)
-    if isinstance(data, np.ndarray) and data.size and _numeric(data.dtype):
+    typed = format_version is None or format_version >= TYPED_FORMAT_VERSION
+    if typed and isinstance(data, np.ndarray) and data.size and _numeric(data.dtype):
         return compress(
             data, recipe=recipe, graph=graph, format_version=format_version, checksum=checksum
         )

@@ -13,6 +13,7 @@ size, the keys (`frame_key`) of the frames that are ``wide`` or ``tall``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import operator
@@ -26,9 +27,16 @@ from rumi_codec import _core
 from rumi_codec._core import OpenZLError
 
 if TYPE_CHECKING:
-    from collections.abc import Buffer, Iterable
+    from collections.abc import Buffer, Iterable, Iterator
 
-__all__ = ["READ_ONLY", "GridConfig", "decode", "frame_key", "parse_grid_config"]
+__all__ = [
+    "READ_ONLY",
+    "GridConfig",
+    "decode",
+    "frame_key",
+    "naming_the_frame",
+    "parse_grid_config",
+]
 
 READ_ONLY: Final = "rumi.openzl_grid is a read-only view of rumi frames; write with rumi.openzl"
 """Message of the NotImplementedError raised by every encode."""
@@ -84,6 +92,21 @@ def frame_key(frame: Buffer) -> str:
     """Return ``"<length>:<blake2b-64 hex digest>"``, the key ``wide``/``tall`` record."""
     view = memoryview(frame).cast("B")
     return f"{view.nbytes}:{hashlib.blake2b(view, digest_size=8).hexdigest()}"
+
+
+@contextlib.contextmanager
+def naming_the_frame(frame: Buffer) -> Iterator[None]:
+    """Prefix an `OpenZLError` raised inside with ``"frame <key>: "`` (`frame_key`).
+
+    A Zarr codec is never told which chunk it decodes, so the key is how its errors
+    name the frame; messages that already start with it are left as they are.
+    """
+    try:
+        yield
+    except OpenZLError as exc:
+        if str(exc).startswith("frame ") and ":" in str(exc).split()[1]:
+            raise
+        raise OpenZLError(f"frame {frame_key(frame)}: {exc}") from exc
 
 
 def parse_grid_config(
@@ -180,9 +203,10 @@ def decode(frame: Buffer, grid: GridConfig) -> np.ndarray:
         When the frame fits none of the tile shapes, or fits both a bottom-row and a
         right-column tile and ``wide``/``tall`` do not tell which.
     """
-    nbytes = _core.decoded_nbytes(frame)
-    shapes = _tile_shapes(grid, nbytes)
-    raw = _core.decompress(frame, nbytes=nbytes, verify=_core.parse_verify(grid.verify))
+    with naming_the_frame(frame):
+        nbytes = _core.decoded_nbytes(frame)
+        shapes = _tile_shapes(grid, nbytes)
+        raw = _core.decompress(frame, nbytes=nbytes, verify=_core.parse_verify(grid.verify))
     if len(shapes) == 1:
         return _place(raw, grid, shapes[0])
     key = frame_key(frame)

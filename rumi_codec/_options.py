@@ -17,6 +17,7 @@ __all__ = [
     "PLAIN_GRAPHS",
     "SERIAL_GRAPH",
     "SERIAL_GRAPHS",
+    "TYPED_FORMAT_VERSION",
     "VERIFY_VARIABLE",
     "parse_options",
     "parse_verify",
@@ -38,6 +39,9 @@ PLAIN_GRAPHS: Final[dict[str, type[ext.graphs.Graph]]] = {
     "bitpack": ext.graphs.Bitpack,
 }
 """Plain OpenZL graphs by name; each takes any numeric input of width 1, 2, 4 or 8."""
+
+TYPED_FORMAT_VERSION: Final = 14
+"""First OpenZL format with typed (``Numeric``) inputs; older formats store bytes only."""
 
 SERIAL_GRAPH: Final = "compress"
 """Graph of Serial frames when the options name a geozl recipe, or a graph (``field_lz``)

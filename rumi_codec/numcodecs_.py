@@ -84,10 +84,11 @@ class OpenZLCodec(Codec):
     def decode(self, buf: Buffer, out: Any = None) -> np.ndarray:
         """Decode one frame to flat ``uint8`` bytes, or into ``out`` (size checked first)."""
         verify = _core.parse_verify(self.verify)
+        nbytes = None if out is None else ensure_contiguous_ndarray(out).nbytes
+        with _grid.naming_the_frame(buf):
+            data = _core.decompress(buf, nbytes=nbytes, verify=verify, serial=True)
         if out is None:
-            return _core.decompress(buf, verify=verify, serial=True)
-        nbytes = ensure_contiguous_ndarray(out).nbytes
-        data = _core.decompress(buf, nbytes=nbytes, verify=verify, serial=True)
+            return data
         filled: np.ndarray = ndarray_copy(data, out)
         return filled
 

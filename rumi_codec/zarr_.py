@@ -120,20 +120,8 @@ class OpenZLCodec(BytesBytesCodec):
     def _decode_sync(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> Buffer:
         frame = chunk_bytes.as_numpy_array()
         verify = _core.parse_verify(self.verify)
-        if _core.output_type(frame) != ext.Type.Numeric:
-            data = _core.decompress(frame, verify=verify, serial=True)
-            return chunk_spec.prototype.buffer.from_array_like(data)
-        nbytes = _chunk_nbytes(chunk_spec)
-        found = _core.decoded_nbytes(frame)
-        if found != nbytes:
-            raise OpenZLError(
-                f"frame {_grid.frame_key(frame)} decodes to {found} bytes, but a chunk of"
-                f" shape {chunk_spec.shape} ({chunk_spec.dtype.to_native_dtype()}) holds"
-                f" {nbytes}: it is a clipped edge frame or belongs to another array. Read"
-                f" clipped rumi edge tiles with a rectilinear chunk grid and {NAME}, or"
-                f" with {GRID_NAME} on a regular grid"
-            )
-        data = _core.decompress(frame, nbytes=nbytes, verify=verify)
+        with _grid.naming_the_frame(frame):
+            data = _decode_frame(frame, chunk_spec, verify)
         return chunk_spec.prototype.buffer.from_array_like(data)
 
     async def _decode_single(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> Buffer:
@@ -212,6 +200,22 @@ class OpenZLGridCodec(BytesBytesCodec):
 
     def compute_encoded_size(self, _input_byte_length: int, _chunk_spec: ArraySpec) -> int:
         raise NotImplementedError
+
+
+def _decode_frame(frame: np.ndarray, chunk_spec: ArraySpec, verify: bool) -> np.ndarray:
+    """Decode a Serial frame as it is, a Numeric one only when it holds the chunk."""
+    if _core.output_type(frame) != ext.Type.Numeric:
+        return _core.decompress(frame, verify=verify, serial=True)
+    nbytes = _chunk_nbytes(chunk_spec)
+    found = _core.decoded_nbytes(frame)
+    if found != nbytes:
+        raise OpenZLError(
+            f"frame decodes to {found} bytes, but a chunk of shape {chunk_spec.shape}"
+            f" ({chunk_spec.dtype.to_native_dtype()}) holds {nbytes}: it is a clipped edge"
+            f" frame or belongs to another array. Read clipped rumi edge tiles with a"
+            f" rectilinear chunk grid and {NAME}, or with {GRID_NAME} on a regular grid"
+        )
+    return _core.decompress(frame, nbytes=nbytes, verify=verify)
 
 
 def _same_layout(shape: tuple[int, ...], configured: tuple[int, ...]) -> bool:

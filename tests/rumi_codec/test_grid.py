@@ -477,3 +477,32 @@ def test_virtualizarr_expand_dims_of_one_clipped_file(
     assert ds.band_data.dims == ("run", "band", "y", "x")
     np.testing.assert_array_equal(ds.band_data.values[0], _engine_rumi(urls[1:])[0])
     np.testing.assert_array_equal(ds.band_data.values[0], stack[1])
+
+
+# ------------------------------------------------------------------------ verify, errors
+
+
+def test_verify(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RUMI_VERIFY", raising=False)
+    image = random_image((2, 38, 70))
+    frames, config = rumi_frames(image, (16, 32), (0, 1, 2), recipe=None, graph="store")
+    frame = bytearray(frames[(2, 2)])
+    frame[len(frame) // 2] ^= 0x10
+    assert _grid.decode(bytes(frame), _grid.parse_grid_config(**config)).size == 2 * 16 * 32 * 2
+    checked = _grid.parse_grid_config(**config, verify=True)
+    with pytest.raises(OpenZLError, match=r"^frame \d+:[0-9a-f]{16}: .*checksum mismatch"):
+        _grid.decode(bytes(frame), checked)
+    with pytest.raises(OpenZLError, match="checksum mismatch"):
+        numcodecs_.OpenZLGridCodec(**config, verify=True).decode(bytes(frame))
+    monkeypatch.setenv("RUMI_VERIFY", "true")
+    with pytest.raises(OpenZLError, match="checksum mismatch"):
+        numcodecs_.OpenZLGridCodec(**config).decode(bytes(frame))
+    assert numcodecs_.OpenZLGridCodec(**config, verify=False).get_config()["verify"] is False
+    assert zarr_.OpenZLGridCodec(**config, verify=True).to_dict()["configuration"]["verify"]  # type: ignore[index]
+
+
+def test_grid_errors_name_the_frame() -> None:
+    image = random_image((2, 38, 70))
+    frames, config = rumi_frames(image, (16, 32), (0, 1, 2))
+    with pytest.raises(OpenZLError, match=r"^frame 7:[0-9a-f]{16}: OpenZL frame header"):
+        numcodecs_.OpenZLGridCodec(**config).decode(frames[(0, 0)][:7])
