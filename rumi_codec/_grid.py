@@ -8,7 +8,10 @@ The padding lies outside the array, so no reader ever sees it.
 
 A frame stores no shape (`_core`), so the configuration gives the tile shape, the
 clipped ``edge`` and, where a bottom-row and a right-column frame decode to the same
-size, the keys (`frame_key`) of the frames that are ``wide`` or ``tall``.
+size, the keys of the frames that are ``wide`` or ``tall``: a digest of the frame
+(`frame_key`, one per frame of one file), or of its skeleton (`skeleton_key`: the
+decoding map, which for geozl frames holds the row width, so one key serves every
+bottom-row frame of every file written alike, and files can share a configuration).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from rumi_codec import _core
+from rumi_codec import _core, _header
 from rumi_codec._core import OpenZLError
 
 if TYPE_CHECKING:
@@ -36,6 +39,7 @@ __all__ = [
     "frame_key",
     "naming_the_frame",
     "parse_grid_config",
+    "skeleton_key",
 ]
 
 READ_ONLY: Final = "rumi.openzl_grid is a read-only view of rumi frames; write with rumi.openzl"
@@ -47,7 +51,7 @@ ITEMSIZES: Final = (1, 2, 4, 8, 16)
 MAX_NDIM: Final = 16
 """Most chunk axes accepted."""
 
-_KEY: Final = re.compile(r"[0-9]+:[0-9a-f]{16}")
+_KEY: Final = re.compile(r"(?:[0-9]+|skeleton):[0-9a-f]{16}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,18 @@ def frame_key(frame: Buffer) -> str:
     """Return ``"<length>:<blake2b-64 hex digest>"``, the key ``wide``/``tall`` record."""
     view = memoryview(frame).cast("B")
     return f"{view.nbytes}:{hashlib.blake2b(view, digest_size=8).hexdigest()}"
+
+
+def skeleton_key(frame: Buffer) -> str | None:
+    """Return ``"skeleton:<blake2b-64 hex digest>"`` of the frame's skeleton, or None.
+
+    The skeleton (`rumi_codec._header.skeleton`) is the frame's header and decoding
+    map without its stored streams; None when the frame has none this reader follows.
+    """
+    skeleton = _header.skeleton(frame)
+    if skeleton is None:
+        return None
+    return f"skeleton:{hashlib.blake2b(skeleton, digest_size=8).hexdigest()}"
 
 
 @contextlib.contextmanager
@@ -182,7 +198,10 @@ def _parse_keys(name: str, keys: object) -> frozenset[str]:
         raise TypeError(f"{name} must be a list of frame keys, got {keys!r}")
     for key in keys:
         if not isinstance(key, str) or not _KEY.fullmatch(key):
-            raise ValueError(f"{name} entries must be '<length>:<16 hex digits>', got {key!r}")
+            raise ValueError(
+                f"{name} entries must be '<length>:<16 hex digits>' or"
+                f" 'skeleton:<16 hex digits>', got {key!r}"
+            )
     return frozenset(keys)
 
 
@@ -211,6 +230,8 @@ def decode(frame: Buffer, grid: GridConfig) -> np.ndarray:
         return _place(raw, grid, shapes[0])
     key = frame_key(frame)
     wide, tall = key in grid.wide, key in grid.tall
+    if not (wide or tall) and (shared := skeleton_key(frame)) is not None:
+        wide, tall = shared in grid.wide, shared in grid.tall
     if wide and tall:
         return _fill(raw, grid, shapes, key)
     if not (wide or tall):

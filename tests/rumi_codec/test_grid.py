@@ -506,3 +506,91 @@ def test_grid_errors_name_the_frame() -> None:
     frames, config = rumi_frames(image, (16, 32), (0, 1, 2))
     with pytest.raises(OpenZLError, match=r"^frame 7:[0-9a-f]{16}: OpenZL frame header"):
         numcodecs_.OpenZLGridCodec(**config).decode(frames[(0, 0)][:7])
+
+
+# ------------------------------------------- stacks of files with equal edge remainders
+
+
+def _smooth(seed: int, shape: tuple[int, ...]) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (2000 + np.cumsum(rng.integers(-3, 4, shape), axis=-1)).astype(np.uint16)
+
+
+@pytest.fixture(scope="module")
+def square_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], np.ndarray]:
+    """Three dates of a 2-band 100 x 100 scene in 64-pixel tiles: 36 x 64 bottom-row and
+    64 x 36 right-column frames decode to the same size (rh * tw == th * rw)."""
+    from _virtual import write
+
+    root = tmp_path_factory.mktemp("square")
+    stack = np.stack([_smooth(i, (2, 100, 100)) for i in range(3)])
+    paths = [write(root / f"s{i}.rumi", stack[i], time=f"2024-02-0{i + 1}") for i in range(3)]
+    return ["file://" + p for p in paths], stack
+
+
+def test_geozl_edge_frames_are_keyed_by_skeleton(
+    square_files: tuple[list[str], np.ndarray],
+) -> None:
+    """One configuration for every file written alike: skeleton keys, not frame digests."""
+    from rumi_xarray.references import references
+
+    urls, _ = square_files
+    zarrays = [references(u.removeprefix("file://"), zarr_format=2)["refs"] for u in urls]
+    configs = [json.loads(z["band_data/.zarray"])["filters"][0] for z in zarrays]
+    assert configs[0] == configs[1] == configs[2]
+    assert configs[0]["edge"] == [36, 36]
+    assert len(configs[0]["wide"]) == len(configs[0]["tall"]) == 1
+    assert configs[0]["wide"][0].startswith("skeleton:")
+
+
+@pytest.mark.parametrize("zarr_format", [3, 2])
+def test_virtualizarr_stack_with_equal_edge_remainders(
+    square_files: tuple[list[str], np.ndarray], tmp_path: Path, zarr_format: int
+) -> None:
+    import xarray as xr
+
+    urls, stack = square_files
+    target = tmp_path / "stack.json"
+    _virtual_stack(urls).vz.to_kerchunk(str(target), format="json", zarr_format=zarr_format)  # type: ignore[attr-defined]
+    ds = xr.open_dataset(
+        "reference://", engine="zarr", consolidated=False, zarr_format=zarr_format,
+        mask_and_scale=False, storage_options={"fo": str(target)},
+    )  # fmt: skip
+    np.testing.assert_array_equal(ds.band_data.values, _engine_rumi(urls))
+    np.testing.assert_array_equal(ds.band_data.values, stack)
+
+
+def test_multizarrtozarr_stack_with_equal_edge_remainders(
+    square_files: tuple[list[str], np.ndarray],
+) -> None:
+    import xarray as xr
+    from kerchunk.combine import MultiZarrToZarr
+
+    from rumi_xarray.references import references
+
+    urls, stack = square_files
+    refs = [references(u.removeprefix("file://"), zarr_format=2) for u in urls]
+    combined = MultiZarrToZarr(
+        refs, concat_dims=["n"], coo_map={"n": "INDEX"}, identical_dims=["x", "y", "band"],
+        remote_protocol="file",
+    ).translate()  # fmt: skip
+    ds = xr.open_dataset(
+        "reference://", engine="zarr", consolidated=False, zarr_format=2, mask_and_scale=False,
+        storage_options={"fo": combined},
+    )  # fmt: skip
+    np.testing.assert_array_equal(ds.band_data.values, stack)
+
+
+def test_skeleton_keys() -> None:
+    image = _smooth(0, (1, 40, 40))
+    frames, config = rumi_frames(image, (16, 16), (0, 1, 2))
+    wide = _grid.skeleton_key(frames[(2, 0)])
+    tall = _grid.skeleton_key(frames[(0, 2)])
+    assert wide is not None and tall is not None and wide != tall
+    assert wide == _grid.skeleton_key(frames[(2, 1)])
+    shared = {**config, "wide": [wide], "tall": [tall]}
+    chunk = numcodecs_.OpenZLGridCodec(**shared).decode(frames[(2, 1)])
+    np.testing.assert_array_equal(
+        chunk.view("u2").reshape(1, 16, 16), padded(image[:, 32:, 16:32], [1, 16, 16])
+    )
+    assert _grid.skeleton_key(b"not a frame") is None
