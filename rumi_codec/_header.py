@@ -14,6 +14,7 @@ skeleton (``None``): callers then learn the width by decoding it.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ _CHUNKS: Final = 21  # first format with frame flags, varint sizes and several c
 _MAX_CHUNKS: Final = 4096
 _MAX_KEY: Final = 4096  # skeletons longer than this are not remembered
 _WIDTHS: dict[bytes, int] = {}
+_LOCK = threading.Lock()  # decoding threads learn widths concurrently
 
 
 class _Bad(Exception):
@@ -105,9 +107,10 @@ def learn_width(key: bytes | None, width: int) -> None:
     """Remember the element width a decoder reported for a frame of skeleton ``key``."""
     if key is None or len(key) > _MAX_KEY:
         return
-    if len(_WIDTHS) >= MAX_SKELETONS:
-        _WIDTHS.pop(next(iter(_WIDTHS)), None)
-    _WIDTHS[key] = width
+    with _LOCK:
+        if len(_WIDTHS) >= MAX_SKELETONS:
+            del _WIDTHS[next(iter(_WIDTHS))]
+        _WIDTHS[key] = width
 
 
 def _skeleton(frame: memoryview) -> bytes:

@@ -113,18 +113,19 @@ def _parse_graph(graph: object, *, format_version: int | None) -> None:
 def parse_verify(verify: bool | None) -> bool:
     """Whether to verify checksums: ``verify``, or where it is None, `VERIFY_VARIABLE`.
 
-    The variable accepts ``0, 1, false, true, off, on, no, yes`` (any case); unset is
-    off. Any other value raises ValueError naming the variable.
+    The variable accepts ``0, 1, false, true, off, on, no, yes``, as rumi-eo does
+    (lower case, exactly); unset or empty is off. Any other value raises ValueError
+    naming the variable.
     """
     if verify is not None:
         if not isinstance(verify, bool):
             raise TypeError(f"verify must be a bool or None, got {verify!r}")
         return verify
     value = os.environ.get(VERIFY_VARIABLE)
-    if value is None:
+    if not value:
         return False
     try:
-        return _VERIFY_VALUES[value.strip().lower()]
+        return _VERIFY_VALUES[value]
     except KeyError:
         raise ValueError(
             f"{VERIFY_VARIABLE} must be 0, 1, false, true, off, on, no, or yes; got {value!r}"

@@ -61,7 +61,7 @@ def test_verify_is_off_by_default(
     assert (values != DATA).sum() == 1
 
 
-@pytest.mark.parametrize("value", ["1", "true", "ON", "yes", " Yes "])
+@pytest.mark.parametrize("value", ["1", "true", "on", "yes"])
 def test_rumi_verify_turns_it_on(
     stored: tuple[bytes, tuple[int, int]], monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
@@ -72,7 +72,7 @@ def test_rumi_verify_turns_it_on(
     assert (values != DATA).sum() == 1
 
 
-@pytest.mark.parametrize("value", ["0", "false", "Off", "no"])
+@pytest.mark.parametrize("value", ["0", "false", "off", "no", ""])
 def test_rumi_verify_off(
     stored: tuple[bytes, tuple[int, int]], monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
@@ -82,8 +82,9 @@ def test_rumi_verify_off(
         open_rumi(stored[0], verify=True).load()
 
 
-@pytest.mark.parametrize("value", ["", "2", "enable", "y"])
+@pytest.mark.parametrize("value", ["2", "enable", "y", "TRUE", "On", " yes"])
 def test_rumi_verify_bad_value(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    """As rumi-eo 0.26.1 (checked against it): lower case only, nothing around it."""
     monkeypatch.setenv("RUMI_VERIFY", value)
     message = "RUMI_VERIFY must be 0, 1, false, true, off, on, no, or yes; got"
     with pytest.raises(ValueError, match=message):
