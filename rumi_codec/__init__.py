@@ -1,6 +1,7 @@
 """OpenZL frame codecs for rumi tiles: one self-contained OpenZL frame per chunk.
 
-``compress``/``decompress`` work on plain arrays and bytes (engine in ``_core``).
+``compress``/``decompress`` work on plain arrays and bytes, ``encode`` on any bytes
+(Numeric frames for numeric arrays, Serial frames otherwise; engine in ``_core``).
 ``OpenZLCodec`` (id ``"rumi.openzl"``) and the decode-only ``OpenZLGridCodec`` (id
 ``"rumi.openzl_grid"``) are the numcodecs adaptors; their Zarr v3 twins live in
 ``rumi_codec.zarr_``. ``frame_key`` names a frame in a ``rumi.openzl_grid``
@@ -14,11 +15,19 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rumi_codec._core import OpenZLError, compress, decompress
+    from rumi_codec._core import OpenZLError, compress, decompress, encode
     from rumi_codec._grid import frame_key
     from rumi_codec.numcodecs_ import OpenZLCodec, OpenZLGridCodec
 
-__all__ = ["OpenZLCodec", "OpenZLError", "OpenZLGridCodec", "compress", "decompress", "frame_key"]
+__all__ = [
+    "OpenZLCodec",
+    "OpenZLError",
+    "OpenZLGridCodec",
+    "compress",
+    "decompress",
+    "encode",
+    "frame_key",
+]
 
 _MODULES = {
     "OpenZLCodec": "rumi_codec.numcodecs_",
@@ -26,6 +35,7 @@ _MODULES = {
     "OpenZLError": "rumi_codec._core",
     "compress": "rumi_codec._core",
     "decompress": "rumi_codec._core",
+    "encode": "rumi_codec._core",
     "frame_key": "rumi_codec._grid",
 }
 

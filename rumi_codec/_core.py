@@ -1,12 +1,15 @@
-"""OpenZL frame engine: ``compress`` and ``decompress`` on bytes-like objects.
+"""OpenZL frame engine: ``compress``/``encode`` and ``decompress`` on bytes-like objects.
 
-An OpenZL frame decodes to exactly one ``Numeric`` output of 1-, 2-, 4- or 8-byte
-elements. The frame stores neither the array's shape nor its dtype: callers restore
-them with ``decompress(frame).view(dtype).reshape(shape)``.
+A frame decodes to exactly one output: ``Numeric`` (elements of 1, 2, 4 or 8 bytes:
+the samples of an array) or ``Serial`` (plain bytes: strings, records, or the output
+of another codec). The frame stores neither the array's shape nor its dtype: callers
+restore them with ``decompress(frame).view(dtype).reshape(shape)``.
 
 Frames written by geozl use its custom codecs, so every decode goes through geozl:
-``geozl.decompress`` (C, releases the GIL) or an ``openzl.ext.DCtx`` with the geozl
-decoders registered (holds the GIL, but reports the element width). Neither an
+its C decoder (releases the GIL) or an ``openzl.ext.DCtx`` with the geozl decoders
+registered (holds the GIL, but reports the element width). Element widths learnt
+from the ``DCtx`` are kept by frame skeleton (`rumi_codec._header`), so later frames
+of the same shape of graph are checked and decoded without the GIL. Neither an
 OpenZL context nor a geozl graph is thread-safe, so they are cached per thread.
 """
 
@@ -21,8 +24,22 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 from openzl import ext
 
+from rumi_codec import _header
+from rumi_codec._options import (
+    DEFAULT_FORMAT_VERSION,
+    DEFAULT_RECIPE,
+    PLAIN_GRAPHS,
+    SERIAL_GRAPH,
+    SERIAL_GRAPHS,
+    TYPED_FORMAT_VERSION,
+    VERIFY_VARIABLE,
+    parse_options,
+    parse_verify,
+)
+from rumi_xarray.errors import RumiFormatError
+
 if TYPE_CHECKING:
-    from collections.abc import Buffer, Callable, Hashable
+    from collections.abc import Buffer, Callable, Collection, Hashable
 
     import geozl
     from numpy.typing import ArrayLike
@@ -32,34 +49,25 @@ __all__ = [
     "DEFAULT_RECIPE",
     "MAX_FRAME_BYTES",
     "PLAIN_GRAPHS",
+    "SERIAL_GRAPH",
+    "VERIFY_VARIABLE",
     "OpenZLError",
     "compress",
+    "compress_serial",
     "decoded_nbytes",
     "decompress",
     "decompress_into",
     "decompress_output",
+    "encode",
+    "output_type",
     "parse_options",
+    "parse_verify",
 ]
 
 MAX_FRAME_BYTES: Final = 1 << 30
 """Largest decoded frame accepted when the caller does not give its size (1 GiB)."""
 
-DEFAULT_RECIPE: Final = "planar>zigzag>zstd"
-"""geozl recipe used when neither a recipe nor a plain graph is chosen."""
-
-DEFAULT_FORMAT_VERSION: Final = 24
-"""OpenZL format written by plain graphs: read by openzl 0.2 (8..24) and 0.3 (8..27),
-and the version rumi-eo writes."""
-
-PLAIN_GRAPHS: Final[dict[str, type[ext.graphs.Graph]]] = {
-    "store": ext.graphs.Store,
-    "zstd": ext.graphs.Zstd,
-    "compress": ext.graphs.Compress,
-    "field_lz": ext.graphs.FieldLz,
-    "fse": ext.graphs.Fse,
-    "bitpack": ext.graphs.Bitpack,
-}
-"""Plain OpenZL graphs by name; each takes any numeric input of width 1, 2, 4 or 8."""
+_NUMERIC_KINDS: Final = frozenset("biufcmM")
 
 _ELEMENT_WIDTHS: Final = frozenset((1, 2, 4, 8))
 _HEADER_BYTES: Final = 1024  # FrameInfo reads ~8 + 2 bytes per output, never the payload
@@ -68,8 +76,12 @@ _ENABLE, _DISABLE = 1, 2  # ZL_TernaryParam values of the checksum parameters
 _REASON: Final = re.compile(r"(?:Code|OpenZL error string): ([^\n]+)")
 
 
-class OpenZLError(ValueError):
-    """An OpenZL frame that cannot be decoded, or an array that cannot be encoded."""
+class OpenZLError(RumiFormatError):
+    """An OpenZL frame that cannot be decoded, or an array that cannot be encoded.
+
+    A `rumi_xarray.RumiFormatError` (so a ValueError): every OpenZL failure on a read
+    path, through the engine or a Zarr codec, is one.
+    """
 
 
 class _ThreadState(threading.local):
@@ -82,60 +94,6 @@ class _ThreadState(threading.local):
 
 
 _STATE = _ThreadState()
-
-
-# ---------------------------------------------------------------------------- options
-
-
-def parse_options(
-    *,
-    recipe: str | None,
-    graph: str | None,
-    format_version: int | None,
-    checksum: bool,
-) -> None:
-    """Check one set of encoding options, raising TypeError or ValueError.
-
-    Exactly one of ``recipe`` (a geozl recipe) and ``graph`` (a name in
-    `PLAIN_GRAPHS`) is given. geozl frames always carry checksums and pick their own
-    format version. The upper bound of ``format_version`` depends on the installed
-    openzl and is checked by `compress`, so that a codec configured by a newer writer
-    can still be built to decode.
-    """
-    if (recipe is None) == (graph is None):
-        raise ValueError(
-            f"give exactly one of recipe and graph, got recipe={recipe!r} and graph={graph!r}"
-        )
-    if not isinstance(checksum, bool):
-        raise TypeError(f"checksum must be a bool, got {checksum!r}")
-    if recipe is not None:
-        _parse_recipe(recipe, format_version=format_version, checksum=checksum)
-    else:
-        _parse_graph(graph, format_version=format_version)
-
-
-def _parse_recipe(recipe: object, *, format_version: int | None, checksum: bool) -> None:
-    if not isinstance(recipe, str) or not recipe:
-        raise TypeError(f"recipe must be a non-empty geozl recipe string, got {recipe!r}")
-    if format_version is not None:
-        raise ValueError(
-            f"format_version={format_version!r} needs a plain graph: geozl picks the format"
-        )
-    if not checksum:
-        raise ValueError("checksum=False needs a plain graph: geozl frames always carry checksums")
-
-
-def _parse_graph(graph: object, *, format_version: int | None) -> None:
-    if graph not in PLAIN_GRAPHS:
-        raise ValueError(f"graph must be one of {sorted(PLAIN_GRAPHS)}, got {graph!r}")
-    if format_version is None:
-        return
-    if isinstance(format_version, bool) or not isinstance(format_version, int):
-        raise TypeError(f"format_version must be an int or None, got {format_version!r}")
-    if format_version < ext.MIN_FORMAT_VERSION:
-        raise ValueError(
-            f"format_version must be >= {ext.MIN_FORMAT_VERSION}, got {format_version}"
-        )
 
 
 # ---------------------------------------------------------------------------- encode
@@ -178,7 +136,12 @@ def compress(
         return _compress_recipe(rows, recipe)
     assert graph is not None  # parse_options: exactly one of the two
     version = DEFAULT_FORMAT_VERSION if format_version is None else format_version
-    return _compress_plain(rows.reshape(-1), graph, version, checksum)
+    if version < TYPED_FORMAT_VERSION:
+        raise ValueError(
+            f"format_version {version} stores bytes only; numeric frames need"
+            f" {TYPED_FORMAT_VERSION} or later"
+        )
+    return _compress_plain(ext.Input(ext.Type.Numeric, rows.reshape(-1)), graph, version, checksum)
 
 
 def _as_rows(array: ArrayLike) -> np.ndarray:
@@ -196,7 +159,73 @@ def _as_rows(array: ArrayLike) -> np.ndarray:
     if arr.size == 0:
         raise ValueError(f"cannot store an empty array of shape {arr.shape}")
     flat = arr.reshape(-1).view(np.uint8).view(f"<u{width}")
-    return flat.reshape(-1, arr.shape[-1] * parts)
+    return flat.reshape(-1, (arr.shape[-1] if arr.ndim else 1) * parts)
+
+
+def compress_serial(
+    data: Buffer,
+    *,
+    graph: str = SERIAL_GRAPH,
+    format_version: int | None = None,
+    checksum: bool = True,
+) -> bytes:
+    """Compress plain bytes into one OpenZL frame with a ``Serial`` output.
+
+    ``graph`` is a name in `PLAIN_GRAPHS` that takes bytes (not ``field_lz``);
+    ``decompress(frame, serial=True)`` gives the bytes back, whatever their length.
+    """
+    parse_options(recipe=None, graph=graph, format_version=format_version, checksum=checksum)
+    if graph not in SERIAL_GRAPHS:
+        raise ValueError(f"graph {graph!r} takes numbers only; use one of {sorted(SERIAL_GRAPHS)}")
+    version = DEFAULT_FORMAT_VERSION if format_version is None else format_version
+    raw = np.frombuffer(_byte_view(data), np.uint8)
+    return _compress_plain(ext.Input(ext.Type.Serial, raw), graph, version, checksum)
+
+
+def encode(
+    data: Buffer | np.ndarray,
+    *,
+    recipe: str | None = DEFAULT_RECIPE,
+    graph: str | None = None,
+    format_version: int | None = None,
+    checksum: bool = True,
+) -> bytes:
+    """Compress any bytes into one frame, as the ``rumi.openzl`` codecs do.
+
+    A non-empty NumPy array of a numeric dtype (bool, integers, floats, complex,
+    datetimes) with 1-, 2-, 4- or 8-byte elements becomes a ``Numeric`` frame
+    (`compress`); anything else (strings, records, void, an empty array, a bytes-like
+    object such as another codec's output, or anything under a ``format_version``
+    before `TYPED_FORMAT_VERSION`) a ``Serial`` frame of its bytes in memory order
+    (`compress_serial`, with ``graph``, or `SERIAL_GRAPH` where ``graph`` is None or
+    takes numbers only). ``decompress(frame, serial=True)`` returns the bytes.
+    """
+    parse_options(recipe=recipe, graph=graph, format_version=format_version, checksum=checksum)
+    typed = format_version is None or format_version >= TYPED_FORMAT_VERSION
+    if typed and isinstance(data, np.ndarray) and data.size and _numeric(data.dtype):
+        return compress(
+            data, recipe=recipe, graph=graph, format_version=format_version, checksum=checksum
+        )
+    serial = graph if graph in SERIAL_GRAPHS else SERIAL_GRAPH
+    return compress_serial(
+        _memory_bytes(data), graph=serial, format_version=format_version, checksum=checksum
+    )
+
+
+def _numeric(dtype: np.dtype) -> bool:
+    width = dtype.itemsize // (2 if dtype.kind == "c" else 1)
+    return dtype.kind in _NUMERIC_KINDS and width in _ELEMENT_WIDTHS
+
+
+def _memory_bytes(data: Buffer | np.ndarray) -> Buffer:
+    """The bytes of an array in memory order (C or F), or of any contiguous buffer."""
+    if isinstance(data, np.ndarray):
+        if data.dtype.hasobject:
+            raise TypeError(f"cannot store dtype {data.dtype}: it holds Python objects")
+        if not (data.flags.c_contiguous or data.flags.f_contiguous):
+            raise ValueError("an array to encode must be contiguous (C or F order)")
+        return data.ravel(order="K").view(np.uint8)
+    return data
 
 
 def _compress_recipe(rows: np.ndarray, recipe: str) -> bytes:
@@ -228,16 +257,11 @@ def _build_recipe(recipe: str, rows: np.ndarray) -> geozl.Graph:
         ) from exc
 
 
-def _compress_plain(flat: np.ndarray, graph: str, version: int, checksum: bool) -> bytes:
-    if version > ext.MAX_FORMAT_VERSION:
-        raise ValueError(
-            f"format_version {version} is newer than this openzl writes"
-            f" ({ext.MIN_FORMAT_VERSION}..{ext.MAX_FORMAT_VERSION})"
-        )
+def _compress_plain(data: ext.Input, graph: str, version: int, checksum: bool) -> bytes:
     key = (graph, version, checksum)
     _, cctx = _cached(_STATE.plain, key, lambda: _build_plain(graph, version, checksum))
     try:
-        frame: bytes = cctx.compress([ext.Input(ext.Type.Numeric, flat)])
+        frame: bytes = cctx.compress([data])
     except RuntimeError as exc:
         raise OpenZLError(f"OpenZL encode failed ({graph!r}): {_reason(exc)}") from exc
     return frame
@@ -260,7 +284,9 @@ def _build_plain(graph: str, version: int, checksum: bool) -> tuple[ext.Compress
 # ---------------------------------------------------------------------------- decode
 
 
-def decompress(frame: Buffer, *, nbytes: int | None = None, verify: bool = False) -> np.ndarray:
+def decompress(
+    frame: Buffer, *, nbytes: int | None = None, verify: bool = False, serial: bool = False
+) -> np.ndarray:
     """Decode one OpenZL frame (geozl or plain) to its bytes, releasing the GIL.
 
     Parameters
@@ -273,6 +299,9 @@ def decompress(frame: Buffer, *, nbytes: int | None = None, verify: bool = False
         anything is allocated; without it the limit is `MAX_FRAME_BYTES`.
     verify
         Check the frame's checksums, where it has them.
+    serial
+        Also accept a ``Serial`` output (plain bytes), as `encode` writes for data
+        that is not numeric; else the output must be ``Numeric``.
 
     Returns
     -------
@@ -282,13 +311,13 @@ def decompress(frame: Buffer, *, nbytes: int | None = None, verify: bool = False
     Raises
     ------
     OpenZLError
-        When the frame is not one numeric output of the expected size, or does not
-        decode (corrupt, truncated, trailing bytes).
+        When the frame is not one output of the expected kind and size, or does not
+        decode (corrupt, truncated, trailing bytes, a checksum with ``verify``).
     """
     view = _byte_view(frame)
-    size = _check_header(frame, view, _parse_nbytes(nbytes))
+    size = _check_header(frame, view, _parse_nbytes(nbytes), serial=serial)
     if size == 0:  # geozl reports a 0-byte frame as unreadable; DCtx decodes it
-        return _decode_dctx(frame, view, size)[0]
+        return _decode_dctx(frame, view, size, verify)[0]
     import geozl
 
     try:
@@ -301,15 +330,26 @@ def decompress(frame: Buffer, *, nbytes: int | None = None, verify: bool = False
     return out
 
 
-def decompress_into(frame: Buffer, out: np.ndarray, *, verify: bool = False) -> None:
+def decompress_into(
+    frame: Buffer,
+    out: np.ndarray,
+    *,
+    verify: bool = False,
+    widths: Collection[int] | None = None,
+) -> None:
     """Decode one frame into ``out``, a C-contiguous writable ``uint8`` array of its size.
 
     The same checks as `decompress` with ``nbytes=out.nbytes``. Reusing ``out`` spares
     a page-faulting allocation per frame, which is what makes whole-image reads as
-    fast as decoding alone.
+    fast as decoding alone. With ``widths``, the frame's elements must be one of
+    these widths (bytes): the width is known from the frame's skeleton after the
+    first frame of that skeleton (`_header.skeleton`), which alone is decoded with
+    the GIL held, by the decoder that reports widths.
     """
     view = _byte_view(frame)
     size = _check_header(frame, view, out.nbytes)
+    if widths is not None and _decoded_for_width(frame, view, out, widths, verify):
+        return
     into = _c_decompress()
     if into is None or size == 0:
         out[:] = decompress(frame, nbytes=size, verify=verify)
@@ -335,6 +375,27 @@ def decompress_into(frame: Buffer, out: np.ndarray, *, verify: bool = False) -> 
         raise OpenZLError(f"frame decodes to {written[0]} bytes, its header declares {size}")
 
 
+def _decoded_for_width(
+    frame: Buffer, view: memoryview, out: np.ndarray, widths: Collection[int], verify: bool
+) -> bool:
+    """Check the frame's element width; True when learning it decoded into ``out``."""
+    key = _header.skeleton(view)
+    width = _header.known_width(key)
+    decoded = width is None
+    if width is None:
+        data, width = _decode_dctx(frame, view, out.nbytes, verify)
+        _header.learn_width(key, width)
+    if width not in widths:
+        expected = " or ".join(str(w) for w in sorted(widths))
+        raise OpenZLError(
+            f"frame output element width is {width} bytes, expected {expected}"
+            " (the width of the samples or of their complex components)"
+        )
+    if decoded:
+        out[:] = data
+    return decoded
+
+
 @functools.cache
 def _c_decompress() -> tuple[Any, Any] | None:
     """geozl's C decoder (the one ``geozl.decompress`` wraps), or None where it is absent."""
@@ -348,11 +409,13 @@ def _c_decompress() -> tuple[Any, Any] | None:
     return ffi, lib
 
 
-def decompress_output(frame: Buffer) -> tuple[np.ndarray, int]:
+def decompress_output(
+    frame: Buffer, *, verify: bool = True, serial: bool = False
+) -> tuple[np.ndarray, int]:
     """Decode one OpenZL frame and report its element width (holds the GIL).
 
-    Checksums are verified (the ``DCtx`` default), and the decoded size is capped at
-    `MAX_FRAME_BYTES`.
+    The decoded size is capped at `MAX_FRAME_BYTES`; ``verify`` and ``serial`` are
+    those of `decompress` (checksums are verified unless told otherwise).
 
     Parameters
     ----------
@@ -365,17 +428,24 @@ def decompress_output(frame: Buffer) -> tuple[np.ndarray, int]:
         A new flat, writable ``uint8`` array and the element width in bytes.
     """
     view = _byte_view(frame)
-    size = _check_header(frame, view, None)
-    return _decode_dctx(frame, view, size)
+    size = _check_header(frame, view, None, serial=serial)
+    return _decode_dctx(frame, view, size, verify)
 
 
-def decoded_nbytes(frame: Buffer) -> int:
+def decoded_nbytes(frame: Buffer, *, serial: bool = False) -> int:
     """Return the decoded size a frame's header declares, without decoding it.
 
-    The header gets the checks of `decompress` (one numeric output, at most
+    The header gets the checks of `decompress` (one output, at most
     `MAX_FRAME_BYTES`), so callers can pick a shape before anything is allocated.
     """
-    return _check_header(frame, _byte_view(frame), None)
+    return _check_header(frame, _byte_view(frame), None, serial=serial)
+
+
+def output_type(frame: Buffer) -> ext.Type:
+    """Return the type of a frame's one output (``Numeric`` or ``Serial``), checked."""
+    view = _byte_view(frame)
+    _check_header(frame, view, None, serial=True)
+    return ext.FrameInfo(_head(frame, view)).output_type(0)
 
 
 def _byte_view(frame: Buffer) -> memoryview:
@@ -396,11 +466,16 @@ def _parse_nbytes(nbytes: int | None) -> int | None:
     return count
 
 
-def _check_header(frame: Buffer, view: memoryview, nbytes: int | None) -> int:
+def _head(frame: Buffer, view: memoryview) -> bytes:
+    return frame if isinstance(frame, bytes) else bytes(view[:_HEADER_BYTES])
+
+
+def _check_header(
+    frame: Buffer, view: memoryview, nbytes: int | None, *, serial: bool = False
+) -> int:
     """Return the decoded size the frame header declares, after checking it."""
-    head = frame if isinstance(frame, bytes) else bytes(view[:_HEADER_BYTES])
     try:
-        info = ext.FrameInfo(head)
+        info = ext.FrameInfo(_head(frame, view))
         count = info.num_outputs
         if count != 1:
             raise OpenZLError(f"OpenZL frame has {count} outputs, expected 1")
@@ -408,8 +483,9 @@ def _check_header(frame: Buffer, view: memoryview, nbytes: int | None) -> int:
         size: int = info.output_content_size(0)
     except RuntimeError as exc:
         raise OpenZLError(f"OpenZL frame header unreadable: {_reason(exc)}") from exc
-    if kind != ext.Type.Numeric:
-        raise OpenZLError(f"OpenZL frame output is {kind.name}, expected Numeric")
+    if kind != ext.Type.Numeric and not (serial and kind == ext.Type.Serial):
+        expected = "Numeric or Serial" if serial else "Numeric"
+        raise OpenZLError(f"OpenZL frame output is {kind.name}, expected {expected}")
     if nbytes is not None and size != nbytes:
         raise OpenZLError(f"frame decodes to {size} bytes, expected {nbytes}")
     if nbytes is None and size > MAX_FRAME_BYTES:
@@ -417,10 +493,16 @@ def _check_header(frame: Buffer, view: memoryview, nbytes: int | None) -> int:
     return size
 
 
-def _decode_dctx(frame: Buffer, view: memoryview, size: int) -> tuple[np.ndarray, int]:
+def _decode_dctx(
+    frame: Buffer, view: memoryview, size: int, verify: bool
+) -> tuple[np.ndarray, int]:
     data = frame if isinstance(frame, bytes) else view.tobytes()
+    dctx = _dctx()
+    flag = _ENABLE if verify else _DISABLE
+    dctx.set_parameter(ext.DParam.CheckCompressedChecksum, flag)
+    dctx.set_parameter(ext.DParam.CheckContentChecksum, flag)
     try:
-        (output,) = _dctx().decompress(data)
+        (output,) = dctx.decompress(data)
     except RuntimeError as exc:
         raise OpenZLError(f"OpenZL decode failed: {_reason(exc)}") from exc
     if output.content_size != size:
@@ -436,6 +518,7 @@ def _dctx() -> ext.DCtx:
         import geozl
 
         dctx = ext.DCtx()
+        dctx.set_parameter(ext.DParam.StickyParameters, 1)
         geozl.register_decoders(dctx)
         _STATE.dctx = dctx
     return _STATE.dctx

@@ -8,11 +8,15 @@ The padding lies outside the array, so no reader ever sees it.
 
 A frame stores no shape (`_core`), so the configuration gives the tile shape, the
 clipped ``edge`` and, where a bottom-row and a right-column frame decode to the same
-size, the keys (`frame_key`) of the frames that are ``wide`` or ``tall``.
+size, the keys of the frames that are ``wide`` or ``tall``: a digest of the frame
+(`frame_key`, one per frame of one file), or of its skeleton (`skeleton_key`: the
+decoding map, which for geozl frames holds the row width, so one key serves every
+bottom-row frame of every file written alike, and files can share a configuration).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import operator
@@ -22,13 +26,21 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from rumi_codec import _core
+from rumi_codec import _core, _header
 from rumi_codec._core import OpenZLError
 
 if TYPE_CHECKING:
-    from collections.abc import Buffer, Iterable
+    from collections.abc import Buffer, Iterable, Iterator
 
-__all__ = ["READ_ONLY", "GridConfig", "decode", "frame_key", "parse_grid_config"]
+__all__ = [
+    "READ_ONLY",
+    "GridConfig",
+    "decode",
+    "frame_key",
+    "naming_the_frame",
+    "parse_grid_config",
+    "skeleton_key",
+]
 
 READ_ONLY: Final = "rumi.openzl_grid is a read-only view of rumi frames; write with rumi.openzl"
 """Message of the NotImplementedError raised by every encode."""
@@ -39,7 +51,7 @@ ITEMSIZES: Final = (1, 2, 4, 8, 16)
 MAX_NDIM: Final = 16
 """Most chunk axes accepted."""
 
-_KEY: Final = re.compile(r"[0-9]+:[0-9a-f]{16}")
+_KEY: Final = re.compile(r"(?:[0-9]+|skeleton):[0-9a-f]{16}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +70,11 @@ class GridConfig:
     """Keys of ambiguous frames that are bottom-row tiles, ``edge[0]`` high."""
     tall: frozenset[str]
     """Keys of ambiguous frames that are right-column tiles, ``edge[1]`` wide."""
+    verify: bool | None = None
+    """Check each frame's checksums; None defers to ``RUMI_VERIFY`` (off when unset)."""
 
     def to_config(self) -> dict[str, Any]:
-        """Return the JSON configuration; ``wide`` and ``tall`` only when not empty."""
+        """Return the JSON configuration; ``wide``, ``tall`` and ``verify`` only when set."""
         config: dict[str, Any] = {
             "chunk_shape": list(self.chunk_shape),
             "itemsize": self.itemsize,
@@ -70,6 +84,8 @@ class GridConfig:
         for name in ("wide", "tall"):
             if keys := getattr(self, name):
                 config[name] = sorted(keys)
+        if self.verify is not None:
+            config["verify"] = self.verify
         return config
 
 
@@ -82,6 +98,33 @@ def frame_key(frame: Buffer) -> str:
     return f"{view.nbytes}:{hashlib.blake2b(view, digest_size=8).hexdigest()}"
 
 
+def skeleton_key(frame: Buffer) -> str | None:
+    """Return ``"skeleton:<blake2b-64 hex digest>"`` of the frame's skeleton, or None.
+
+    The skeleton (`rumi_codec._header.skeleton`) is the frame's header and decoding
+    map without its stored streams; None when the frame has none this reader follows.
+    """
+    skeleton = _header.skeleton(frame)
+    if skeleton is None:
+        return None
+    return f"skeleton:{hashlib.blake2b(skeleton, digest_size=8).hexdigest()}"
+
+
+@contextlib.contextmanager
+def naming_the_frame(frame: Buffer) -> Iterator[None]:
+    """Prefix an `OpenZLError` raised inside with ``"frame <key>: "`` (`frame_key`).
+
+    A Zarr codec is never told which chunk it decodes, so the key is how its errors
+    name the frame; messages that already start with it are left as they are.
+    """
+    try:
+        yield
+    except OpenZLError as exc:
+        if str(exc).startswith("frame ") and ":" in str(exc).split()[1]:
+            raise
+        raise OpenZLError(f"frame {frame_key(frame)}: {exc}") from exc
+
+
 def parse_grid_config(
     *,
     chunk_shape: Iterable[int],
@@ -90,6 +133,7 @@ def parse_grid_config(
     edge: Iterable[int],
     wide: Iterable[str] = (),
     tall: Iterable[str] = (),
+    verify: bool | None = None,
 ) -> GridConfig:
     """Check a ``rumi.openzl_grid`` configuration, raising TypeError or ValueError."""
     shape = _parse_ints("chunk_shape", chunk_shape, minimum=1)
@@ -116,7 +160,9 @@ def parse_grid_config(
             f" have the same size, which is not the case for chunk_shape {list(shape)}"
             f" and edge {list(clip)}"
         )
-    return GridConfig(shape, size, order, clip, keys["wide"], keys["tall"])
+    if verify is not None:
+        _core.parse_verify(verify)
+    return GridConfig(shape, size, order, clip, keys["wide"], keys["tall"], verify)
 
 
 def _parse_int(name: str, value: object) -> int:
@@ -152,7 +198,10 @@ def _parse_keys(name: str, keys: object) -> frozenset[str]:
         raise TypeError(f"{name} must be a list of frame keys, got {keys!r}")
     for key in keys:
         if not isinstance(key, str) or not _KEY.fullmatch(key):
-            raise ValueError(f"{name} entries must be '<length>:<16 hex digits>', got {key!r}")
+            raise ValueError(
+                f"{name} entries must be '<length>:<16 hex digits>' or"
+                f" 'skeleton:<16 hex digits>', got {key!r}"
+            )
     return frozenset(keys)
 
 
@@ -173,13 +222,16 @@ def decode(frame: Buffer, grid: GridConfig) -> np.ndarray:
         When the frame fits none of the tile shapes, or fits both a bottom-row and a
         right-column tile and ``wide``/``tall`` do not tell which.
     """
-    nbytes = _core.decoded_nbytes(frame)
-    shapes = _tile_shapes(grid, nbytes)
-    raw = _core.decompress(frame, nbytes=nbytes)
+    with naming_the_frame(frame):
+        nbytes = _core.decoded_nbytes(frame)
+        shapes = _tile_shapes(grid, nbytes)
+        raw = _core.decompress(frame, nbytes=nbytes, verify=_core.parse_verify(grid.verify))
     if len(shapes) == 1:
         return _place(raw, grid, shapes[0])
     key = frame_key(frame)
     wide, tall = key in grid.wide, key in grid.tall
+    if not (wide or tall) and (shared := skeleton_key(frame)) is not None:
+        wide, tall = shared in grid.wide, shared in grid.tall
     if wide and tall:
         return _fill(raw, grid, shapes, key)
     if not (wide or tall):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from numcodecs.abc import Codec
 from numcodecs.compat import ensure_contiguous_ndarray, ndarray_copy
 
@@ -18,17 +19,20 @@ from rumi_codec import _core, _grid
 if TYPE_CHECKING:
     from collections.abc import Buffer, Iterable
 
-    import numpy as np
-
 __all__ = ["OpenZLCodec", "OpenZLGridCodec"]
+
+_BYTE_FORMATS = frozenset(("B", "b", "c"))
+"""``memoryview`` formats of plain bytes (``bytes``, ``bytearray``, ``array("b")``)."""
 
 
 class OpenZLCodec(Codec):
-    """Compress each chunk into one self-contained OpenZL frame.
+    """Compress each chunk, whatever its bytes, into one self-contained OpenZL frame.
 
-    Decoding needs only the frame, whichever options wrote it, and gives the chunk's
-    bytes back. Encoding keeps the chunk's last axis as the row width, so geozl's
-    2-D predictors see the image rows.
+    A numeric array (1-, 2-, 4- or 8-byte elements) becomes a ``Numeric`` frame whose
+    rows are the chunk's last axis, so geozl's 2-D predictors see the image rows;
+    anything else (strings, records, bytes from another codec) a ``Serial`` frame
+    (`rumi_codec._core.encode`). Decoding needs only the frame, whichever options
+    wrote it, and gives the chunk's bytes back.
 
     Parameters
     ----------
@@ -38,8 +42,12 @@ class OpenZLCodec(Codec):
         Plain OpenZL graph name (``"zstd"``, ``"store"``, ``"compress"``, ...).
     format_version
         OpenZL format of plain-graph frames; None is ``_core.DEFAULT_FORMAT_VERSION``.
+        Must be one the installed openzl writes (checked here).
     checksum
         Store checksums in plain-graph frames (geozl frames always have them).
+    verify
+        Check each frame's checksums when decoding; None defers to the environment
+        variable ``RUMI_VERIFY`` (off when unset).
     """
 
     codec_id = "rumi.openzl"
@@ -50,18 +58,22 @@ class OpenZLCodec(Codec):
         graph: str | None = None,
         format_version: int | None = None,
         checksum: bool = True,
+        verify: bool | None = None,
     ) -> None:
         _core.parse_options(
             recipe=recipe, graph=graph, format_version=format_version, checksum=checksum
         )
+        if verify is not None:
+            _core.parse_verify(verify)
         self.recipe = recipe
         self.graph = graph
         self.format_version = format_version
         self.checksum = checksum
+        self.verify = verify
 
     def encode(self, buf: Buffer) -> bytes:
         """Compress a chunk (any contiguous array or buffer) into one frame."""
-        return _core.compress(
+        return _core.encode(
             _memory_order(buf),
             recipe=self.recipe,
             graph=self.graph,
@@ -71,26 +83,33 @@ class OpenZLCodec(Codec):
 
     def decode(self, buf: Buffer, out: Any = None) -> np.ndarray:
         """Decode one frame to flat ``uint8`` bytes, or into ``out`` (size checked first)."""
+        verify = _core.parse_verify(self.verify)
+        nbytes = None if out is None else ensure_contiguous_ndarray(out).nbytes
+        with _grid.naming_the_frame(buf):
+            data = _core.decompress(buf, nbytes=nbytes, verify=verify, serial=True)
         if out is None:
-            return _core.decompress(buf)
-        nbytes = ensure_contiguous_ndarray(out).nbytes
-        filled: np.ndarray = ndarray_copy(_core.decompress(buf, nbytes=nbytes), out)
+            return data
+        filled: np.ndarray = ndarray_copy(data, out)
         return filled
 
     def get_config(self) -> dict[str, Any]:
-        """Return the JSON-serialisable configuration, with ``id``."""
-        return {
+        """Return the JSON-serialisable configuration, with ``id`` (``verify`` when set)."""
+        config = {
             "id": self.codec_id,
             "recipe": self.recipe,
             "graph": self.graph,
             "format_version": self.format_version,
             "checksum": self.checksum,
         }
+        if self.verify is not None:
+            config["verify"] = self.verify
+        return config
 
     def __repr__(self) -> str:
+        verify = "" if self.verify is None else f", verify={self.verify!r}"
         return (
             f"{type(self).__name__}(recipe={self.recipe!r}, graph={self.graph!r},"
-            f" format_version={self.format_version!r}, checksum={self.checksum!r})"
+            f" format_version={self.format_version!r}, checksum={self.checksum!r}{verify})"
         )
 
 
@@ -112,6 +131,7 @@ class OpenZLGridCodec(Codec):
         edge: Iterable[int],
         wide: Iterable[str] = (),
         tall: Iterable[str] = (),
+        verify: bool | None = None,
     ) -> None:
         self._grid = _grid.parse_grid_config(
             chunk_shape=chunk_shape,
@@ -120,6 +140,7 @@ class OpenZLGridCodec(Codec):
             edge=edge,
             wide=wide,
             tall=tall,
+            verify=verify,
         )
 
     def encode(self, buf: Buffer) -> bytes:
@@ -143,11 +164,17 @@ class OpenZLGridCodec(Codec):
         return f"{type(self).__name__}({args})"
 
 
-def _memory_order(buf: Buffer) -> np.ndarray:
-    """Return the chunk as an array whose C order is its memory order, without copying.
+def _memory_order(buf: Buffer) -> np.ndarray | Buffer:
+    """Return a chunk array with C order as its memory order, or raw bytes as they are.
 
     An F-ordered chunk (Zarr v2 ``order="F"``) is transposed, so its frame holds the
-    bytes as they lie in memory, which is what ``decode`` must give back.
+    bytes as they lie in memory, which is what ``decode`` must give back. Buffers
+    that are not arrays (``bytes``, ``bytearray``, another codec's output) stay
+    bytes, so `_core.encode` stores them as a ``Serial`` frame.
     """
+    if not isinstance(buf, np.ndarray):
+        view = memoryview(buf)  # type: ignore[arg-type]
+        if view.format in _BYTE_FORMATS:
+            return view
     arr: np.ndarray = ensure_contiguous_ndarray(buf, flatten=False)
     return arr if arr.flags.c_contiguous else arr.T

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from openzl import ext
 from zarr.abc.codec import BytesBytesCodec
 from zarr.core.common import parse_named_configuration
 
@@ -36,15 +37,22 @@ NAME: Final = "rumi.openzl"
 GRID_NAME: Final = "rumi.openzl_grid"
 """JSON name of `OpenZLGridCodec`, and id of its numcodecs twin."""
 
+_FIXED_KINDS: Final = frozenset("biufcmMSUV")
+"""NumPy kinds of fixed-size samples, whose chunk bytes can be viewed as the array."""
+
 
 @dataclass(frozen=True)
 class OpenZLCodec(BytesBytesCodec):
-    """Compress each chunk into one self-contained OpenZL frame.
+    """Compress each chunk, whatever its bytes, into one self-contained OpenZL frame.
 
-    Placed after ``bytes`` (and any ``transpose``), it sees the chunk in memory order
-    and keeps its last axis as the row width, so geozl's 2-D predictors see rows.
-    Decoding needs only the frame, which must hold exactly the chunk: clipped rumi
-    edge tiles need a rectilinear grid, or `OpenZLGridCodec` on a regular one.
+    Right after ``bytes`` (and any ``transpose``) it sees the chunk in memory order:
+    numeric samples become a ``Numeric`` frame whose rows are the chunk's last axis,
+    so geozl's 2-D predictors see rows. Other data types (fixed-width strings,
+    structured records) and bytes that are not the chunk (after another
+    bytes-to-bytes codec, or a variable-length array-to-bytes codec) become a
+    ``Serial`` frame. Decoding needs only the frame; a ``Numeric`` frame must hold
+    exactly the chunk: clipped rumi edge tiles need a rectilinear grid, or
+    `OpenZLGridCodec` on a regular one.
     """
 
     is_fixed_size = False
@@ -57,6 +65,8 @@ class OpenZLCodec(BytesBytesCodec):
     """OpenZL format of plain-graph frames; None is ``_core.DEFAULT_FORMAT_VERSION``."""
     checksum: bool
     """Store checksums in plain-graph frames (geozl frames always have them)."""
+    verify: bool | None
+    """Check each frame's checksums when decoding; None defers to ``RUMI_VERIFY``."""
 
     def __init__(
         self,
@@ -65,14 +75,18 @@ class OpenZLCodec(BytesBytesCodec):
         graph: str | None = None,
         format_version: int | None = None,
         checksum: bool = True,
+        verify: bool | None = None,
     ) -> None:
         _core.parse_options(
             recipe=recipe, graph=graph, format_version=format_version, checksum=checksum
         )
+        if verify is not None:
+            _core.parse_verify(verify)
         object.__setattr__(self, "recipe", recipe)
         object.__setattr__(self, "graph", graph)
         object.__setattr__(self, "format_version", format_version)
         object.__setattr__(self, "checksum", checksum)
+        object.__setattr__(self, "verify", verify)
 
     @classmethod
     def from_dict(cls, data: dict[str, JSON]) -> Self:
@@ -80,19 +94,19 @@ class OpenZLCodec(BytesBytesCodec):
         return cls(**(configuration or {}))  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, JSON]:
-        return {
-            "name": NAME,
-            "configuration": {
-                "recipe": self.recipe,
-                "graph": self.graph,
-                "format_version": self.format_version,
-                "checksum": self.checksum,
-            },
+        configuration: dict[str, JSON] = {
+            "recipe": self.recipe,
+            "graph": self.graph,
+            "format_version": self.format_version,
+            "checksum": self.checksum,
         }
+        if self.verify is not None:
+            configuration["verify"] = self.verify
+        return {"name": NAME, "configuration": configuration}
 
     def _encode_sync(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> Buffer:
-        frame = _core.compress(
-            _chunk_array(chunk_bytes, chunk_spec),
+        frame = _core.encode(
+            _chunk_data(chunk_bytes, chunk_spec),
             recipe=self.recipe,
             graph=self.graph,
             format_version=self.format_version,
@@ -105,16 +119,9 @@ class OpenZLCodec(BytesBytesCodec):
 
     def _decode_sync(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> Buffer:
         frame = chunk_bytes.as_numpy_array()
-        nbytes = _chunk_nbytes(chunk_spec)
-        found = _core.decoded_nbytes(frame)
-        if found != nbytes:
-            raise OpenZLError(
-                f"frame decodes to {found} bytes, but a chunk of shape {chunk_spec.shape}"
-                f" ({chunk_spec.dtype.to_native_dtype()}) holds {nbytes}: it is a clipped edge"
-                f" frame or belongs to another array. Read clipped rumi edge tiles with a"
-                f" rectilinear chunk grid and {NAME}, or with {GRID_NAME} on a regular grid"
-            )
-        data = _core.decompress(frame, nbytes=nbytes)
+        verify = _core.parse_verify(self.verify)
+        with _grid.naming_the_frame(frame):
+            data = _decode_frame(frame, chunk_spec, verify)
         return chunk_spec.prototype.buffer.from_array_like(data)
 
     async def _decode_single(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> Buffer:
@@ -147,6 +154,7 @@ class OpenZLGridCodec(BytesBytesCodec):
         edge: Iterable[int],
         wide: Iterable[str] = (),
         tall: Iterable[str] = (),
+        verify: bool | None = None,
     ) -> None:
         grid = _grid.parse_grid_config(
             chunk_shape=chunk_shape,
@@ -155,6 +163,7 @@ class OpenZLGridCodec(BytesBytesCodec):
             edge=edge,
             wide=wide,
             tall=tall,
+            verify=verify,
         )
         object.__setattr__(self, "grid", grid)
 
@@ -174,12 +183,14 @@ class OpenZLGridCodec(BytesBytesCodec):
 
     def _decode_sync(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> Buffer:
         itemsize = chunk_spec.dtype.to_native_dtype().itemsize
-        if chunk_spec.shape != self.grid.chunk_shape or itemsize != self.grid.itemsize:
+        if not _same_layout(chunk_spec.shape, self.grid.chunk_shape) or (
+            itemsize != self.grid.itemsize
+        ):
             raise ValueError(
                 f"{GRID_NAME} is configured for chunks of shape {self.grid.chunk_shape} with"
                 f" {self.grid.itemsize}-byte samples, but the array gives chunks of shape"
                 f" {chunk_spec.shape} with {itemsize}-byte samples: it needs a regular grid"
-                " of that chunk shape and no transpose codec"
+                " of that chunk shape (length-1 axes may be added) and no transpose codec"
             )
         data = _grid.decode(chunk_bytes.as_numpy_array(), self.grid)
         return chunk_spec.prototype.buffer.from_array_like(data)
@@ -191,18 +202,41 @@ class OpenZLGridCodec(BytesBytesCodec):
         raise NotImplementedError
 
 
+def _decode_frame(frame: np.ndarray, chunk_spec: ArraySpec, verify: bool) -> np.ndarray:
+    """Decode a Serial frame as it is, a Numeric one only when it holds the chunk."""
+    if _core.output_type(frame) != ext.Type.Numeric:
+        return _core.decompress(frame, verify=verify, serial=True)
+    nbytes = _chunk_nbytes(chunk_spec)
+    found = _core.decoded_nbytes(frame)
+    if found != nbytes:
+        raise OpenZLError(
+            f"frame decodes to {found} bytes, but a chunk of shape {chunk_spec.shape}"
+            f" ({chunk_spec.dtype.to_native_dtype()}) holds {nbytes}: it is a clipped edge"
+            f" frame or belongs to another array. Read clipped rumi edge tiles with a"
+            f" rectilinear chunk grid and {NAME}, or with {GRID_NAME} on a regular grid"
+        )
+    return _core.decompress(frame, nbytes=nbytes, verify=verify)
+
+
+def _same_layout(shape: tuple[int, ...], configured: tuple[int, ...]) -> bool:
+    """Whether chunks of ``shape`` lay out their bytes as chunks of ``configured`` do.
+
+    Length-1 axes change no byte's place in C order, so the axes consumers add when
+    they stack or expand arrays (``concat_dim``, ``expand_dims``) are accepted anywhere.
+    """
+    return [n for n in shape if n != 1] == [n for n in configured if n != 1]
+
+
 def _chunk_nbytes(chunk_spec: ArraySpec) -> int:
     """Return the bytes of a chunk as ``bytes`` gives them, at the shape the codec sees."""
     return math.prod(chunk_spec.shape) * chunk_spec.dtype.to_native_dtype().itemsize
 
 
-def _chunk_array(chunk_bytes: Buffer, chunk_spec: ArraySpec) -> np.ndarray:
-    """View the bytes as the chunk in memory order (``transpose`` already applied)."""
+def _chunk_data(chunk_bytes: Buffer, chunk_spec: ArraySpec) -> np.ndarray | memoryview:
+    """The chunk in memory order (``transpose`` applied) as an array of its data type,
+    or, when the bytes are not the chunk's fixed-size samples, the bytes as they are."""
     data = chunk_bytes.as_numpy_array()
-    nbytes = _chunk_nbytes(chunk_spec)
-    if data.nbytes != nbytes:
-        raise TypeError(
-            f"{NAME} stores fixed-size samples: a chunk of shape {chunk_spec.shape}"
-            f" ({chunk_spec.dtype}) arrived as {data.nbytes} bytes, not {nbytes}"
-        )
-    return data.view(chunk_spec.dtype.to_native_dtype()).reshape(chunk_spec.shape)
+    native = chunk_spec.dtype.to_native_dtype()
+    if native.kind in _FIXED_KINDS and data.nbytes == _chunk_nbytes(chunk_spec):
+        return data.view(native).reshape(chunk_spec.shape)
+    return memoryview(data)

@@ -10,7 +10,7 @@ from xarray.core import indexing
 
 from ._io import open_reader
 from .coords import area_or_point, band_coord, file_coords
-from .read import read_window
+from .read import read_window, resolve_verify
 from .spec import RUMI_MAGIC
 
 if TYPE_CHECKING:
@@ -29,10 +29,13 @@ VARIABLE = "band_data"
 class RumiBackendArray(BackendArray):
     """A lazy view of one file; ``fixed`` pins axes of ``(t, b, y, x)`` to one index."""
 
-    def __init__(self, desc: RumiFile, reader: RangeReader, fixed: dict[int, int]) -> None:
+    def __init__(
+        self, desc: RumiFile, reader: RangeReader, fixed: dict[int, int], verify: bool = False
+    ) -> None:
         self.desc = desc
         self.reader = reader
         self.fixed = fixed
+        self.verify = verify
         self.shape = tuple(n for a, n in enumerate(desc.shape) if a not in fixed)
         self.dtype = desc.dtype
 
@@ -44,7 +47,7 @@ class RumiBackendArray(BackendArray):
     def _getitem(self, key: tuple) -> np.ndarray:
         parts = iter(key)
         full = tuple(self.fixed[a] if a in self.fixed else next(parts) for a in range(4))
-        return read_window(self.desc, self.reader, full)
+        return read_window(self.desc, self.reader, full, verify=self.verify)
 
 
 def open_rumi(
@@ -54,6 +57,7 @@ def open_rumi(
     storage_options: dict[str, Any] | None = None,
     band_as_variable: bool = False,
     drop_variables: Iterable[str] | str | None = None,
+    verify: bool | None = None,
 ) -> xr.Dataset:
     """Open one rumi file as a lazy Dataset (what ``engine="rumi"`` calls).
 
@@ -69,11 +73,17 @@ def open_rumi(
         One data variable per band (``band_1``, ``band_2``, ...), as in rioxarray.
     drop_variables
         Variables or coordinates to leave out.
+    verify
+        Check every frame's OpenZL checksums when it is read (a mismatch raises
+        `RumiFormatError` naming the frame and its bytes). None (default) follows the
+        environment variable ``RUMI_VERIFY`` (``0, 1, false, true, off, on, no, yes``),
+        off when unset, as in rumi-eo.
     """
     import xarray as xr
 
     from .read import read_description
 
+    check = resolve_verify(verify)
     reader = open_reader(source, storage_options)
     desc = read_description(reader, header)
     coords = file_coords(desc)
@@ -84,7 +94,7 @@ def open_rumi(
     if band_as_variable:
         data_vars = {}
         for b in range(desc.grid.bands):
-            array = RumiBackendArray(desc, reader, {**fixed, 1: b})
+            array = RumiBackendArray(desc, reader, {**fixed, 1: b}, check)
             band_attrs = {**attrs, "long_name": str(band_coord(desc).values[b])}
             data = indexing.LazilyIndexedArray(array)
             data_vars[f"band_{b + 1}"] = xr.Variable(
@@ -92,7 +102,7 @@ def open_rumi(
             )
     else:
         coords["band"] = band_coord(desc)
-        data = indexing.LazilyIndexedArray(RumiBackendArray(desc, reader, fixed))
+        data = indexing.LazilyIndexedArray(RumiBackendArray(desc, reader, fixed, check))
         data_vars = {VARIABLE: xr.Variable(dims, data, attrs, encoding)}
     ds = xr.Dataset(data_vars, coords, attrs={"rumi_generation": desc.generation.value})
     if drop_variables is not None:
@@ -130,6 +140,7 @@ class RumiBackendEntrypoint(BackendEntrypoint):
         "header",
         "storage_options",
         "band_as_variable",
+        "verify",
     )
 
     def open_dataset(  # type: ignore[override]
@@ -140,6 +151,7 @@ class RumiBackendEntrypoint(BackendEntrypoint):
         header: Buffer | None = None,
         storage_options: dict[str, Any] | None = None,
         band_as_variable: bool = False,
+        verify: bool | None = None,
     ) -> xr.Dataset:
         return open_rumi(
             filename_or_obj,
@@ -147,6 +159,7 @@ class RumiBackendEntrypoint(BackendEntrypoint):
             storage_options=storage_options,
             band_as_variable=band_as_variable,
             drop_variables=drop_variables,
+            verify=verify,
         )
 
     def guess_can_open(self, filename_or_obj: Any) -> bool:

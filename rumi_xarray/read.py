@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rumi_codec._core import OpenZLError, decompress_into
+from rumi_codec._core import OpenZLError, decompress_into, parse_verify
 
 from ._io import coalesce, open_reader
 from .errors import RumiFormatError
@@ -21,8 +21,13 @@ if TYPE_CHECKING:
 
     from ._io import RangeReader
     from .format import RumiFile
+    from .spec import SampleType
 
     Key = int | slice | np.ndarray
+
+__all__ = ["describe_file", "frame_widths", "read_description", "read_window", "resolve_verify"]
+
+_ELEMENT_WIDTHS = frozenset((1, 2, 4, 8))
 
 
 def read_description(reader: RangeReader, header: Buffer | None = None) -> RumiFile:
@@ -105,11 +110,40 @@ def _assign(out: np.ndarray, out_sel: tuple, block: np.ndarray, src_sel: tuple) 
     out[arrays(out_sel, out.shape)] = block[arrays(src_sel, block.shape)]
 
 
-def read_window(desc: RumiFile, reader: RangeReader, key: tuple[Key, Key, Key, Key]) -> np.ndarray:
+def resolve_verify(verify: bool | None) -> bool:
+    """``verify`` as given, or where it is None the environment variable ``RUMI_VERIFY``.
+
+    ``RUMI_VERIFY`` accepts ``0, 1, false, true, off, on, no, yes``; unset is off.
+    """
+    return parse_verify(verify)
+
+
+def frame_widths(sample: SampleType) -> frozenset[int]:
+    """The OpenZL element widths a frame of these samples may decode to (FORMAT §6).
+
+    The storage width, or for complex types also the component width; 16 is no
+    OpenZL width, so complex128 frames hold 8-byte components.
+    """
+    widths = {sample.nbytes}
+    if sample.storage.names is not None or sample.storage.kind == "c":
+        widths.add(sample.nbytes // 2)
+    return frozenset(widths & _ELEMENT_WIDTHS)
+
+
+def read_window(
+    desc: RumiFile,
+    reader: RangeReader,
+    key: tuple[Key, Key, Key, Key],
+    *,
+    verify: bool = False,
+) -> np.ndarray:
     """Read ``key`` (outer indexing over ``(t, b, y, x)``: ints, slices or int arrays).
 
     Decodes only the frames the window touches, reads adjacent frames as one range,
-    and decodes frames in parallel threads. Integer keys drop their axis.
+    and decodes frames in parallel threads. Integer keys drop their axis. Every
+    frame's element width is checked; with ``verify`` also its OpenZL checksums.
+    Any frame that does not decode raises `RumiFormatError` naming its index and
+    byte range.
     """
     grid = desc.grid
     idx = [_positions(k, n) for k, n in zip(key, desc.shape, strict=True)]
@@ -128,11 +162,11 @@ def read_window(desc: RumiFile, reader: RangeReader, key: tuple[Key, Key, Key, K
                 for x in x_groups:
                     k = grid.frame_index(y.key, x.key, b.key or 0, t.key or 0)
                     tasks[k] = (t, b, y, x)
-    _run(desc, reader, out, tasks)
+    _run(desc, reader, out, tasks, verify)
     return out.squeeze(axis=drop)
 
 
-def _run(desc: RumiFile, reader: RangeReader, out: np.ndarray, tasks: dict) -> None:
+def _run(desc: RumiFile, reader: RangeReader, out: np.ndarray, tasks: dict, verify: bool) -> None:
     """Read coalesced runs of frames and decode them, one pool task per run."""
     frames = sorted(tasks)
     ranges = [desc.frame_range(k) for k in frames]
@@ -141,9 +175,11 @@ def _run(desc: RumiFile, reader: RangeReader, out: np.ndarray, tasks: dict) -> N
         for run, members in coalesce(ranges, reader.max_gap, reader.max_run)
     ]
     if len(runs) == 1:
-        _read_run(desc, reader, *runs[0], out, tasks)
+        _read_run(desc, reader, *runs[0], out, tasks, verify)
         return
-    pending = [_pool().submit(_read_run, desc, reader, run, ks, out, tasks) for run, ks in runs]
+    pending = [
+        _pool().submit(_read_run, desc, reader, run, ks, out, tasks, verify) for run, ks in runs
+    ]
     try:
         for future in pending:
             future.result()
@@ -159,22 +195,19 @@ def _read_run(
     ks: list[int],
     out: np.ndarray,
     tasks: dict,
+    verify: bool,
 ) -> None:
     start, length = run
     view = memoryview(reader.read_into(start, length, _scratch(length, "read")))
     for k in ks:
         offset, nbytes = desc.frame_range(k)
-        _decode_into(desc, k, view[offset - start : offset - start + nbytes], out, tasks[k])
+        frame = view[offset - start : offset - start + nbytes]
+        block = _decode_block(desc, k, frame, verify)
+        groups: Sequence[_Group] = tasks[k]
+        _assign(out, tuple(g.out for g in groups), block, tuple(g.src for g in groups))
 
 
-def _decode_into(
-    desc: RumiFile, k: int, frame: Buffer, out: np.ndarray, groups: Sequence[_Group]
-) -> None:
-    block = _decode_block(desc, k, frame)
-    _assign(out, tuple(g.out for g in groups), block, tuple(g.src for g in groups))
-
-
-def _decode_block(desc: RumiFile, k: int, frame: Buffer) -> np.ndarray:
+def _decode_block(desc: RumiFile, k: int, frame: Buffer, verify: bool) -> np.ndarray:
     """Frame k as a ``(t, b, h, w)`` view of this thread's scratch buffer.
 
     The view is valid until the thread decodes its next frame.
@@ -182,7 +215,7 @@ def _decode_block(desc: RumiFile, k: int, frame: Buffer) -> np.ndarray:
     raw = _scratch(desc.frame_nbytes(k), "frame")
     offset, length = desc.frame_range(k)
     try:
-        decompress_into(frame, raw)
+        decompress_into(frame, raw, verify=verify, widths=frame_widths(desc.sample))
     except OpenZLError as exc:
         raise RumiFormatError(f"frame {k} (bytes {offset}..{offset + length}): {exc}") from exc
     if desc.sample.name == "bool" and raw.size and raw.max() > 1:

@@ -168,8 +168,8 @@ def grid_codec(
     """``rumi.openzl_grid`` for one file: pads clipped edge frames and puts axes in order.
 
     When a bottom-row frame and a right-column frame decode to the same size
-    (``rh * tw == th * rw``) the configuration records which frame is which by a
-    digest of its bytes, so these frames are read once here.
+    (``rh * tw == th * rw``) the configuration records which frame is which, so these
+    frames are read once here (`_edge_digests`).
     """
     th, tw = chunks[-2][0], chunks[-1][0]
     rh, rw = (c[-1] if c[-1] != c[0] else 0 for c in chunks[-2:])
@@ -185,7 +185,13 @@ def grid_codec(
 
 
 def _edge_digests(desc: RumiFile, reader: RangeReader | None) -> dict[str, list[str]]:
-    from rumi_codec._grid import frame_key
+    """``wide``/``tall`` keys of the bottom-row and right-column frames.
+
+    Skeleton keys where the two sets of frames have distinct skeletons (geozl frames
+    record their row width), so every file written alike gets the same configuration
+    and stacks of them combine (VirtualiZarr, MultiZarrToZarr); else one key per frame.
+    """
+    from rumi_codec._grid import frame_key, skeleton_key
 
     if reader is None:
         raise RumiVirtualError(
@@ -198,5 +204,8 @@ def _edge_digests(desc: RumiFile, reader: RangeReader | None) -> dict[str, list[
     wide = np.flatnonzero((index[:, 2] == last_row) & (index[:, 3] != last_col))
     tall = np.flatnonzero((index[:, 3] == last_col) & (index[:, 2] != last_row))
     ranges = [desc.frame_range(int(k)) for k in (*wide, *tall)]
-    keys = [frame_key(bytes(frame)) for frame in reader.iter_ranges(ranges)]
+    frames = [bytes(frame) for frame in reader.iter_ranges(ranges)]
+    keys = [key for key in map(skeleton_key, frames) if key is not None]
+    if len(keys) < len(frames) or set(keys[: len(wide)]) & set(keys[len(wide) :]):
+        keys = [frame_key(frame) for frame in frames]
     return {"wide": sorted(set(keys[: len(wide)])), "tall": sorted(set(keys[len(wide) :]))}

@@ -19,7 +19,7 @@ import numpy as np
 
 from ._io import LocalReader, open_reader
 from .coords import CF_CALENDAR, CF_TIME_UNITS, corner_transform
-from .read import read_description, read_window
+from .read import read_description, read_window, resolve_verify
 from .spec import TimeKind
 
 if TYPE_CHECKING:
@@ -71,6 +71,7 @@ def open_stack(
     coords: Sequence[Any] | None = None,
     chunks: Mapping[Hashable, Any] | str | int = {},
     storage_options: dict[str, Any] | None = None,
+    verify: bool | None = None,
 ) -> xr.Dataset:
     """Open grid-aligned rumi files as one lazy Dataset stacked along a new dimension.
 
@@ -99,6 +100,9 @@ def open_stack(
         to ``xarray.Dataset.chunk`` afterwards (e.g. ``{"n": 16}``).
     storage_options
         Passed to fsspec for URLs.
+    verify
+        Check every frame's OpenZL checksums when read; None (default) follows the
+        environment variable ``RUMI_VERIFY``, off when unset (as ``open_rumi``).
 
     Returns
     -------
@@ -121,6 +125,7 @@ def open_stack(
     from .backend import VARIABLE, open_rumi
 
     sources = list(sources)
+    check = resolve_verify(verify)
     _check_arguments(sources, headers, dim, coords)
     described = _describe_all(sources, headers, storage_options)
     descs = [desc for desc, _ in described]
@@ -134,7 +139,7 @@ def open_stack(
     encoding = dict(var.encoding)
     preferred = encoding.get("preferred_chunks", {})
     encoding["preferred_chunks"] = {dim: 1, **{d: preferred[d] for d in var.dims if d in preferred}}
-    data = _stack_array(described, _token(sources, descs))
+    data = _stack_array(described, _token(sources, descs), check)
     ds = xr.Dataset(
         {VARIABLE: xr.Variable((dim, *var.dims), data, var.attrs, encoding)},
         coords=_coords(file_coords, descs, dim, coords),
@@ -245,7 +250,9 @@ def _splits(length: int, chunk: int) -> list[slice]:
     return [slice(s, min(s + chunk, length)) for s in range(0, length, chunk)]
 
 
-def _stack_array(described: list[tuple[RumiFile, RangeReader]], token: str) -> dask.array.Array:
+def _stack_array(
+    described: list[tuple[RumiFile, RangeReader]], token: str, verify: bool
+) -> dask.array.Array:
     """One task per frame-sized block of each file; block ``i`` along the stack is file ``i``."""
     import dask.array as da
     from dask.highlevelgraph import HighLevelGraph
@@ -262,21 +269,23 @@ def _stack_array(described: list[tuple[RumiFile, RangeReader]], token: str) -> d
     for i, (desc, reader) in enumerate(described):
         for block in blocks:
             window = (*lead, *(a[j] for a, j in zip(axes, block, strict=True)))
-            graph[(name, i, *block)] = (_read_block, desc, reader, *window)
+            graph[(name, i, *block)] = (_read_block, desc, reader, verify, *window)
     chunks = ((1,) * len(described), *(tuple(s.stop - s.start for s in a) for a in axes))
     meta = np.empty((0,) * len(chunks), first.dtype)
     return da.Array(HighLevelGraph.from_collections(name, graph, ()), name, chunks, meta=meta)
 
 
-def _read_block(desc: RumiFile, reader: RangeReader, *window: Any) -> np.ndarray:
+def _read_block(
+    desc: RumiFile, reader: RangeReader, verify: bool, *window: Any
+) -> np.ndarray:
     """Read one block of one file, with a leading axis of length 1 for the stack."""
     if isinstance(reader, LocalReader):
         own = copy.copy(reader)  # an unopened handle for this task alone, closed right after
         try:
-            return read_window(desc, own, window)[np.newaxis]
+            return read_window(desc, own, window, verify=verify)[np.newaxis]
         finally:
             own.close()
-    return read_window(desc, reader, window)[np.newaxis]
+    return read_window(desc, reader, window, verify=verify)[np.newaxis]
 
 
 def _token(sources: list[Any], descs: list[RumiFile]) -> str:

@@ -406,7 +406,7 @@ def test_empty_array() -> None:
         ({"checksum": False}, ValueError, "needs a plain graph"),
         ({"checksum": 1}, TypeError, "checksum must be a bool"),
         ({"recipe": None, "graph": "lz4"}, ValueError, "graph must be one of"),
-        ({"recipe": None, "graph": "zstd", "format_version": 7}, ValueError, ">= 8"),
+        ({"recipe": None, "graph": "zstd", "format_version": 7}, ValueError, "between 8 and"),
         ({"recipe": None, "graph": "zstd", "format_version": 24.0}, TypeError, "must be an int"),
         ({"recipe": None, "graph": "zstd", "format_version": True}, TypeError, "must be an int"),
     ],
@@ -418,8 +418,14 @@ def test_bad_options(options: dict, error: type[Exception], match: str) -> None:
 
 def test_format_version_past_installed_openzl() -> None:
     version = ext.MAX_FORMAT_VERSION + 1
-    with pytest.raises(ValueError, match=f"format_version {version} is newer"):
+    expected = (
+        f"format_version must be between {ext.MIN_FORMAT_VERSION} and {ext.MAX_FORMAT_VERSION}"
+        f" \\(the OpenZL formats this openzl writes\\), got {version}"
+    )
+    with pytest.raises(ValueError, match=expected):
         compress(np.zeros((2, 2), np.uint8), recipe=None, graph="zstd", format_version=version)
+    with pytest.raises(ValueError, match=expected):
+        _core.parse_options(recipe=None, graph="zstd", format_version=version, checksum=True)
 
 
 def test_unknown_recipe() -> None:

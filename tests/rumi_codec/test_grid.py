@@ -336,3 +336,261 @@ def test_zarr_chunk_must_match_the_configuration(tmp_path: Path) -> None:
         r" gives chunks of shape \(2, 16, 16\) with 2-byte samples: it needs a regular grid",
     ):
         zarr.open_array(tmp_path, mode="r")[:, :16, :16]
+
+
+# ------------------------------------------------------------- leading length-1 axes
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 16, 32), (2, 1, 16, 32), (1, 1, 2, 16, 32)])
+def test_added_length_1_axes_keep_the_layout(shape: tuple[int, ...]) -> None:
+    """Stacking or ``expand_dims`` adds length-1 axes to zarr's chunk: same bytes."""
+    image = random_image((2, 38, 70))
+    frames, config = rumi_frames(image, (16, 32), (1, 2, 0))
+    codec = zarr_.OpenZLGridCodec(**config)
+    spec = ArraySpec(
+        shape=shape,
+        dtype=parse_dtype("uint16", zarr_format=3),
+        fill_value=0,
+        config=ArrayConfig(order="C", write_empty_chunks=False),
+        prototype=default_buffer_prototype(),
+    )
+    for frame in frames.values():
+        ours = codec._decode_sync(spec.prototype.buffer.from_bytes(frame), spec).to_bytes()
+        assert ours == numcodecs_.OpenZLGridCodec(**config).decode(frame).tobytes()
+
+
+def test_other_axes_still_refused() -> None:
+    image = random_image((2, 38, 70))
+    frames, config = rumi_frames(image, (16, 32), (0, 1, 2))
+    spec = ArraySpec(
+        shape=(2, 2, 16, 32),
+        dtype=parse_dtype("uint16", zarr_format=3),
+        fill_value=0,
+        config=ArrayConfig(order="C", write_empty_chunks=False),
+        prototype=default_buffer_prototype(),
+    )
+    with pytest.raises(ValueError, match=r"gives chunks of shape \(2, 2, 16, 32\)"):
+        zarr_.OpenZLGridCodec(**config)._decode_sync(
+            spec.prototype.buffer.from_bytes(frames[(0, 0)]), spec
+        )
+
+
+# ---------------------------------------------- stacks through VirtualiZarr and Icechunk
+
+
+@pytest.fixture(scope="module")
+def clipped_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], np.ndarray]:
+    """Two dates of a 2-band 100 x 90 scene in 64-pixel tiles: clipped edge frames."""
+    from _virtual import write
+
+    root = tmp_path_factory.mktemp("clipped")
+    stack = np.random.default_rng(1).integers(0, 999, (2, 2, 100, 90), dtype=np.uint16)
+    paths = [write(root / f"d{i}.rumi", stack[i], time=f"2024-01-0{i + 1}") for i in range(2)]
+    return ["file://" + p for p in paths], stack
+
+
+def _registry() -> object:
+    from obspec_utils.registry import ObjectStoreRegistry
+    from obstore.store import LocalStore
+
+    return ObjectStoreRegistry({"file://": LocalStore()})
+
+
+def _virtual_stack(urls: list[str]) -> object:
+    virtualizarr = pytest.importorskip("virtualizarr")
+    from rumi_xarray.virtualizarr_ import RumiParser
+
+    return virtualizarr.open_virtual_mfdataset(
+        urls, registry=_registry(), parser=RumiParser(), combine="nested", concat_dim="time",
+        coords="minimal", compat="override",
+        loadable_variables=["time", "x", "y", "band", "spatial_ref"],
+    )  # fmt: skip
+
+
+def _engine_rumi(urls: list[str]) -> np.ndarray:
+    import xarray as xr
+
+    files = [xr.open_dataset(u.removeprefix("file://"), engine="rumi") for u in urls]
+    return np.stack([f.band_data.values for f in files])
+
+
+@pytest.mark.parametrize("zarr_format", [3, 2])
+def test_virtualizarr_stack_of_clipped_files_to_kerchunk_json(
+    clipped_files: tuple[list[str], np.ndarray], tmp_path: Path, zarr_format: int
+) -> None:
+    import xarray as xr
+
+    urls, stack = clipped_files
+    target = tmp_path / "stack.json"
+    _virtual_stack(urls).vz.to_kerchunk(str(target), format="json", zarr_format=zarr_format)  # type: ignore[attr-defined]
+    ds = xr.open_dataset(
+        "reference://", engine="zarr", consolidated=False, zarr_format=zarr_format,
+        mask_and_scale=False, storage_options={"fo": str(target)},
+    )  # fmt: skip
+    np.testing.assert_array_equal(ds.band_data.values, _engine_rumi(urls))
+    np.testing.assert_array_equal(ds.band_data.values, stack)
+
+
+def test_virtualizarr_stack_of_clipped_files_to_icechunk(
+    clipped_files: tuple[list[str], np.ndarray], tmp_path: Path
+) -> None:
+    import xarray as xr
+
+    icechunk = pytest.importorskip("icechunk")
+    urls, stack = clipped_files
+    root = urls[0].rsplit("/", 1)[0] + "/"
+    config = icechunk.RepositoryConfig.default()
+    config.set_virtual_chunk_container(
+        icechunk.VirtualChunkContainer(
+            root, icechunk.local_filesystem_store(root.removeprefix("file://"))
+        )
+    )
+    access = {root: icechunk.credentials.LocalFileSystemAccess}
+    storage = icechunk.local_filesystem_storage(str(tmp_path / "repo"))
+    repo = icechunk.Repository.create(storage, config, authorize_virtual_chunk_access=access)
+    session = repo.writable_session("main")
+    _virtual_stack(urls).vz.to_icechunk(session.store)  # type: ignore[attr-defined]
+    session.commit("two dates")
+    repo = icechunk.Repository.open(storage, authorize_virtual_chunk_access=access)
+    store = repo.readonly_session("main").store
+    ds = xr.open_zarr(store, consolidated=False, zarr_format=3, mask_and_scale=False)
+    np.testing.assert_array_equal(ds.band_data.values, _engine_rumi(urls))
+    np.testing.assert_array_equal(ds.band_data.values, stack)
+
+
+def test_virtualizarr_expand_dims_of_one_clipped_file(
+    clipped_files: tuple[list[str], np.ndarray], tmp_path: Path
+) -> None:
+    import xarray as xr
+
+    virtualizarr = pytest.importorskip("virtualizarr")
+    from rumi_xarray.virtualizarr_ import RumiParser
+
+    urls, stack = clipped_files
+    vds = virtualizarr.open_virtual_dataset(urls[1], registry=_registry(), parser=RumiParser())
+    target = tmp_path / "one.json"
+    vds.expand_dims("run").vz.to_kerchunk(str(target), format="json", zarr_format=3)
+    ds = xr.open_dataset(
+        "reference://", engine="zarr", consolidated=False, zarr_format=3,
+        mask_and_scale=False, storage_options={"fo": str(target)},
+    )  # fmt: skip
+    assert ds.band_data.dims == ("run", "band", "y", "x")
+    np.testing.assert_array_equal(ds.band_data.values[0], _engine_rumi(urls[1:])[0])
+    np.testing.assert_array_equal(ds.band_data.values[0], stack[1])
+
+
+# ------------------------------------------------------------------------ verify, errors
+
+
+def test_verify(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RUMI_VERIFY", raising=False)
+    image = random_image((2, 38, 70))
+    frames, config = rumi_frames(image, (16, 32), (0, 1, 2), recipe=None, graph="store")
+    frame = bytearray(frames[(2, 2)])
+    frame[len(frame) // 2] ^= 0x10
+    assert _grid.decode(bytes(frame), _grid.parse_grid_config(**config)).size == 2 * 16 * 32 * 2
+    checked = _grid.parse_grid_config(**config, verify=True)
+    with pytest.raises(OpenZLError, match=r"^frame \d+:[0-9a-f]{16}: .*checksum mismatch"):
+        _grid.decode(bytes(frame), checked)
+    with pytest.raises(OpenZLError, match="checksum mismatch"):
+        numcodecs_.OpenZLGridCodec(**config, verify=True).decode(bytes(frame))
+    monkeypatch.setenv("RUMI_VERIFY", "true")
+    with pytest.raises(OpenZLError, match="checksum mismatch"):
+        numcodecs_.OpenZLGridCodec(**config).decode(bytes(frame))
+    assert numcodecs_.OpenZLGridCodec(**config, verify=False).get_config()["verify"] is False
+    assert zarr_.OpenZLGridCodec(**config, verify=True).to_dict()["configuration"]["verify"]  # type: ignore[index]
+
+
+def test_grid_errors_name_the_frame() -> None:
+    image = random_image((2, 38, 70))
+    frames, config = rumi_frames(image, (16, 32), (0, 1, 2))
+    with pytest.raises(OpenZLError, match=r"^frame 7:[0-9a-f]{16}: OpenZL frame header"):
+        numcodecs_.OpenZLGridCodec(**config).decode(frames[(0, 0)][:7])
+
+
+# ------------------------------------------- stacks of files with equal edge remainders
+
+
+def _smooth(seed: int, shape: tuple[int, ...]) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (2000 + np.cumsum(rng.integers(-3, 4, shape), axis=-1)).astype(np.uint16)
+
+
+@pytest.fixture(scope="module")
+def square_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], np.ndarray]:
+    """Three dates of a 2-band 100 x 100 scene in 64-pixel tiles: 36 x 64 bottom-row and
+    64 x 36 right-column frames decode to the same size (rh * tw == th * rw)."""
+    from _virtual import write
+
+    root = tmp_path_factory.mktemp("square")
+    stack = np.stack([_smooth(i, (2, 100, 100)) for i in range(3)])
+    paths = [write(root / f"s{i}.rumi", stack[i], time=f"2024-02-0{i + 1}") for i in range(3)]
+    return ["file://" + p for p in paths], stack
+
+
+def test_geozl_edge_frames_are_keyed_by_skeleton(
+    square_files: tuple[list[str], np.ndarray],
+) -> None:
+    """One configuration for every file written alike: skeleton keys, not frame digests."""
+    from rumi_xarray.references import references
+
+    urls, _ = square_files
+    zarrays = [references(u.removeprefix("file://"), zarr_format=2)["refs"] for u in urls]
+    configs = [json.loads(z["band_data/.zarray"])["filters"][0] for z in zarrays]
+    assert configs[0] == configs[1] == configs[2]
+    assert configs[0]["edge"] == [36, 36]
+    assert len(configs[0]["wide"]) == len(configs[0]["tall"]) == 1
+    assert configs[0]["wide"][0].startswith("skeleton:")
+
+
+@pytest.mark.parametrize("zarr_format", [3, 2])
+def test_virtualizarr_stack_with_equal_edge_remainders(
+    square_files: tuple[list[str], np.ndarray], tmp_path: Path, zarr_format: int
+) -> None:
+    import xarray as xr
+
+    urls, stack = square_files
+    target = tmp_path / "stack.json"
+    _virtual_stack(urls).vz.to_kerchunk(str(target), format="json", zarr_format=zarr_format)  # type: ignore[attr-defined]
+    ds = xr.open_dataset(
+        "reference://", engine="zarr", consolidated=False, zarr_format=zarr_format,
+        mask_and_scale=False, storage_options={"fo": str(target)},
+    )  # fmt: skip
+    np.testing.assert_array_equal(ds.band_data.values, _engine_rumi(urls))
+    np.testing.assert_array_equal(ds.band_data.values, stack)
+
+
+def test_multizarrtozarr_stack_with_equal_edge_remainders(
+    square_files: tuple[list[str], np.ndarray],
+) -> None:
+    import xarray as xr
+    from kerchunk.combine import MultiZarrToZarr
+
+    from rumi_xarray.references import references
+
+    urls, stack = square_files
+    refs = [references(u.removeprefix("file://"), zarr_format=2) for u in urls]
+    combined = MultiZarrToZarr(
+        refs, concat_dims=["n"], coo_map={"n": "INDEX"}, identical_dims=["x", "y", "band"],
+        remote_protocol="file",
+    ).translate()  # fmt: skip
+    ds = xr.open_dataset(
+        "reference://", engine="zarr", consolidated=False, zarr_format=2, mask_and_scale=False,
+        storage_options={"fo": combined},
+    )  # fmt: skip
+    np.testing.assert_array_equal(ds.band_data.values, stack)
+
+
+def test_skeleton_keys() -> None:
+    image = _smooth(0, (1, 40, 40))
+    frames, config = rumi_frames(image, (16, 16), (0, 1, 2))
+    wide = _grid.skeleton_key(frames[(2, 0)])
+    tall = _grid.skeleton_key(frames[(0, 2)])
+    assert wide is not None and tall is not None and wide != tall
+    assert wide == _grid.skeleton_key(frames[(2, 1)])
+    shared = {**config, "wide": [wide], "tall": [tall]}
+    chunk = numcodecs_.OpenZLGridCodec(**shared).decode(frames[(2, 1)])
+    np.testing.assert_array_equal(
+        chunk.view("u2").reshape(1, 16, 16), padded(image[:, 32:, 16:32], [1, 16, 16])
+    )
+    assert _grid.skeleton_key(b"not a frame") is None

@@ -12,8 +12,10 @@ import threading
 import numcodecs
 import numpy as np
 import pytest
+from openzl import ext
 
 import rumi_codec
+import rumi_xarray
 from rumi_codec import OpenZLCodec, OpenZLError
 from rumi_codec.numcodecs_ import OpenZLCodec as DirectCodec
 
@@ -143,15 +145,22 @@ def test_pickle() -> None:
         "graph": "compress",
         "format_version": 20,
         "checksum": True,
+        "verify": None,
     }
     assert again.decode(codec.encode(chunk())).tobytes() == chunk().tobytes()
 
 
-def test_newer_format_version_still_decodes() -> None:
-    codec = OpenZLCodec(recipe=None, graph="zstd", format_version=99)
-    assert codec.decode(GOLDEN).size == 16
-    with pytest.raises(ValueError, match="is newer than this openzl writes"):
-        codec.encode(chunk())
+@pytest.mark.parametrize("version", [ext.MIN_FORMAT_VERSION - 1, ext.MAX_FORMAT_VERSION + 1, 99])
+def test_unwritable_format_version_is_refused_when_built(version: int) -> None:
+    expected = (
+        f"format_version must be between {ext.MIN_FORMAT_VERSION} and {ext.MAX_FORMAT_VERSION}"
+        rf" \(the OpenZL formats this openzl writes\), got {version}"
+    )
+    with pytest.raises(ValueError, match=expected):
+        OpenZLCodec(recipe=None, graph="zstd", format_version=version)
+    with pytest.raises(ValueError, match=expected):
+        numcodecs.get_codec({"id": "rumi.openzl", "recipe": None, "graph": "zstd",
+                             "format_version": version})  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -211,3 +220,57 @@ def test_package_attributes() -> None:
     assert set(rumi_codec.__all__) <= set(dir(rumi_codec))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         rumi_codec.nope  # noqa: B018
+
+
+# ------------------------------------------------------------------------ any bytes, verify
+
+
+def serial_frame(data: bytes) -> bytes:
+    """A frame as openzl4zarr-style codecs write it: one Serial input, plain OpenZL."""
+    compressor = ext.Compressor()
+    compressor.select_starting_graph(ext.graphs.Zstd()(compressor))
+    cctx = ext.CCtx()
+    cctx.ref_compressor(compressor)
+    cctx.set_parameter(ext.CParam.FormatVersion, 21)
+    return cctx.compress([ext.Input(ext.Type.Serial, data)])
+
+
+def test_serial_frames_of_other_writers_decode() -> None:
+    data = b"written elsewhere " * 20
+    frame = serial_frame(data)
+    assert OpenZLCodec().decode(frame).tobytes() == data
+    out = bytearray(len(data))
+    OpenZLCodec(recipe=None, graph="zstd").decode(frame, out=out)
+    assert out == data
+
+
+def _stored_frame_with_a_flipped_byte() -> tuple[bytes, np.ndarray]:
+    data = chunk("u2", (16, 16))
+    frame = bytearray(OpenZLCodec(recipe=None, graph="store").encode(data))
+    frame[len(frame) // 2] ^= 0x10
+    return bytes(frame), data
+
+
+def test_verify(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RUMI_VERIFY", raising=False)
+    frame, data = _stored_frame_with_a_flipped_byte()
+    assert (OpenZLCodec().decode(frame).view("u2") != data.reshape(-1)).sum() == 1
+    with pytest.raises(OpenZLError, match="checksum mismatch") as caught:
+        OpenZLCodec(verify=True).decode(frame)
+    assert isinstance(caught.value, rumi_xarray.RumiFormatError)
+    monkeypatch.setenv("RUMI_VERIFY", "1")
+    with pytest.raises(OpenZLError, match="checksum mismatch"):
+        OpenZLCodec().decode(frame, out=np.empty_like(data))
+    assert OpenZLCodec(verify=False).decode(frame).size == data.nbytes
+    monkeypatch.setenv("RUMI_VERIFY", "maybe")
+    with pytest.raises(ValueError, match="RUMI_VERIFY must be 0, 1, false, true"):
+        OpenZLCodec().decode(frame)
+
+
+def test_verify_in_the_configuration() -> None:
+    codec = numcodecs.get_codec({"id": "rumi.openzl", "verify": True})
+    assert codec.verify is True
+    assert codec.get_config()["verify"] is True
+    assert "verify" not in OpenZLCodec().get_config()
+    with pytest.raises(TypeError, match="verify must be a bool or None"):
+        OpenZLCodec(verify="yes")  # type: ignore[arg-type]

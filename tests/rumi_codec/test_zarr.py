@@ -13,6 +13,7 @@ import numcodecs
 import numpy as np
 import pytest
 import zarr
+from openzl import ext
 from zarr.abc.codec import BytesBytesCodec
 from zarr.core.array_spec import ArrayConfig, ArraySpec
 from zarr.core.buffer import default_buffer_prototype
@@ -22,6 +23,7 @@ from zarr.registry import register_codec
 from rumi_codec import _core, numcodecs_
 from rumi_codec._core import OpenZLError
 from rumi_codec.zarr_ import OpenZLCodec
+from rumi_xarray import RumiFormatError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -260,17 +262,21 @@ def test_clipped_frame_on_a_regular_grid(tmp_path: Path) -> None:
     (tmp_path / "c" / "1" / "1").write_bytes(clipped)
     with pytest.raises(
         OpenZLError,
-        match=r"frame decodes to 80 bytes, but a chunk of shape \(8, 8\) \(uint16\) holds 128:"
+        match=r"^frame 94:[0-9a-f]{16}: frame decodes to 80 bytes, but a chunk of shape \(8, 8\)"
+        r" \(uint16\) holds 128:"
         r" it is a clipped edge frame or belongs to another array\. Read clipped rumi edge"
         r" tiles with a rectilinear chunk grid and rumi\.openzl, or with rumi\.openzl_grid",
     ):
         zarr.open_array(tmp_path, mode="r")[...]
 
 
-def test_non_numeric_samples_are_refused() -> None:
-    with pytest.raises(TypeError, match="fixed-size samples"):
-        write_array(zarr.storage.MemoryStore(), np.array([["a", "bc"]], dtype="T"), (1, 2),
-                 compressors=[OpenZLCodec()])  # fmt: skip
+def test_variable_length_strings_become_serial_frames() -> None:
+    data = np.array([["a", "bc", ""], ["déjà", "vu", "x" * 40]], dtype="T")
+    store = zarr.storage.MemoryStore()
+    array = write_array(store, data, (1, 2), compressors=[OpenZLCodec()])
+    np.testing.assert_array_equal(array[...], data)
+    frame = store._store_dict["c/0/0"].to_bytes()
+    assert _core.output_type(frame) == ext.Type.Serial
 
 
 # ------------------------------------------------------------------------ entry points
@@ -290,3 +296,70 @@ for name, cls in [("rumi.openzl", "OpenZLCodec"), ("rumi.openzl_grid", "OpenZLGr
     assert found.__module__ == "rumi_codec.zarr_" and found.__name__ == cls
 """
     subprocess.run([sys.executable, "-W", "error", "-c", code], check=True)
+
+
+# ------------------------------------------------------------------------ any bytes, verify
+
+
+def test_serial_frames_of_other_writers_decode(tmp_path: Path) -> None:
+    """A chunk stored as one plain Serial frame (openzl4zarr style) reads back."""
+    data = image("u2", (8, 8))
+    write_array(tmp_path, data, (8, 8), compressors=[OpenZLCodec()])
+    compressor = ext.Compressor()
+    compressor.select_starting_graph(ext.graphs.Zstd()(compressor))
+    cctx = ext.CCtx()
+    cctx.ref_compressor(compressor)
+    cctx.set_parameter(ext.CParam.FormatVersion, 24)
+    frame = cctx.compress([ext.Input(ext.Type.Serial, data.tobytes())])
+    (tmp_path / "c" / "0" / "0").write_bytes(frame)
+    np.testing.assert_array_equal(zarr.open_array(tmp_path, mode="r")[...], data)
+
+
+@pytest.mark.parametrize("version", [ext.MIN_FORMAT_VERSION - 1, ext.MAX_FORMAT_VERSION + 1])
+def test_unwritable_format_version_is_refused_when_built(version: int) -> None:
+    expected = rf"between {ext.MIN_FORMAT_VERSION} and {ext.MAX_FORMAT_VERSION} .*got {version}"
+    with pytest.raises(ValueError, match=expected):
+        OpenZLCodec(recipe=None, graph="zstd", format_version=version)
+    config = {"recipe": None, "graph": "zstd", "format_version": version}
+    with pytest.raises(ValueError, match=expected):
+        OpenZLCodec.from_dict({"name": "rumi.openzl", "configuration": config})
+
+
+def test_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flipped stored byte: caught with verify (a RumiFormatError), else read as is."""
+    monkeypatch.delenv("RUMI_VERIFY", raising=False)
+    data = image("u2", (16, 16))
+    write_array(tmp_path, data, (16, 16), compressors=[OpenZLCodec(recipe=None, graph="store")])
+    path = tmp_path / "c" / "0" / "0"
+    frame = bytearray(path.read_bytes())
+    frame[len(frame) // 2] ^= 0x10
+    path.write_bytes(bytes(frame))
+    assert (zarr.open_array(tmp_path, mode="r")[...] != data).sum() == 1
+    meta = json.loads((tmp_path / "zarr.json").read_text())
+    meta["codecs"][-1]["configuration"]["verify"] = True
+    (tmp_path / "zarr.json").write_text(json.dumps(meta))
+    with pytest.raises(RumiFormatError, match="checksum mismatch"):
+        zarr.open_array(tmp_path, mode="r")[...]
+    monkeypatch.setenv("RUMI_VERIFY", "yes")
+    meta["codecs"][-1]["configuration"].pop("verify")
+    (tmp_path / "zarr.json").write_text(json.dumps(meta))
+    with pytest.raises(RumiFormatError, match="checksum mismatch"):
+        zarr.open_array(tmp_path, mode="r")[...]
+
+
+def test_verify_in_the_configuration() -> None:
+    codec = OpenZLCodec.from_dict({"name": "rumi.openzl", "configuration": {"verify": False}})
+    assert codec.verify is False
+    assert codec.to_dict()["configuration"]["verify"] is False  # type: ignore[index]
+    assert "verify" not in OpenZLCodec().to_dict()["configuration"]  # type: ignore[operator]
+    with pytest.raises(TypeError, match="verify must be a bool or None"):
+        OpenZLCodec(verify=1)  # type: ignore[arg-type]
+
+
+def test_corrupt_chunk_is_a_rumi_format_error(tmp_path: Path) -> None:
+    data = image("u2", (8, 8))
+    write_array(tmp_path, data, (8, 8), compressors=[OpenZLCodec()])
+    path = tmp_path / "c" / "0" / "0"
+    path.write_bytes(path.read_bytes()[:-5])
+    with pytest.raises(RumiFormatError, match=r"^frame \d+:[0-9a-f]{16}: .*OpenZL"):
+        zarr.open_array(tmp_path, mode="r")[...]

@@ -1771,18 +1771,30 @@ def test_recompressed_bool_frame_control() -> None:
     np.testing.assert_array_equal(loaded.band_data.values, reference.band_data.values)
 
 
-@pytest.mark.xfail(
-    reason="FORMAT §6/§14 C: rumi-eo rejects a frame whose OpenZL element width is not the "
-    "sample's storage width (unexpected frame output); the frame decoder used by "
-    "rumi_xarray.read never reports the width, so a 2-byte-wide frame of the right size is "
-    "accepted",
-    strict=True,
-)
 def test_frame_of_the_wrong_element_width() -> None:
+    """FORMAT §6/§14 C: the element width must be the storage width (rumi-eo: "unexpected
+    frame output"), whether the width is learnt by decoding or known from the skeleton."""
     frame = compress(np.zeros(512, np.uint16))
-    ds = xr.open_dataset(_replace_frame(_read(EXAMPLE), 0, frame), engine="rumi")
-    with pytest.raises(RumiFormatError, match=r"^frame 0 .*width"):
-        ds.load()
+    data = _replace_frame(_read(EXAMPLE), 0, frame)
+    for _ in range(2):  # the second read knows the width from the frame's skeleton
+        ds = xr.open_dataset(data, engine="rumi")
+        with pytest.raises(
+            RumiFormatError,
+            match=r"^frame 0 \(bytes 548\.\.\d+\): frame output element width is 2 bytes,"
+            r" expected 1",
+        ):
+            ds.load()
+
+
+@pytest.mark.parametrize("graph", [None, "store", "zstd"])
+def test_frame_of_the_right_element_width_control(graph: str | None) -> None:
+    """A re-compressed frame of the storage width reads back (geozl and plain graphs)."""
+    reference = xr.open_dataset(_read(EXAMPLE), engine="rumi").load()
+    raw = decompress(_frame(EXAMPLE, 0), nbytes=1024)
+    frame = compress(raw, recipe=None, graph=graph) if graph else compress(raw)
+    for _ in range(2):
+        loaded = xr.open_dataset(_replace_frame(_read(EXAMPLE), 0, frame), engine="rumi").load()
+        np.testing.assert_array_equal(loaded.band_data.values, reference.band_data.values)
 
 
 SERIAL_FRAME = bytes.fromhex(

@@ -72,9 +72,9 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     decode = rumi_xarray.read.decompress_into
 
-    def counting(*args: Any) -> Any:
+    def counting(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
-        return decode(*args)
+        return decode(*args, **kwargs)
 
     monkeypatch.setattr(rumi_xarray.read, "decompress_into", counting)
     return calls
@@ -401,3 +401,33 @@ def test_nan_coefficients_compare_equal() -> None:
     assert _same((nan, 0.0, 1.0), (nan, 0.0, 1.0))
     assert not _same((nan, 0.0, 1.0), (nan, 0.0, 2.0))
     assert not _same(("B1",), ("B2",)) and _same(None, None) and not _same(None, ("B1",))
+
+
+# ---------------------------------------------------------------------------------------
+# Checksums
+
+
+def _corrupt_stored_frame(path: Path, k: int) -> None:
+    """Flip one stored byte of frame k (a ``store`` frame: only its checksum notices)."""
+    data = bytearray(path.read_bytes())
+    offset, length = parse_bytes(bytes(data)).frame_range(k)
+    data[offset + length // 2] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+def test_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RUMI_VERIFY", raising=False)
+    paths = [_write(tmp_path / f"v{i}.rumi", seed=i) for i in range(2)]
+    clean = _numpy_stack(paths)
+    for path in paths:  # the same pixels, in store frames
+        with xr.open_dataset(path, engine="rumi") as ds:
+            band_data = ds.band_data.load()
+        to_rumi(band_data, path, tile=8, compression={"graph": "store"})
+    _corrupt_stored_frame(paths[1], 3)
+    assert (open_stack(paths)["band_data"].values != clean).sum() == 1  # off by default
+    with pytest.raises(RumiFormatError, match=r"^frame 3 \(bytes \d+\.\.\d+\): .*checksum"):
+        open_stack(paths, verify=True)["band_data"].values  # noqa: B018
+    monkeypatch.setenv("RUMI_VERIFY", "on")
+    with pytest.raises(RumiFormatError, match="checksum mismatch"):
+        open_stack(paths)["band_data"].values  # noqa: B018
+    assert (open_stack(paths, verify=False)["band_data"].values != clean).sum() == 1

@@ -1,0 +1,159 @@
+"""Tests for rumi_xarray.read: the frame decode path, checksums (``verify``) and widths."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from rumi_codec import _header
+from rumi_xarray import RumiFormatError, open_rumi, to_rumi
+from rumi_xarray.format import parse_bytes
+from rumi_xarray.read import frame_widths, resolve_verify
+from rumi_xarray.spec import SAMPLE_TYPES
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+DATA = np.random.default_rng(0).integers(0, 60000, (2, 40, 50), dtype=np.uint16)
+
+
+def _write(path: Path, **options: object) -> bytes:
+    to_rumi(DATA, path, tile=32, time=["2024-01-01"], **options)  # type: ignore[arg-type]
+    return path.read_bytes()
+
+
+def _flip_payload(data: bytes, k: int) -> tuple[bytes, tuple[int, int]]:
+    """Flip one stored byte of frame k's payload (past its header, before its checksums)."""
+    offset, length = parse_bytes(data).frame_range(k)
+    out = bytearray(data)
+    out[offset + length // 2] ^= 0x10
+    return bytes(out), (offset, offset + length)
+
+
+@pytest.fixture
+def stored(tmp_path: Path) -> tuple[bytes, tuple[int, int]]:
+    """A file whose frame 1 has a flipped byte that only its checksum notices."""
+    data = _write(tmp_path / "a.rumi", compression={"graph": "store"})
+    return _flip_payload(data, 1)
+
+
+def test_verify_catches_a_flipped_byte(stored: tuple[bytes, tuple[int, int]]) -> None:
+    data, (start, end) = stored
+    ds = xr.open_dataset(data, engine="rumi", verify=True)
+    with pytest.raises(
+        RumiFormatError, match=rf"^frame 1 \(bytes {start}\.\.{end}\): .*checksum mismatch"
+    ):
+        ds.load()
+    # frames the window does not touch are not checked
+    np.testing.assert_array_equal(ds.band_data.isel(band=0, y=slice(0, 32)).values,
+                                  DATA[0, :32])  # fmt: skip
+
+
+def test_verify_is_off_by_default(
+    stored: tuple[bytes, tuple[int, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As rumi-eo: without verification the flipped byte reads back as a wrong pixel."""
+    monkeypatch.delenv("RUMI_VERIFY", raising=False)
+    values = xr.open_dataset(stored[0], engine="rumi").band_data.values
+    assert (values != DATA).sum() == 1
+
+
+@pytest.mark.parametrize("value", ["1", "true", "on", "yes"])
+def test_rumi_verify_turns_it_on(
+    stored: tuple[bytes, tuple[int, int]], monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("RUMI_VERIFY", value)
+    with pytest.raises(RumiFormatError, match=r"^frame 1 .*checksum mismatch"):
+        open_rumi(stored[0]).load()
+    values = open_rumi(stored[0], verify=False).band_data.values  # the argument wins
+    assert (values != DATA).sum() == 1
+
+
+@pytest.mark.parametrize("value", ["0", "false", "off", "no", ""])
+def test_rumi_verify_off(
+    stored: tuple[bytes, tuple[int, int]], monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("RUMI_VERIFY", value)
+    assert (open_rumi(stored[0]).band_data.values != DATA).sum() == 1
+    with pytest.raises(RumiFormatError, match="checksum mismatch"):
+        open_rumi(stored[0], verify=True).load()
+
+
+@pytest.mark.parametrize("value", ["2", "enable", "y", "TRUE", "On", " yes"])
+def test_rumi_verify_bad_value(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    """As rumi-eo 0.26.1 (checked against it): lower case only, nothing around it."""
+    monkeypatch.setenv("RUMI_VERIFY", value)
+    message = "RUMI_VERIFY must be 0, 1, false, true, off, on, no, or yes; got"
+    with pytest.raises(ValueError, match=message):
+        resolve_verify(None)
+    with pytest.raises(ValueError, match=message):
+        xr.open_dataset(DATA.tobytes(), engine="rumi")
+    assert resolve_verify(True) is True
+
+
+def test_verify_must_be_a_bool() -> None:
+    with pytest.raises(TypeError, match="verify must be a bool or None"):
+        resolve_verify("yes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("compression", [None, {"graph": "zstd"}])
+def test_verified_read_equals_plain_read(tmp_path: Path, compression: object) -> None:
+    data = _write(tmp_path / "a.rumi", compression=compression)
+    for verify in (False, True):
+        np.testing.assert_array_equal(
+            xr.open_dataset(data, engine="rumi", verify=verify).band_data.values, DATA
+        )
+
+
+def test_geozl_frame_with_a_flipped_byte(tmp_path: Path) -> None:
+    """geozl frames: the checksum (or OpenZL itself) names the frame either way."""
+    data, (start, end) = _flip_payload(_write(tmp_path / "a.rumi"), 2)
+    with pytest.raises(RumiFormatError, match=rf"^frame 2 \(bytes {start}\.\.{end}\): "):
+        xr.open_dataset(data, engine="rumi", verify=True).load()
+
+
+def test_dask_read_with_verify(stored: tuple[bytes, tuple[int, int]], tmp_path: Path) -> None:
+    (tmp_path / "b.rumi").write_bytes(stored[0])
+    ds = xr.open_dataset(tmp_path / "b.rumi", engine="rumi", verify=True, chunks={})
+    np.testing.assert_array_equal(ds.band_data.isel(x=slice(32, 50)).values[0],
+                                  DATA[0, :, 32:])  # fmt: skip
+    with pytest.raises(RumiFormatError, match=r"^frame 1 "):
+        ds.band_data.values  # noqa: B018
+
+
+# ---------------------------------------------------------------------------- widths
+
+
+@pytest.mark.parametrize(
+    ("name", "widths"),
+    [
+        ("uint8", {1}),
+        ("bool", {1}),
+        ("int16", {2}),
+        ("float32", {4}),
+        ("uint64", {8}),
+        ("complex32", {4, 2}),
+        ("complex64", {8, 4}),
+        ("complex128", {8}),
+    ],
+)
+def test_frame_widths(name: str, widths: set[int]) -> None:
+    (sample,) = [s for s in SAMPLE_TYPES.values() if s.name == name]
+    assert frame_widths(sample) == widths
+
+
+def test_widths_are_learnt_once_per_skeleton(tmp_path: Path) -> None:
+    """The first frame of a skeleton is decoded with the width-reporting decoder; the
+    others of the same skeleton only have their header parsed."""
+    data = _write(tmp_path / "a.rumi")
+    desc = parse_bytes(data)
+    keys = set()
+    for k in range(desc.grid.frame_count):
+        offset, length = desc.frame_range(k)
+        keys.add(_header.skeleton(data[offset : offset + length]))
+    np.testing.assert_array_equal(open_rumi(data).band_data.values, DATA)
+    assert None not in keys
+    assert {_header.known_width(key) for key in keys} == {2}
