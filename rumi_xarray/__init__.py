@@ -13,7 +13,7 @@ import sys
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from .errors import RumiFormatError, RumiVirtualError
+from .errors import RumiFormatError, RumiVirtualError, RumiVirtualWarning
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RumiFormatError",
     "RumiVirtualError",
+    "RumiVirtualWarning",
     "catalog",
     "mosaic",
     "open_rumi",

@@ -30,3 +30,7 @@ class RumiFormatError(ValueError):
 
 class RumiVirtualError(ValueError):
     """Rumi files that cannot be shown as the Zarr view asked for (dtype, grid, mosaic)."""
+
+
+class RumiVirtualWarning(UserWarning):
+    """A Zarr view that a reader's default decoding would not read exactly, and why."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from .coords import CF_CALENDAR, CF_TIME_UNITS
-from .errors import RumiVirtualError
+from .errors import RumiVirtualError, RumiVirtualWarning
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -35,10 +35,6 @@ BYTES: dict[str, Any] = {"name": "bytes", "configuration": {"endian": "little"}}
 _ZARR_TYPES = frozenset(
     ["bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64", "float16", "float32", "float64", "complex64", "complex128"]
 )
-
-
-class RumiVirtualWarning(UserWarning):
-    """A Zarr view that a reader's default decoding would not read exactly, and why."""
 
 
 def zarr_data_type(sample: SampleType) -> str:

@@ -42,6 +42,7 @@ NOT_RUN = {
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\s`]*)")
 _SKIP = re.compile(r"^\s*<!--\s*skip\b:?(?P<reason>.*?)-->\s*$")
+_WARNS = re.compile(r"^\s*<!--\s*warns:\s*(?P<category>[A-Za-z_.]+)\s*-->\s*$")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,6 +61,9 @@ class Block:
     """The block's text, dedented by the fence's indentation."""
     skip: str | None
     """The reason of a ``<!-- skip: reason -->`` marker (``""``: a marker without one)."""
+    warns: str | None = None
+    """The warning class a ``<!-- warns: Name -->`` marker says the block emits, as the page
+    tells its reader (a name exported by :mod:`rumi_xarray`)."""
 
     @property
     def id(self) -> str:
@@ -94,6 +98,7 @@ def read_blocks(page: str, text: str | None = None) -> list[Block]:
                     lang=lang,
                     code=code,
                     skip=_skip_reason(lines[:i]),
+                    warns=_marker(lines[:i], _WARNS, "category"),
                 )
             )
         i = end + 1
@@ -107,10 +112,15 @@ def _closes(line: str, fence: str) -> bool:
 
 def _skip_reason(before: list[str]) -> str | None:
     """The reason of the skip marker on the last non-blank line before a fence, if any."""
+    return _marker(before, _SKIP, "reason")
+
+
+def _marker(before: list[str], pattern: re.Pattern[str], group: str) -> str | None:
+    """A marker's group on the last non-blank line before a fence, if that line is one."""
     for line in reversed(before):
         if line.strip():
-            marker = _SKIP.match(line)
-            return None if marker is None else marker["reason"].strip()
+            marker = pattern.match(line)
+            return None if marker is None else marker[group].strip()
     return None
 
 

@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from _docs import PAGES, Block, Command, bash_commands, read_blocks, run_command, run_python
 
+import rumi_xarray
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -102,7 +104,10 @@ class PageRun:
             return pytest.skip.Exception(block.skip)
         try:
             with self._inside():
-                if block.lang == "python":
+                if block.lang == "python" and block.warns:
+                    with pytest.warns(getattr(rumi_xarray, block.warns)):
+                        run_python(block, self.namespace)
+                elif block.lang == "python":
                     run_python(block, self.namespace)
                 else:
                     _run_bash(block)
