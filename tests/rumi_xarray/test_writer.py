@@ -634,3 +634,15 @@ def test_wrong_size_frame_is_refused(tmp_path: Path) -> None:
             compression=lambda s, k: other,
         )
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("where", ["missing/dir/x.rumi", "a-directory"])
+def test_os_errors_name_the_target_not_the_temporary_file(where: str, tmp_path: Path) -> None:
+    (tmp_path / "a-directory").mkdir()
+    target = tmp_path / where
+    with pytest.raises(OSError) as err:
+        to_rumi(np.zeros((1, 4, 4), "u1"), target, time=["2024-01-01"])
+    assert err.value.filename == str(target) and err.value.filename2 is None
+    assert str(target) in str(err.value) and ".tmp" not in str(err.value)
+    assert sorted(os.listdir(tmp_path)) == ["a-directory"]
+    assert os.listdir(tmp_path / "a-directory") == []
