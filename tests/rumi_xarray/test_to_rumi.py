@@ -271,7 +271,8 @@ def test_nan_fill_of_floats_is_kept_by_the_samples(tmp_path: Path) -> None:
         ({"crs": None}, "transform (10.0, 0.0, 500000.0, 0.0, -10.0, 4000000.0) without a CRS"),
         (
             {"crs": "+proj=tmerc +lon_0=13 +k=0.9 +datum=WGS84"},
-            "crs '+proj=tmerc +lat_0=0 +lon_0=13 +k=0.9 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs'"
+            "crs '+proj=tmerc +lat_0=0 +lon_0=13 +k=0.9 +x_0=0 +y_0=0 +datum=WGS84 +units=m "
+            "+no_defs'"
             " (no EPSG code)",
         ),
         ({"crs": 4978}, "crs EPSG:4978 (not a projected or geographic CRS)"),
@@ -304,7 +305,7 @@ def test_georeferencing_that_cannot_be_stored_is_dropped(
 
 
 def test_ungeoreferenced_pixel_coordinates_are_not_a_loss(tmp_path: Path) -> None:
-    """rioxarray's ungeoreferenced rasters get x/y = 0.5, 1.5, ...: the identity, not a transform."""
+    """rioxarray's ungeoreferenced rasters get x/y = 0.5, 1.5, ...: the identity, no transform."""
     da = xr.DataArray(
         np.zeros((1, 3, 4), "u1"),
         dims=("band", "y", "x"),
