@@ -27,8 +27,9 @@ __all__ = ["RumiDataLossError", "RumiDataLossWarning"]
 
 Transform = tuple[float, float, float, float, float, float]
 
-NODATA = ("_FillValue", "missing_value")
-ENCODED = (*NODATA, "scale_factor", "add_offset")
+NODATA = ("_FillValue", "missing_value", "fill_value", "nodata")
+"""Attributes naming a nodata value (those rioxarray's ``rio.nodata`` reads)."""
+ENCODED = ("_FillValue", "missing_value", "scale_factor", "add_offset")
 """Encoding entries that carry values (CF decoding applies them); a rumi file has none."""
 STRUCTURAL = ("AREA_OR_POINT", "grid_mapping", "coordinates")
 """Attributes that the file records (PixelIsPoint) or that only name other variables."""

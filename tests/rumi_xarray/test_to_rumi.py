@@ -259,6 +259,23 @@ def test_encoding_and_dataset_attributes(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("name", ["missing_value", "fill_value", "nodata"])
+def test_every_nodata_attribute_is_named(name: str, tmp_path: Path) -> None:
+    da = _geotiff_like(**{name: 7})
+    assert da.rio.nodata == 7  # what rioxarray reads as nodata
+    with pytest.warns(RumiDataLossWarning) as record:
+        da.rumi.to_rumi(tmp_path / "n.rumi", time=DAY)
+    assert _one_warning(record.list).items == (f"{name}=7 (nodata)",)
+
+
+def test_loss_errors_and_warnings_pickle_with_their_items() -> None:
+    import pickle
+
+    for kind in (RumiDataLossError, RumiDataLossWarning):
+        made = pickle.loads(pickle.dumps(kind.of("message", ("units='K'",))))
+        assert type(made) is kind and str(made) == "message" and made.items == ("units='K'",)
+
+
 def test_nan_fill_of_floats_is_kept_by_the_samples(tmp_path: Path) -> None:
     da = _geotiff_like(_FillValue=np.nan).astype("f4")
     da.encoding["_FillValue"] = np.float32(np.nan)
