@@ -21,10 +21,13 @@ if TYPE_CHECKING:
     from types import ModuleType
 
 __all__ = [
+    "RumiDataLossError",
+    "RumiDataLossWarning",
     "RumiFormatError",
     "RumiVirtualError",
     "RumiVirtualWarning",
     "catalog",
+    "header_blob",
     "mosaic",
     "open_rumi",
     "open_stack",
@@ -38,7 +41,10 @@ __all__ = [
 ]
 
 _LAZY = {
+    "RumiDataLossError": "._to_rumi_meta",
+    "RumiDataLossWarning": "._to_rumi_meta",
     "catalog": ".catalog",
+    "header_blob": ".read",
     "mosaic": ".mosaic",
     "open_rumi": ".backend",
     "open_stack": ".stack",

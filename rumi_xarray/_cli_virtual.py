@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +15,10 @@ if TYPE_CHECKING:
     import argparse
 
     from .cli import Commands
+    from .virtual import VirtualDataset
+
+ICECHUNK_QUIET = "error"
+"""Icechunk's (Rust) log filter unless ``-v`` or ``ICECHUNK_LOG`` asks for more."""
 
 
 def add_refs(commands: Commands) -> None:
@@ -23,7 +30,9 @@ def add_refs(commands: Commands) -> None:
     refs.add_argument("source", help="rumi path or URL")
     refs.add_argument("-o", "--output", required=True, help="output .json (or Parquet directory)")
     refs.add_argument("--header", metavar="PATH", help="the file's header blob")
-    refs.add_argument("--zarr-format", type=int, choices=(2, 3), default=3)
+    refs.add_argument(
+        "--zarr-format", type=int, choices=(2, 3), help="Zarr version (3; 2 with --parquet)"
+    )
     refs.add_argument(
         "--grid", choices=("auto", "regular", "rectilinear"), default="auto",
         help="chunk grid for clipped edge frames (%(default)s)",
@@ -31,7 +40,15 @@ def add_refs(commands: Commands) -> None:
     refs.add_argument("--parquet", action="store_true", help="kerchunk Parquet (Zarr v2)")
     refs.add_argument("--url", help="URL the references point at (default: SOURCE)")
     add_storage_options(refs)
-    refs.set_defaults(run=_refs)
+    refs.set_defaults(run=_refs, check=partial(_check_refs, refs))
+
+
+def _check_refs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Parquet references are Zarr v2 only (usage error, exit 2, otherwise)."""
+    if args.parquet and args.zarr_format == 3:
+        parser.error("--parquet writes Zarr v2 references; drop --zarr-format 3 or --parquet")
+    if args.zarr_format is None:
+        args.zarr_format = 2 if args.parquet else 3
 
 
 def _refs(args: argparse.Namespace) -> int:
@@ -39,7 +56,7 @@ def _refs(args: argparse.Namespace) -> int:
     from .references import references
 
     header = None if args.header is None else Path(args.header).read_bytes()
-    zarr_format = 2 if args.parquet else args.zarr_format
+    zarr_format = args.zarr_format
     refs = references(
         args.source, header=header, storage_options=storage_options(args), url=args.url,
         zarr_format=zarr_format, grid=args.grid,
@@ -61,6 +78,9 @@ def add_mosaic(commands: Commands) -> None:
     mosaic.add_argument("--pattern", help="regex whose named groups become dimensions")
     mosaic.add_argument("--fill-value", type=float, default=0, help="value where no file is")
     mosaic.add_argument("--icechunk", action="store_true", help="write an Icechunk repository")
+    mosaic.add_argument(
+        "-v", "--verbose", action="store_true", help="show Icechunk's log lines (warnings on)"
+    )
     add_quiet(mosaic)
     add_storage_options(mosaic)
     mosaic.set_defaults(run=_mosaic)
@@ -70,6 +90,12 @@ def _mosaic(args: argparse.Namespace) -> int:
     from .mosaic import mosaic
 
     progress = False if args.quiet else None
+    if args.pattern is not None:
+        try:
+            re.compile(args.pattern)
+        except re.error as exc:
+            message = f"--pattern {args.pattern!r} is not a regular expression: {exc}"
+            raise ValueError(message) from None
     if args.source.endswith(".parquet"):
         from .catalog import read_catalog
 
@@ -79,8 +105,9 @@ def _mosaic(args: argparse.Namespace) -> int:
     fill = int(args.fill_value) if args.fill_value.is_integer() else args.fill_value
     vds = mosaic(sources, pattern=args.pattern, fill_value=fill,
                  storage_options=storage_options(args), progress=progress)
+    _check_fill(args.fill_value, vds)
     if args.icechunk:
-        _write_icechunk(vds, args.output)
+        _write_icechunk(vds, args.output, args.verbose)
     else:
         from .outputs import to_kerchunk, write_references
 
@@ -102,10 +129,29 @@ def _glob(pattern: str, options: dict | None) -> list[str]:
     return found
 
 
-def _write_icechunk(vds, path: str) -> None:
+def _check_fill(fill: float, vds: VirtualDataset) -> None:
+    """``--fill-value`` must be a value of the files' samples (integers: exactly, in range)."""
+    import ml_dtypes  # noqa: F401  (registers bfloat16 and the float8 names with NumPy)
+    import numpy as np
+
+    dtype = np.dtype(vds.array.data_type)
+    with np.errstate(all="ignore"):
+        back = np.array(fill).astype(dtype)
+        if dtype.kind in "biu":
+            ok = float(back) == fill
+        else:
+            ok = not math.isfinite(fill) or bool(np.isfinite(back.astype(np.complex128)))
+    if not ok:
+        raise ValueError(f"--fill-value {fill:g} is not a {dtype} value, the files' samples")
+
+
+def _write_icechunk(vds: VirtualDataset, path: str, verbose: bool) -> None:
     import icechunk
 
     from .outputs import to_icechunk
+
+    asked = os.environ.get("ICECHUNK_LOG")
+    icechunk.set_logs_filter(asked or ("warn" if verbose else ICECHUNK_QUIET))
 
     prefix = _common_prefix(vds.array.urls)
     config = icechunk.RepositoryConfig.default()

@@ -7,6 +7,7 @@ a ``(T, B, L, W)`` loader, band texts, a time axis and the georeferencing.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,18 +16,26 @@ import xarray as xr
 
 from rumi_codec._core import DEFAULT_RECIPE
 
-from .georef import Georef, crs_kind
+from ._to_rumi_meta import (
+    RumiDataLossError,
+    RumiDataLossWarning,
+    band_texts,
+    dropped,
+    grid_mapping,
+    is_grid_mapping,
+    object_georef,
+    report,
+)
 from .spec import TimeKind
 from .trailer import TimeAxis
-from .writer import parse_compression, plan_write, sample_type, write_rumi
+from .writer import _fits, parse_compression, plan_write, sample_type, write_rumi
 
 if TYPE_CHECKING:
-    import os
-    from collections.abc import Hashable, Mapping
+    from collections.abc import Hashable
 
     from .writer import Loader
 
-__all__ = ["to_rumi"]
+__all__ = ["RumiDataLossError", "RumiDataLossWarning", "to_rumi"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -37,16 +46,16 @@ class _Source:
     dtype: np.dtype
     load: Loader
     array: xr.DataArray | None = None
-    pool: Mapping[Hashable, xr.DataArray] | None = None
-    """Where a time bounds variable named by ``time.attrs["bounds"]`` is looked up."""
+    pool: xr.Dataset | None = None
+    """The Dataset ``array`` comes from: where time bounds and grid mappings are looked up."""
 
 
 def to_rumi(
     obj: Any,
     target: str | os.PathLike[str],
     *,
-    tile: int = 512,
-    frames: str | int = "band",
+    tile: int | None = None,
+    frames: str | int | None = None,
     compression: Any = DEFAULT_RECIPE,
     band_dim: str = "band",
     time_dim: str = "time",
@@ -62,11 +71,16 @@ def to_rumi(
     storage_options: dict[str, Any] | None = None,
     progress: bool | None = None,
     max_workers: int | None = None,
+    strict: bool = False,
 ) -> bytes:
     """Write ``obj`` as a rumi 0.26.1 file at ``target`` and return its header blob.
 
     Everything is validated before a byte is written (``ValueError``/``TypeError``); the
     file appears at ``target`` only once complete, and nothing is left behind on failure.
+    What ``obj`` carries and a rumi file cannot hold (nodata, scale and offset, units,
+    other attributes and coordinates, a transform without a CRS, ...) is named, with
+    its value, in one :class:`RumiDataLossWarning`; ``strict=True`` raises
+    :class:`RumiDataLossError` instead, before anything is written.
 
     Parameters
     ----------
@@ -79,9 +93,12 @@ def to_rumi(
     target
         A local path or an fsspec URL (``s3://...``, ``memory://...``).
     tile
-        Square tile size, 1..65535; edge tiles are clipped.
+        Square tile size, 1..65535; edge tiles are clipped. Default: the tile of the
+        file ``obj`` was read from (``encoding["rumi_tile"]``), else 512.
     frames
-        What one frame holds (§5 of the format)::
+        What one frame holds (§5 of the format); default the frame unit of the file
+        ``obj`` was read from (``encoding["rumi_frame_unit"]``) when it fits, else
+        ``"band"``::
 
             "band" (or "tile", "h w")  0  one tile of one band and step; index b, then t
             "time-band"                9  one tile of one band and step; index t, then b
@@ -100,21 +117,25 @@ def to_rumi(
     band_dim, time_dim, x_dim, y_dim
         Dimension (and coordinate) names of ``obj``.
     bands
-        One text per band; default the ``band`` coordinate (numbers become strings),
-        else ``"band 1"``, ``"band 2"``, ...
+        One text per band. Default: the ``band`` coordinate when it holds texts; else
+        rioxarray's band descriptions (the ``long_name`` attribute, one text per band
+        number); else band numbers other than 1..N as texts; else ``"band 1"``, ...
     time
         One instant per step, or one ``(start, end)`` pair per step: datetime64, ISO
         strings, dates or datetimes (aware ones are converted to UTC), in whole
-        seconds. Default the ``time`` coordinate, with intervals from the CF bounds
-        variable its ``bounds`` attribute names. Required: rumi 0.25+ records a time.
+        seconds. Default the ``time`` coordinate, with interval ends from the
+        ``time_end`` coordinate or the CF bounds variable its ``bounds`` attribute
+        names. Required: rumi 0.25+ records a time.
     transform, crs
-        Given together: six affine coefficients ``(a, b, c, d, e, f)`` in rasterio
-        order (or a 9-value affine ending 0, 0, 1), stored as given; and an EPSG code,
+        Six affine coefficients ``(a, b, c, d, e, f)`` in rasterio order (or a 9-value
+        affine ending 0, 0, 1), stored as given, which need a CRS; and an EPSG code,
         an ``"EPSG:32633"``-like string, WKT or an object with ``to_epsg()``. Default:
-        the ``spatial_ref`` coordinate's ``crs_wkt``/``spatial_ref`` and the x/y
-        coordinates or its ``GeoTransform``, else rioxarray's ``rio.crs`` and
-        ``rio.transform()`` when rioxarray is installed. No CRS writes the undefined
-        georeferencing.
+        the grid-mapping variable (named by ``grid_mapping``, else ``spatial_ref`` or
+        ``crs``; a coordinate, or a data variable of the Dataset) with its
+        ``crs_wkt``/``spatial_ref`` and the x/y coordinates or its ``GeoTransform``,
+        else rioxarray's ``rio.crs`` and ``rio.transform()``. A file without a CRS has
+        no transform (FORMAT §7): a transform found without a CRS, or a CRS without an
+        EPSG code, is dropped (see ``strict``).
     pixel_is_point
         Record PixelIsPoint; default ``obj.attrs["AREA_OR_POINT"] == "Point"``. A
         transform taken from ``obj`` (pixel corners, GDAL's convention) is then
@@ -132,6 +153,9 @@ def to_rumi(
         Show a tqdm progress bar; default: on a terminal and for more than 256 frames.
     max_workers
         Threads compressing frames; default the number of CPUs.
+    strict
+        Raise :class:`RumiDataLossError` (a ``ValueError``) instead of warning when
+        something would be dropped.
 
     Returns
     -------
@@ -139,21 +163,28 @@ def to_rumi(
         The canonical external header blob (``rumi.read(path, blob)``,
         ``xr.open_dataset(path, engine="rumi", header=blob)``).
     """
-    dims = (time_dim, band_dim, y_dim, x_dim)
-    source = _source(obj, dims, variable)
-    attrs = source.array.attrs if source.array is not None else {}
-    sample = sample_type(source.dtype, dtype if dtype is not None else _rumi_dtype(attrs))
-    nbands = source.shape[1]
+    source = _source(obj, (time_dim, band_dim, y_dim, x_dim), variable)
+    da = source.array
+    sample = sample_type(source.dtype, dtype if dtype is not None else _rumi_dtype(da))
+    times, nbands = source.shape[:2]
+    texts, described = band_texts(bands, da, band_dim, nbands)
+    axis, time_names = _time_axis(time, source, time_dim)
+    georef, lost = object_georef(transform, crs, pixel_is_point, da, source.pool, (x_dim, y_dim))
     plan = plan_write(
         shape=source.shape,
         sample=sample,
-        tile=tile,
-        frames=frames,
-        band_texts=_band_texts(bands, source.array, band_dim, nbands),
-        time=_time_axis(time, source, time_dim),
-        georef=_georef(transform, crs, pixel_is_point, source.array, x_dim, y_dim),
+        tile=tile if tile is not None else _encoded_tile(da),
+        frames=frames if frames is not None else _encoded_frames(da, nbands, times),
+        band_texts=texts,
+        time=axis,
+        georef=georef,
     )
     encode = parse_compression(compression, sample)
+    if da is not None:
+        names = (x_dim, y_dim, band_dim, *time_names, grid_mapping(da, source.pool)[0])
+        attrs = None if source.pool is None else source.pool.attrs
+        lost += dropped(da, attrs, kept=names, texts=(texts, described), sample=sample.name)
+    report(lost, os.fspath(target), strict)
     return write_rumi(
         plan,
         source.load,
@@ -184,15 +215,19 @@ def _pick_variable(ds: xr.Dataset, variable: Hashable | None) -> xr.DataArray:
         if variable not in ds.data_vars:
             raise ValueError(f"variable {variable!r} is not one of {list(ds.data_vars)}")
         return ds[variable]
-    bounds = {v.attrs.get("bounds") for v in ds.variables.values()}
-    names = [name for name in ds.data_vars if name not in bounds]
+    named = set()  # time bounds, grid mappings and coordinates of other variables
+    for var in ds.variables.values():
+        for key in ("bounds", "grid_mapping", "coordinates"):
+            value = var.attrs.get(key, var.encoding.get(key))
+            named.update(str(value).replace(":", " ").split() if value else ())
+    names = [n for n in ds.data_vars if n not in named and not is_grid_mapping(ds[n])]
     if len(names) != 1:
         raise ValueError(f"the Dataset holds data variables {names}; choose one with variable=")
     return ds[names[0]]
 
 
 def _from_dataarray(
-    da: xr.DataArray, dims: tuple[str, str, str, str], pool: Mapping[Hashable, xr.DataArray] | None
+    da: xr.DataArray, dims: tuple[str, str, str, str], pool: xr.Dataset | None
 ) -> _Source:
     time_dim, band_dim, y_dim, x_dim = dims
     if len(set(dims)) != 4:
@@ -230,48 +265,58 @@ def _from_array(obj: Any) -> _Source:
     return _Source(shape, np.dtype(arr.dtype), load)  # type: ignore[arg-type]
 
 
-def _rumi_dtype(attrs: Mapping[Hashable, Any]) -> str | None:
+def _rumi_dtype(da: xr.DataArray | None) -> str | None:
     """``complex32`` for arrays the reader widened (``rumi_dtype`` attribute), else None."""
-    return "complex32" if attrs.get("rumi_dtype") == "complex32" else None
+    return "complex32" if da is not None and da.attrs.get("rumi_dtype") == "complex32" else None
+
+
+def _encoded_tile(da: xr.DataArray | None) -> int:
+    """The square tile of the file ``da`` was read from, else 512."""
+    tile = None if da is None else da.encoding.get("rumi_tile")
+    if isinstance(tile, tuple | list) and len(tile) == 2 and tile[0] == tile[1]:
+        return int(tile[0])
+    return 512
+
+
+def _encoded_frames(da: xr.DataArray | None, bands: int, times: int) -> int:
+    """The frame unit of the file ``da`` was read from when it fits B and T, else 0 (band)."""
+    unit = None if da is None else da.encoding.get("rumi_frame_unit")
+    ok = isinstance(unit, int) and not isinstance(unit, bool) and 0 <= unit <= 9
+    return unit if ok and _fits(unit, bands, times) else 0
 
 
 # ---------------------------------------------------------------------------------------
-# Band texts and time
+# Time
 
 
-def _band_texts(bands: Any, da: xr.DataArray | None, band_dim: str, nbands: int) -> tuple[str, ...]:
-    if bands is not None:
-        values = [bands] if isinstance(bands, str | bytes) else list(bands)
-    elif da is not None and band_dim in da.coords:
-        values = np.atleast_1d(da.coords[band_dim].values).tolist()
-    else:
-        return tuple(f"band {b + 1}" for b in range(nbands))
-    return tuple(_text(b, v) for b, v in enumerate(values))
-
-
-def _text(b: int, value: Any) -> str:
-    if isinstance(value, bytes):
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ValueError(f"band {b} text is not valid UTF-8") from None
-    return value if isinstance(value, str) else str(value)
-
-
-def _time_axis(time: Any, source: _Source, time_dim: str) -> TimeAxis:
-    if time is not None:
-        return parse_time(time)
+def _time_axis(time: Any, source: _Source, time_dim: str) -> tuple[TimeAxis, tuple[str, ...]]:
+    """The time axis, and the names of the coordinates it comes from (or replaces)."""
     da = source.array
-    if da is None or time_dim not in da.coords:
+    coord = None if da is None else da.coords.get(time_dim)
+    end = f"{time_dim}_end"
+    bounds_name = None if coord is None else coord.attrs.get("bounds", coord.encoding.get("bounds"))
+    names = (time_dim, end) + ((str(bounds_name),) if bounds_name is not None else ())
+    if time is not None:
+        return parse_time(time), names
+    if coord is None:
         raise ValueError(
             "rumi 0.25+ files record a time for every step, and none was found: pass "
             "time=[...] (one datetime per step, or one (start, end) pair per step)"
         )
-    coord = da.coords[time_dim]
-    name = coord.attrs.get("bounds", coord.encoding.get("bounds"))
-    if name is None:
-        return TimeAxis(TimeKind.INSTANT, _seconds(np.atleast_1d(coord.values)))
-    bounds = da.coords.get(name)
+    starts = np.atleast_1d(coord.values)
+    ends = da.coords.get(end) if da is not None else None
+    if ends is not None:
+        pairs = np.stack([starts, np.atleast_1d(ends.transpose(*coord.dims).values)], axis=-1)
+        return TimeAxis(TimeKind.INTERVAL, _seconds(pairs)), names
+    if bounds_name is None:
+        return TimeAxis(TimeKind.INSTANT, _seconds(starts)), names
+    return TimeAxis(TimeKind.INTERVAL, _bounds(source, str(bounds_name), time_dim)), names
+
+
+def _bounds(source: _Source, name: str, time_dim: str) -> np.ndarray:
+    """``(T, 2)`` seconds of the CF bounds variable ``name`` (a coordinate or Dataset variable)."""
+    da = source.array
+    bounds = None if da is None else da.coords.get(name)
     if bounds is None and source.pool is not None:
         bounds = source.pool.get(name)
     if bounds is None:
@@ -285,7 +330,7 @@ def _time_axis(time: Any, source: _Source, time_dim: str) -> TimeAxis:
     values = np.asarray(bounds.values)
     if values.size % 2:
         raise ValueError(f"time bounds {name!r} of shape {values.shape} are not (start, end) pairs")
-    return TimeAxis(TimeKind.INTERVAL, _seconds(values.reshape(-1, 2)))
+    return _seconds(values.reshape(-1, 2))
 
 
 def parse_time(time: Any) -> TimeAxis:
@@ -341,151 +386,3 @@ def _seconds(values: np.ndarray) -> np.ndarray:
             "rumi records whole seconds"
         )
     return seconds.astype(np.int64)
-
-
-# ---------------------------------------------------------------------------------------
-# Georeferencing
-
-
-def _georef(
-    transform: Any,
-    crs: Any,
-    pixel_is_point: bool | None,
-    da: xr.DataArray | None,
-    x_dim: str,
-    y_dim: str,
-) -> Georef:
-    point = bool(pixel_is_point) if pixel_is_point is not None else _area_or_point(da)
-    epsg = parse_crs(crs) if crs is not None else _object_epsg(da)
-    if transform is not None:
-        if epsg is None:
-            raise ValueError("transform and crs must be given together: pass crs= as well")
-        return Georef(parse_transform(transform), epsg, point)
-    if epsg is None:
-        return Georef(None, None, point)
-    found = _object_transform(da, x_dim, y_dim)
-    if found is None:
-        raise ValueError(
-            f"transform and crs must be given together: the CRS is EPSG:{epsg} but no "
-            "transform was given, and the array has no GeoTransform or evenly spaced x/y"
-        )
-    if point:
-        a, b, c, d, e, f = found
-        found = (a, b, c + (a + b) / 2, d, e, f + (d + e) / 2)
-    return Georef(found, epsg, point)
-
-
-def _area_or_point(da: xr.DataArray | None) -> bool:
-    return da is not None and str(da.attrs.get("AREA_OR_POINT", "Area")).lower() == "point"
-
-
-def parse_crs(crs: Any) -> int:
-    """The EPSG code of an int, an ``"EPSG:n"``/WKT string or an object with ``to_epsg()``."""
-    import pyproj
-
-    if isinstance(crs, bool):
-        raise TypeError(f"crs must be an EPSG code, a string or a CRS object, got {crs!r}")
-    if isinstance(crs, int | np.integer):
-        code: int | None = int(crs)
-    elif hasattr(crs, "to_epsg"):
-        code = crs.to_epsg()
-    elif isinstance(crs, str):
-        try:
-            code = pyproj.CRS.from_user_input(crs).to_epsg()
-        except pyproj.exceptions.CRSError as exc:
-            raise ValueError(f"crs {crs!r} is not a CRS pyproj knows: {exc}") from None
-    else:
-        raise TypeError(f"crs must be an EPSG code, a string or a CRS object, got {crs!r}")
-    if code is None:
-        raise ValueError(f"crs {crs!r} has no EPSG code; rumi records a CRS as an EPSG code")
-    if crs_kind(code) == "other":
-        raise ValueError(f"EPSG:{code} is not a projected or geographic CRS")
-    return code
-
-
-def parse_transform(transform: Any) -> tuple[float, float, float, float, float, float]:
-    """Six affine coefficients in rasterio order from 6 values or a 9-value affine."""
-    values = tuple(float(v) for v in transform)
-    if len(values) == 9:
-        if values[6:] != (0.0, 0.0, 1.0):
-            raise ValueError(f"a 9-value transform must end with (0, 0, 1), got {values[6:]}")
-        values = values[:6]
-    if len(values) != 6:
-        raise ValueError(f"transform needs 6 affine coefficients (a, b, c, d, e, f), got {values}")
-    return values  # type: ignore[return-value]
-
-
-def _grid_mapping(da: xr.DataArray) -> dict[Hashable, Any]:
-    name = da.encoding.get("grid_mapping", da.attrs.get("grid_mapping", "spatial_ref"))
-    return dict(da.coords[name].attrs) if name in da.coords else {}
-
-
-def _object_epsg(da: xr.DataArray | None) -> int | None:
-    if da is None:
-        return None
-    attrs = _grid_mapping(da)
-    wkt = attrs.get("spatial_ref") or attrs.get("crs_wkt")
-    if wkt:
-        return parse_crs(str(wkt))
-    rio = _rio(da)
-    found = None if rio is None else _rio_call(lambda: rio.crs)
-    return None if found is None else parse_crs(found)
-
-
-def _object_transform(da: xr.DataArray | None, x_dim: str, y_dim: str) -> tuple | None:
-    """Corner transform from the x/y coordinates, else ``GeoTransform``, else rioxarray."""
-    if da is None:
-        return None
-    text = _grid_mapping(da).get("GeoTransform")
-    stored = None
-    if text is not None:
-        c, a, b, f, d, e = (float(v) for v in str(text).split())
-        stored = (a, b, c, d, e, f)
-    spaced = _coords_transform(da, x_dim, y_dim)
-    if spaced is not None and (stored is None or not _same_grid(stored, spaced)):
-        return spaced
-    if stored is not None:
-        return stored
-    rio = _rio(da)
-    found = None if rio is None else _rio_call(lambda: rio.transform())
-    return None if found is None or found.is_identity else tuple(found)[:6]
-
-
-def _coords_transform(da: xr.DataArray, x_dim: str, y_dim: str) -> tuple | None:
-    """The corner transform of evenly spaced 1-D pixel-centre coordinates (2+ each)."""
-    if x_dim not in da.coords or y_dim not in da.coords:
-        return None
-    x, y = (np.asarray(da.coords[d].values, np.float64) for d in (x_dim, y_dim))
-    if x.ndim != 1 or y.ndim != 1 or x.size < 2 or y.size < 2:
-        return None
-    a, e = (x[-1] - x[0]) / (x.size - 1), (y[-1] - y[0]) / (y.size - 1)
-    for step, diffs in ((a, np.diff(x)), (e, np.diff(y))):
-        if step == 0 or np.abs(diffs - step).max() > 1e-6 * abs(step):
-            return None
-    return float(a), 0.0, float(x[0] - a / 2), 0.0, float(e), float(y[0] - e / 2)
-
-
-def _same_grid(stored: tuple, spaced: tuple) -> bool:
-    """Whether a stored GeoTransform still describes the coordinates (it is not stale)."""
-    if stored[1] or stored[3]:
-        return True  # rotated: coordinates cannot describe it
-    tolerance = 1e-6 * max(abs(spaced[0]), abs(spaced[4]))
-    return all(abs(s - c) <= tolerance for s, c in zip(stored, spaced, strict=True))
-
-
-def _rio(da: xr.DataArray) -> Any:
-    """rioxarray's accessor when rioxarray is installed, else None."""
-    try:
-        import rioxarray  # noqa: F401  (registers .rio)
-    except ImportError:
-        return None
-    return da.rio
-
-
-def _rio_call(get: Any) -> Any:
-    from rioxarray.exceptions import RioXarrayError
-
-    try:
-        return get()
-    except RioXarrayError:
-        return None

@@ -28,7 +28,9 @@ class RumiDataArrayAccessor:
         """Write this array as a rumi file; returns the header blob.
 
         ``options`` are those of :func:`rumi_xarray.to_rumi` (``tile``, ``frames``,
-        ``compression``, ``bands``, ``time``, ``transform``, ``crs``, ...).
+        ``compression``, ``bands``, ``time``, ``transform``, ``crs``, ...). What the file
+        cannot hold is named in one ``RumiDataLossWarning``; ``strict=True`` raises
+        ``RumiDataLossError`` instead, before anything is written.
         """
         from ._to_rumi import to_rumi
 
@@ -47,8 +49,9 @@ class RumiDatasetAccessor:
     ) -> bytes:
         """Write one data variable (the only one, or ``variable``) as a rumi file.
 
-        Time bounds named by ``time.attrs["bounds"]`` may be data variables of the
-        Dataset. ``options`` are those of :func:`rumi_xarray.to_rumi`.
+        Time bounds named by ``time.attrs["bounds"]`` and the grid mapping may be data
+        variables of the Dataset. ``options`` are those of :func:`rumi_xarray.to_rumi`
+        (``strict=True`` refuses to drop the Dataset's attributes, among others).
         """
         from ._to_rumi import to_rumi
 

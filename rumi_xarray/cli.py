@@ -1,27 +1,34 @@
-"""The ``rumi-xarray`` command line: ``demo``, ``convert``, ``info``, ``refs``, ``mosaic``, ``catalog``.
+"""The ``rumi-xarray`` command line: ``demo``, ``convert``, ``info``, ``header``, ``refs``,
+``mosaic``, ``catalog``.
 
 Each subcommand is two functions: ``_add_<name>(commands)`` registers its parser (and
 sets ``run``), ``_<name>(args) -> int`` runs it and imports what it needs only then.
 A new subcommand is one more pair and one more entry in :data:`COMMANDS`.
 
 Exit codes: 0 success, 1 bad data or files (one ``rumi-xarray: error: ...`` line on
-stderr, no traceback), 2 bad usage (argparse), 130 interrupted.
+stderr, no traceback), 2 bad usage (argparse), 130 interrupted. Warnings are one
+``rumi-xarray: warning: ...`` line each; messages of the library that name a keyword
+(``variable=``, ``time=[...]``) name the subcommand's flag instead (``--variable``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
+import posixpath
+import re
 import sys
 import tempfile
+import warnings
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from .format import RumiFile
 
@@ -67,6 +74,22 @@ def storage_options(args: argparse.Namespace) -> dict[str, Any] | None:
     return dict(args.storage_options) or None
 
 
+def beside(path: str, suffix: str) -> str:
+    """``path`` (a local path or a URL) with its suffix replaced, e.g. ``.header``."""
+    return posixpath.splitext(path)[0] + suffix
+
+
+def write_bytes(target: str, data: bytes, options: dict[str, Any] | None) -> None:
+    """Write ``data`` to a local path or an fsspec URL."""
+    if "://" in target and not target.startswith("file://"):
+        import fsspec
+
+        with fsspec.open(target, "wb", **(options or {})) as f:
+            f.write(data)
+    else:
+        Path(target.removeprefix("file://")).write_bytes(data)
+
+
 # ---------------------------------------------------------------------------------------
 # demo
 
@@ -82,7 +105,9 @@ def _add_demo(commands: Commands) -> None:
     demo.add_argument("--size", type=int, default=512, help="scene height and width (%(default)s)")
     demo.add_argument("--tile", type=int, default=256, help="tile size (%(default)s)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (%(default)s)")
-    demo.add_argument("--keep", metavar="PATH", help="keep the written rumi file at PATH")
+    demo.add_argument(
+        "--keep", metavar="PATH", help="keep the rumi file at PATH, its header blob beside it"
+    )
     add_quiet(demo)
     demo.set_defaults(run=_demo)
 
@@ -100,10 +125,17 @@ def _demo(args: argparse.Namespace) -> int:
         path = Path(args.keep or Path(tmp) / "scene.rumi")
         progress = False if args.quiet else None
         header = to_rumi(scene, path, tile=args.tile, progress=progress)
-        print(
-            f"Wrote a synthetic {scene.sizes['band']}-band {args.size}x{args.size} scene to "
-            f"{path} ({path.stat().st_size / 1e6:.2f} MB, header blob {len(header)} bytes)\n"
-        )
+        what = f"a synthetic {scene.sizes['band']}-band {args.size}x{args.size} scene"
+        size = f"{path.stat().st_size / 1e6:.2f} MB"
+        if args.keep:
+            blob = path.with_suffix(".header")
+            blob.write_bytes(header)
+            print(f"Wrote {what} to {path} ({size}) and its header blob to {blob}\n")
+        else:
+            print(
+                f"Wrote {what} to {path} ({size}; a temporary file, removed on exit; keep it "
+                f"with --keep PATH), header blob {len(header)} bytes\n"
+            )
         with xr.open_dataset(path, engine="rumi") as ds:
             print("Reopened lazily with engine='rumi':\n")
             print(ds, "\n")
@@ -136,16 +168,33 @@ def _add_convert(commands: Commands) -> None:
     convert.add_argument("source", help="input path or URL")
     convert.add_argument("target", nargs="?", help="output .rumi path or URL")
     convert.add_argument("-o", "--output", metavar="TARGET", help="output .rumi path or URL")
-    convert.add_argument("--tile", type=int, default=512, help="tile size (%(default)s)")
     convert.add_argument(
-        "--frames", default="band", help="frame unit: band, cell, ... (%(default)s)"
+        "--tile", type=int, help="tile size (default: the source's rumi tile, else 512)"
+    )
+    convert.add_argument(
+        "--frames", help="frame unit: band, cell, ... (default: the source's, else band)"
     )
     convert.add_argument(
         "--compression", default="planar>zigzag>zstd", help="geozl recipe (%(default)s)"
     )
     convert.add_argument("--variable", help="data variable to write (default: the only one)")
     convert.add_argument("--engine", help="xarray engine to open the source with")
-    convert.add_argument("--time", help="time instant (ISO date) when the source has none")
+    convert.add_argument(
+        "--time",
+        action="append",
+        type=_time_value,
+        metavar="TIME",
+        help="one per step when the source has none: an ISO instant, or START/END for an "
+        "interval; repeatable",
+    )
+    convert.add_argument(
+        "--decode",
+        action="store_true",
+        help="write decoded values (scale, offset, nodata as NaN), not the stored samples",
+    )
+    convert.add_argument(
+        "--strict", action="store_true", help="fail instead of dropping what rumi cannot hold"
+    )
     convert.add_argument("--header", metavar="PATH", help="also write the header blob to PATH")
     add_quiet(convert)
     add_storage_options(convert)
@@ -159,15 +208,30 @@ def _check_convert(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     args.target = args.target or args.output
 
 
+def _time_value(text: str) -> str | tuple[str, str]:
+    """``--time``: an ISO instant, or ``START/END`` (an ISO 8601 interval)."""
+    start, sep, end = text.partition("/")
+    if not sep:
+        return text
+    if not start or not end:
+        raise argparse.ArgumentTypeError(f"expected START/END, got {text!r}")
+    return start, end
+
+
+ENGINES = {".tif": "rasterio", ".tiff": "rasterio", ".rumi": "rumi"}
+"""Engines ``convert`` picks by suffix; xarray guesses the others."""
+
+
 def _convert(args: argparse.Namespace) -> int:
     import xarray as xr
 
     from . import to_rumi
 
     fsspec_options = storage_options(args)
-    options: dict[str, Any] = {"engine": args.engine} if args.engine else {}
-    if args.engine is None and Path(args.source).suffix.lower() in (".tif", ".tiff"):
-        options["engine"] = "rasterio"
+    engine = args.engine or ENGINES.get(posixpath.splitext(args.source)[1].lower())
+    options: dict[str, Any] = {"engine": engine} if engine else {}
+    if _decodes(engine):  # keep the stored samples: uint16 stays uint16
+        options["mask_and_scale"] = args.decode
     if fsspec_options:
         options["storage_options"] = fsspec_options
     with xr.open_dataset(args.source, chunks={}, **options) as ds:
@@ -178,13 +242,54 @@ def _convert(args: argparse.Namespace) -> int:
             tile=args.tile,
             frames=args.frames,
             compression=args.compression,
-            time=None if args.time is None else [args.time],
+            time=args.time,
             storage_options=fsspec_options,
             progress=False if args.quiet else None,
+            strict=args.strict,
         )
     if args.header:
-        Path(args.header).write_bytes(header)
+        write_bytes(args.header, header, fsspec_options)
     print(f"wrote {args.target}" + (f" and its header blob {args.header}" if args.header else ""))
+    return 0
+
+
+def _decodes(engine: str | None) -> bool:
+    """Whether an engine takes ``mask_and_scale`` (xarray's own do; plugins may not)."""
+    if engine is None:
+        return True
+    from xarray.backends import list_engines
+
+    backend = list_engines().get(engine)
+    return backend is None or "mask_and_scale" in (backend.open_dataset_parameters or ())
+
+
+# ---------------------------------------------------------------------------------------
+# header
+
+
+def _add_header(commands: Commands) -> None:
+    header = commands.add_parser(
+        "header",
+        help="write a file's header blob, with which readers skip its index",
+        description="Write the canonical external header blob of a rumi file (any "
+        "generation); xr.open_dataset(path, engine='rumi', header=blob) then reads "
+        "no index.",
+    )
+    header.add_argument("source", help="rumi path or URL")
+    header.add_argument(
+        "-o", "--output", metavar="BLOB", help="output path or URL (default: SOURCE.header)"
+    )
+    add_storage_options(header)
+    header.set_defaults(run=_header)
+
+
+def _header(args: argparse.Namespace) -> int:
+    from .read import header_blob
+
+    blob = header_blob(args.source, storage_options=storage_options(args))
+    target = args.output or beside(args.source, ".header")
+    write_bytes(target, blob, storage_options(args))
+    print(f"wrote {target} ({len(blob)} bytes)")
     return 0
 
 
@@ -370,7 +475,7 @@ def _format_time(time: dict[str, Any] | None) -> list[str]:
 # The parser
 
 
-COMMANDS: list[Callable[[Commands], None]] = [_add_demo, _add_convert, _add_info]
+COMMANDS: list[Callable[[Commands], None]] = [_add_demo, _add_convert, _add_info, _add_header]
 """Registrars of the subcommands, in the order ``--help`` lists them."""
 
 
@@ -387,7 +492,57 @@ def build_parser() -> argparse.ArgumentParser:
 
     for register in (*COMMANDS, add_refs, add_mosaic, add_catalog):
         register(commands)
+    for sub in commands.choices.values():
+        sub.set_defaults(flags=_flags(sub))
     return parser
+
+
+def _flags(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Each option's destination and its long flag: ``{"fill_value": "--fill-value"}``."""
+    return {
+        action.dest: max(action.option_strings, key=len)
+        for action in parser._actions
+        if action.option_strings and action.dest != "help"
+    }
+
+
+def cli_text(text: str, flags: dict[str, str]) -> str:
+    """A library message on one line, its keywords (``time=[...]``) as the flags (``--time``)."""
+    if flags:
+        names = "|".join(re.escape(name) for name in sorted(flags, key=len, reverse=True))
+        text = re.sub(
+            rf"\b({names})=(True\b|\[[^\]]*\]|\.\.\.)?",
+            lambda m: flags[m[1]] + ("" if m[2] else " "),
+            text,
+        )
+    return " ".join(text.split())
+
+
+def _error_text(exc: BaseException, args: argparse.Namespace) -> str:
+    """One line for an error: a remote object that is missing is "not found: URL"."""
+    if isinstance(exc, FileNotFoundError) and exc.errno is None:  # fsspec: the bare path
+        name = str(exc.filename if exc.filename is not None else (exc.args or ("",))[0])
+        urls = [v for v in vars(args).values() if isinstance(v, str) and "://" in v]
+        for url in urls if name else ():
+            if url.endswith(name.lstrip("/")):
+                return f"not found: {url}"
+        if name and not any(c.isspace() for c in name):
+            return f"not found: {name}"
+    return cli_text(str(exc), args.flags) or type(exc).__name__
+
+
+@contextlib.contextmanager
+def _one_line_warnings(flags: dict[str, str]) -> Iterator[None]:
+    """Show warnings as ``rumi-xarray: warning: ...`` lines; data-loss warnings always."""
+    from ._to_rumi_meta import RumiDataLossWarning
+
+    def show(message: Warning | str, *_: Any, **__: Any) -> None:
+        print(f"{PROG}: warning: {cli_text(str(message), flags)}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", RumiDataLossWarning)
+        warnings.showwarning = show
+        yield
 
 
 def _version() -> str:
@@ -409,16 +564,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help, --version (0) or bad usage (2)
         return exc.code if isinstance(exc.code, int) else 0
     try:
-        return int(args.run(args))
+        with _one_line_warnings(args.flags):
+            return int(args.run(args))
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `rumi-xarray info --json f.rumi | head`: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except (ValueError, TypeError, OSError) as exc:
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"{PROG}: error: {message}", file=sys.stderr)
+    except (ValueError, TypeError, OSError, ImportError) as exc:
+        print(f"{PROG}: error: {_error_text(exc, args)}", file=sys.stderr)
         return 1
 
 

@@ -56,7 +56,7 @@ def spatial_coords(georef: Georef, length: int, width: int) -> dict[str, xr.Vari
 
 
 def file_coords(desc: RumiFile) -> dict[str, xr.Variable]:
-    """Every coordinate of one file but ``band``: x, y, spatial_ref, time, time_bounds."""
+    """Every coordinate but ``band``: x, y, spatial_ref, time, time_end, time_bounds."""
     return {**spatial_coords(desc.georef, desc.grid.length, desc.grid.width), **time_coords(desc)}
 
 
@@ -103,9 +103,12 @@ def band_coord(desc: RumiFile) -> xr.Variable:
 
 
 def time_coords(desc: RumiFile) -> dict[str, xr.Variable]:
-    """``time`` (instants, or interval starts) and CF ``time_bounds`` for intervals.
+    """``time`` (instants, or interval starts); for intervals ``time_end`` and CF ``time_bounds``.
 
     A single step becomes a scalar coordinate, so that a file stays ``(band, y, x)``.
+    ``time_end`` has the dims of ``time``, so that a DataArray (which drops the
+    ``(time, bnds)`` bounds) keeps the interval ends and writes them back; with
+    ``chunks={}`` it is chunked along ``time`` as the data are.
     """
     import xarray as xr
 
@@ -120,5 +123,9 @@ def time_coords(desc: RumiFile) -> dict[str, xr.Variable]:
         attrs["bounds"] = "time_bounds"
         bounds = desc.time.seconds.astype("datetime64[s]")
         coords["time_bounds"] = xr.Variable((*dims, "bnds"), bounds[0] if scalar else bounds)
+        ends = bounds[:, 1]
+        end_attrs = {"long_name": "end of time interval"}
+        chunks = {} if scalar else {"preferred_chunks": {"time": desc.grid.chunk_shape[0]}}
+        coords["time_end"] = xr.Variable(dims, ends[0] if scalar else ends, end_attrs, chunks)
     coords["time"] = xr.Variable(dims, starts[0] if scalar else starts, attrs)
     return coords

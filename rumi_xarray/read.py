@@ -47,6 +47,16 @@ def describe_file(
             reader.close()
 
 
+def header_blob(source: Any, *, storage_options: dict[str, Any] | None = None) -> bytes:
+    """The canonical external header blob of any rumi file (§10), read from its index.
+
+    ``source`` is a local path, an fsspec URL (with ``storage_options``), bytes or a
+    seekable binary file object. The blob is what ``to_rumi`` returns for the files it
+    writes; ``xr.open_dataset(path, engine="rumi", header=blob)`` skips the index.
+    """
+    return describe_file(source, None, storage_options)[0].to_blob()
+
+
 # ---------------------------------------------------------------------------------------
 # Windows
 

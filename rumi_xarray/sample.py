@@ -51,6 +51,8 @@ def synthetic_scene(
     Terrain-like fields decide the cover; each cover has a plausible Sentinel-2-like
     spectrum, mixed at the edges and with sensor noise. Coordinates, band texts, a time
     instant and a ``spatial_ref`` (10 m pixels in ``EPSG:epsg``) make it georeferenced.
+    Samples are surface reflectance x 10000. It carries nothing a rumi file cannot hold,
+    so ``to_rumi`` writes it without a ``RumiDataLossWarning``.
     """
     import xarray as xr
 
@@ -85,5 +87,5 @@ def synthetic_scene(
         dims=("band", "y", "x"),
         coords=coords,
         name="band_data",
-        attrs={"AREA_OR_POINT": "Area", "long_name": "surface reflectance x 10000"},
+        attrs={"AREA_OR_POINT": "Area"},
     )

@@ -299,6 +299,11 @@ def _token(sources: list[Any], descs: list[RumiFile]) -> str:
 # Coordinates
 
 
+_TIME_NAMES = ("time", "time_bounds", "time_end")
+"""The per-file time coordinates, rebuilt along the stack's dimension."""
+_END_ATTRS = {"long_name": "end of time interval"}
+
+
 def _coords(
     coords: dict[Hashable, xr.Variable], descs: list[RumiFile], dim: str, values: Any
 ) -> dict[Hashable, xr.Variable]:
@@ -307,7 +312,7 @@ def _coords(
 
     multi_step = descs[0].grid.times > 1
     if not multi_step or not all(_same_time(d, descs[0]) for d in descs):
-        coords = {k: v for k, v in coords.items() if k not in ("time", "time_bounds")}
+        coords = {k: v for k, v in coords.items() if k not in _TIME_NAMES}
     if multi_step and "time" not in coords:
         coords.update(_file_times(descs, dim))
     if values is not None:
@@ -320,6 +325,7 @@ def _coords(
         if bounds is not None:
             attrs["bounds"] = "time_bounds"
             coords["time_bounds"] = xr.Variable((dim, "bnds"), bounds)
+            coords["time_end"] = xr.Variable(dim, bounds[:, 1], _END_ATTRS)
         coords[name] = xr.Variable(dim, starts, attrs)
     if dim not in coords:
         coords[dim] = xr.Variable(dim, np.arange(len(descs)))
@@ -363,6 +369,7 @@ def _file_times(descs: list[RumiFile], dim: str) -> dict[Hashable, xr.Variable]:
         attrs["bounds"] = "file_time_bounds"
         bounds = np.stack([a.seconds for a in axes]).astype("datetime64[s]")
         coords["file_time_bounds"] = xr.Variable((dim, "time", "bnds"), bounds)
+        coords["file_time_end"] = xr.Variable((dim, "time"), bounds[..., 1], _END_ATTRS)
     starts = np.stack([a.starts for a in axes]).astype("datetime64[s]")
     coords["file_time"] = xr.Variable((dim, "time"), starts, attrs)
     return coords

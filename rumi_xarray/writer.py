@@ -413,7 +413,12 @@ def write_rumi(
         fs, remote = fsspec.core.url_to_fs(path, **(storage_options or {}))
         with tempfile.TemporaryDirectory(prefix="rumi-") as scratch:
             local = os.path.join(scratch, "upload.rumi")
-            blob = _write_local(plan, load, local, encode, progress, workers)
+            try:
+                blob = _write_local(plan, load, local, encode, progress, workers)
+            except OSError as exc:
+                if exc.filename != local:
+                    raise
+                raise _about(exc, path) from None
             fs.put_file(local, remote)
         return blob
     return _write_local(plan, load, path.removeprefix("file://"), encode, progress, workers)
@@ -453,21 +458,36 @@ def _write_stream(
 
 @contextlib.contextmanager
 def _atomic(path: str) -> Iterator[BinaryIO]:
-    """A new file beside ``path`` that replaces it only once complete and synced."""
+    """A new file beside ``path`` that replaces it only once complete and synced.
+
+    An ``OSError`` names ``path``, never the temporary file.
+    """
     folder = os.path.dirname(os.path.abspath(path))
     temp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    except OSError as exc:
+        raise _about(exc, path) from None
     try:
         with os.fdopen(fd, "w+b") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
+        if isinstance(exc, OSError) and temp in (exc.filename, exc.filename2):
+            raise _about(exc, path) from None
         raise
     _sync_folder(folder)
+
+
+def _about(exc: OSError, path: str) -> OSError:
+    """The same error (same type and errno) about ``path``."""
+    if exc.errno is None:
+        return type(exc)(f"{path}: {exc}")
+    return type(exc)(exc.errno, exc.strerror, path)
 
 
 def _sync_folder(folder: str) -> None:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import struct
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import fsspec
 import numpy as np
 import pytest
 import xarray as xr
 from _fixtures import DATA, FIXTURES, Fixture, assert_same_bits, fixture_id
 
+from rumi_xarray import header_blob
 from rumi_xarray.cli import main
+from rumi_xarray.format import parse_bytes
 
 
 def _png_size(path: Path) -> tuple[int, int]:
@@ -220,7 +225,7 @@ def test_convert_with_output_option(tmp_path: Path) -> None:
     with xr.open_dataset(target, engine="rumi") as ds:
         assert_same_bits(ds["band_data"].values, fixture.expected())
     facts = json.loads(_script("info", "--json", str(target)).stdout)
-    assert (facts["tile"], facts["frame_unit"]) == ([8, 8], 0)
+    assert (facts["tile"], facts["frame_unit"]) == ([8, 8], 9)  # the source's frame unit
 
 
 @pytest.mark.parametrize(
@@ -267,3 +272,238 @@ def test_bad_usage_exits_2(args: list[str]) -> None:
     done = _script(*args)
     assert done.returncode == 2
     assert "usage: rumi-xarray" in done.stderr and "Traceback" not in done.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# convert keeps the stored dtype and names what it drops
+
+
+def _described_geotiff(path: Path) -> np.ndarray:
+    """uint16 with nodata, scale/offset, units, band descriptions and a tag, as GDAL writes."""
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import from_origin
+
+    data = np.arange(3 * 40 * 50, dtype=np.uint16).reshape(3, 40, 50)
+    profile = dict(
+        driver="GTiff", width=50, height=40, count=3, dtype="uint16", nodata=0,
+        crs="EPSG:32633", transform=from_origin(500000, 4000000, 10, 10),
+    )  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+        dst.descriptions = ("B04 red", "B03 green", "B02 blue")
+        dst.scales, dst.offsets = (0.0001,) * 3, (-0.1,) * 3
+        dst.units = ("reflectance",) * 3
+        dst.update_tags(mission="demo")
+    return data
+
+
+DROPPED = (
+    "mission='demo'; _FillValue=0 (nodata); scale_factor=0.0001; add_offset=-0.1; "
+    "units=('reflectance', 'reflectance', 'reflectance')"
+)
+
+
+def test_convert_geotiff_keeps_uint16_and_band_descriptions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _described_geotiff(tmp_path / "scene.tif")
+    target = tmp_path / "scene.rumi"
+    assert main(["convert", str(tmp_path / "scene.tif"), str(target), "--time", "2024-05-01"]) == 0
+    out, err = capsys.readouterr()
+    assert err == (
+        f"rumi-xarray: warning: {target}: rumi files cannot hold 5 items of the input, written "
+        f"without them: {DROPPED} (--strict makes this an error)\n"
+    )
+    assert out == f"wrote {target}\n"
+    da = xr.open_dataset(target, engine="rumi")["band_data"]
+    assert da.dtype == np.uint16 and list(da.band.values) == ["B04 red", "B03 green", "B02 blue"]
+    np.testing.assert_array_equal(da.values, data)
+    assert da.rio.crs.to_epsg() == 32633
+
+
+def test_convert_strict_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _described_geotiff(tmp_path / "scene.tif")
+    target = tmp_path / "scene.rumi"
+    args = ["convert", str(tmp_path / "scene.tif"), str(target), "--time", "2024-05-01", "--strict"]
+    assert main(args) == 1
+    assert capsys.readouterr().err == (
+        f"rumi-xarray: error: {target}: rumi files cannot hold 5 items of the input, so nothing "
+        f"was written (--strict): {DROPPED}\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scene.tif"]
+
+
+def test_convert_decode_writes_floats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _described_geotiff(tmp_path / "scene.tif")
+    target = tmp_path / "f.rumi"
+    assert main(["convert", str(tmp_path / "scene.tif"), str(target), "--time", "2024-05-01",
+                 "--decode", "-q"]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert "scale_factor=0.0001 (in the encoding)" in err and err.count("\n") == 1
+    da = xr.open_dataset(target, engine="rumi")["band_data"]
+    assert da.dtype == np.float32
+    np.testing.assert_allclose(da.values[:, 1:], data[:, 1:] * 0.0001 - 0.1, atol=1e-7)
+    assert np.isnan(da.values[0, 0, 0])
+
+
+def _zarr(path: Path, **variables: Any) -> Path:
+    xr.Dataset(variables).to_zarr(path, zarr_format=2, consolidated=True)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("variables", "extra", "message"),
+    [
+        ({"a": (("y", "x"), np.zeros((2, 2))), "b": (("y", "x"), np.ones((2, 2)))}, [],
+         "the Dataset holds data variables ['a', 'b']; choose one with --variable"),
+        ({"a": (("y", "x"), np.zeros((2, 2)))}, [],
+         "none was found: pass --time (one datetime per step, or one (start, end) pair per step)"),
+        ({"a": (("y", "x"), np.zeros((2, 2)))}, ["--time", "2024-01-01", "--frames", "diagonal"],
+         "--frames 'diagonal' is not one of"),
+    ],
+    ids=["variable", "time", "frames"],
+)  # fmt: skip
+def test_convert_errors_name_the_flags(
+    variables: dict, extra: list[str], message: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    source = _zarr(tmp_path / "s.zarr", **variables)
+    assert main(["convert", str(source), str(tmp_path / "o.rumi"), *extra]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("rumi-xarray: error: ") and message in err and err.count("\n") == 1
+
+
+def test_convert_repeatable_time_and_intervals(tmp_path: Path) -> None:
+    source = _zarr(
+        tmp_path / "t.zarr", v=(("time", "y", "x"), np.arange(8, dtype="i2").reshape(2, 2, 2))
+    )
+    target = tmp_path / "t.rumi"
+    times = ["--time", "2024-01-01/2024-01-02", "--time", "2024-01-02T00:00:00/2024-01-04"]
+    assert main(["convert", str(source), str(target), *times, "-q"]) == 0
+    with xr.open_dataset(target, engine="rumi") as ds:
+        np.testing.assert_array_equal(
+            ds.time_end.values, np.array(["2024-01-02", "2024-01-04"], "M8[s]")
+        )
+        np.testing.assert_array_equal(ds["band_data"].values[:, 0], np.arange(8).reshape(2, 2, 2))
+    assert main(["convert", str(source), str(tmp_path / "x.rumi"), "--time", "2024-01-01/"]) == 2
+
+
+def test_convert_keeps_the_source_layout(tmp_path: Path) -> None:
+    fixture = _fixture("i16_t4_b3_19x21_u9_tb_tile")
+    target = tmp_path / "same.rumi"
+    assert main(["convert", str(fixture.path), str(target), "-q"]) == 0
+    assert target.read_bytes() != b"" and header_blob(target) != b""
+    desc = parse_bytes(target.read_bytes())
+    assert (desc.grid.tile_length, desc.frame_unit) == (8, 9)
+
+
+# ---------------------------------------------------------------------------------------
+# header, demo --keep
+
+
+def test_header_writes_the_blob_beside_the_file(tmp_path: Path) -> None:
+    fixture = _fixture("u16_b3_50x33_cell_geo_pip")
+    source = tmp_path / "scene.rumi"
+    source.write_bytes(fixture.path.read_bytes())
+    done = _script("header", str(source))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "scene.header").read_bytes() == fixture.header
+    assert done.stdout == f"wrote {tmp_path / 'scene.header'} ({len(fixture.header)} bytes)\n"
+    assert main(["header", str(source), "-o", str(tmp_path / "other.blob")]) == 0
+    assert (tmp_path / "other.blob").read_bytes() == fixture.header
+
+
+def test_header_of_a_url(tmp_path: Path) -> None:
+    fixture = _fixture("u8_b1_37x45_t16_crs")
+    with fsspec.open("memory://cli-header/a.rumi", "wb") as f:
+        f.write(fixture.path.read_bytes())
+    assert main(["header", "memory://cli-header/a.rumi"]) == 0
+    with fsspec.open("memory://cli-header/a.header", "rb") as f:
+        assert f.read() == fixture.header
+    assert main(["header", "memory://cli-header/a.rumi", "-o", str(tmp_path / "a.header")]) == 0
+    assert (tmp_path / "a.header").read_bytes() == fixture.header
+
+
+def test_demo_keep_writes_the_blob_and_the_readme_lines_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["demo", "--keep", "scene.rumi", "-o", "q.png", "--size", "64", "--tile", "32", "-q"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "scene.rumi" in out and "its header blob to scene.header" in out
+    readme = (
+        "import xarray as xr\n"
+        'ds = xr.open_dataset("scene.rumi", engine="rumi", header=open("scene.header","rb").read())\n'
+        'with open("scene.header", "rb") as f:\n'
+        '    fast = xr.open_dataset("scene.rumi", engine="rumi", header=f.read())\n'
+        "xr.testing.assert_identical(ds.load(), fast.load())\n"
+        "print(ds.band_data.shape)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", readme], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "(6, 64, 64)\n"
+    assert Path("scene.header").read_bytes() == header_blob("scene.rumi")
+
+
+def test_demo_says_where_its_file_is(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["demo", "-o", str(tmp_path / "q.png"), "--size", "32", "--tile", "16", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "a temporary file, removed on exit; keep it with --keep PATH" in out
+
+
+# ---------------------------------------------------------------------------------------
+# Errors: one line, the URL or target, never the temporary file
+
+
+@pytest.mark.parametrize("command", ["info", "header", "refs", "convert"])
+def test_missing_remote_object_says_not_found(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "memory://nowhere/missing.rumi"
+    extra = {"refs": ["-o", str(tmp_path / "r.json")], "convert": [str(tmp_path / "o.rumi")]}
+    assert main([command, url, *extra.get(command, [])]) == 1
+    assert capsys.readouterr().err == f"rumi-xarray: error: not found: {url}\n"
+
+
+def test_write_errors_name_the_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "no" / "such" / "dir.rumi"
+    assert main(["convert", str(_fixture("u8_b1_37x45_t16_crs").path), str(target), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert err == f"rumi-xarray: error: [Errno 2] No such file or directory: '{target}'\n"
+
+
+def test_unreachable_url_is_one_line() -> None:
+    done = _script("info", "http://127.0.0.1:9/scene.rumi")
+    assert done.returncode == 1 and done.stderr.startswith("rumi-xarray: error: ")
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# docs/cli.md
+
+
+def test_docs_list_every_subcommand_and_option() -> None:
+    from rumi_xarray.cli import build_parser
+
+    text = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(commands.choices) == {
+        "demo",
+        "convert",
+        "info",
+        "header",
+        "refs",
+        "mosaic",
+        "catalog",
+    }
+    for name, sub in commands.choices.items():
+        assert f"\n## {name}\n" in text, name
+        section = text.split(f"\n## {name}\n")[1].split("\n## ")[0]
+        for action in sub._actions:
+            for option in action.option_strings:
+                if option.startswith("--") and option != "--help":
+                    assert f"`{option}" in section, (name, option)

@@ -78,3 +78,78 @@ def test_errors_are_one_line_with_exit_code_1(grid, tmp_path):
     assert result.stderr.count("\n") == 1
     bad = run("mosaic", str(d / "f*.rumi"), "-o", str(tmp_path / "m.json"))  # overlapping dates
     assert bad.returncode == 1 and "overlaps" in bad.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# Papercuts: one line on stderr, a non-zero exit, nothing written
+
+
+def _one_line(result: subprocess.CompletedProcess, start: str) -> None:
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith(start) and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_pattern_is_one_line(grid, tmp_path):
+    d, _ = grid
+    result = run("mosaic", str(d / "f*.rumi"), "-o", str(tmp_path / "m.json"), "--pattern", "(")
+    _one_line(
+        result,
+        "rumi-xarray: error: --pattern '(' is not a regular expression: "
+        "missing ), unterminated subpattern at position 0",
+    )
+    assert not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.parametrize("fill", ["70000", "-1", "0.5"])
+def test_fill_value_out_of_range_for_the_dtype(grid, tmp_path, fill):
+    d, _ = grid
+    result = run("mosaic", str(d / "f*_20240101.rumi"), "-o", str(tmp_path / "m.json"),
+                 "--fill-value", fill)
+    _one_line(result, f"rumi-xarray: error: --fill-value {float(fill):g} is not a uint16 value")
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_fill_value_in_range_is_written(grid, tmp_path):
+    d, _ = grid
+    out = tmp_path / "m.json"
+    assert run("mosaic", str(d / "f*_20240101.rumi"), "-o", str(out), "--fill-value", "65535",
+               "-q").returncode == 0
+    meta = json.loads(json.loads(out.read_text())["refs"]["band_data/zarr.json"])
+    assert meta["fill_value"] == 65535
+
+
+def test_parquet_with_zarr_v3_is_a_usage_error(grid, tmp_path):
+    d, _ = grid
+    source = str(d / "f0_20240101.rumi")
+    bad = run("refs", source, "-o", str(tmp_path / "p"), "--parquet", "--zarr-format", "3")
+    assert bad.returncode == 2 and "usage: rumi-xarray refs" in bad.stderr
+    assert "--parquet writes Zarr v2 references" in bad.stderr and not (tmp_path / "p").exists()
+    pytest.importorskip("fastparquet")
+    good = run("refs", source, "-o", str(tmp_path / "p"), "--parquet")
+    assert good.returncode == 0 and good.stdout.endswith("Zarr v2\n"), good.stderr
+
+
+def test_library_keywords_become_flags(grid, tmp_path):
+    d, _ = grid
+    result = run("refs", str(d / "f0_20240101.rumi"), "-o", str(tmp_path / "r.json"),
+                 "--zarr-format", "2", "--grid", "rectilinear")
+    _one_line(
+        result, "rumi-xarray: error: Zarr v2 has no rectilinear chunk grids; use --zarr-format 3"
+    )
+
+
+def test_icechunk_logs_only_when_asked(grid, tmp_path):
+    pytest.importorskip("icechunk")
+    import os
+
+    d, _ = grid
+    files = str(d / "f*_20240101.rumi")
+    quiet = run("mosaic", files, "-o", str(tmp_path / "a"), "--icechunk", "-q")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    loud = run("mosaic", files, "-o", str(tmp_path / "b"), "--icechunk", "-q", "-v")
+    assert loud.returncode == 0 and "icechunk" in loud.stderr.lower()
+    env = {**os.environ, "ICECHUNK_LOG": "warn"}
+    args = [SCRIPT, "mosaic", files, "-o", str(tmp_path / "c"), "--icechunk", "-q"]
+    asked = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+    assert asked.returncode == 0 and "icechunk" in asked.stderr.lower()

@@ -155,8 +155,13 @@ def test_time_series_with_different_times(tmp_path: Path) -> None:
     intervals = open_stack([b, c])
     assert intervals.file_time_bounds.dims == ("n", "time", "bnds")
     assert intervals.file_time_bounds.values[1, 1, 1] == np.datetime64("2026-01-03")
+    assert "time_end" not in intervals.coords and intervals.file_time_end.dims == ("n", "time")
+    np.testing.assert_array_equal(
+        intervals.file_time_end.values, intervals.file_time_bounds.values[..., 1]
+    )
     same = open_stack([b, b])
     assert same.indexes["time"].size == 2 and same.time_bounds.dims == ("time", "bnds")
+    assert same.time_end.dims == ("time",)
     with pytest.raises(ValueError, match="choose another dim than 'time'"):
         open_stack([a, b], dim="time")
 
@@ -193,6 +198,9 @@ def test_interval_files_keep_their_bounds(tmp_path: Path) -> None:
         ds.time_bounds.values[1], np.array(["2024-02-01", "2024-03-01"], "M8[s]")
     )
     assert ds.n.attrs["bounds"] == "time_bounds"
+    assert ds.time_end.dims == ("n",)
+    ends = np.array(["2024-02-01", "2024-03-01"], "M8[s]")
+    np.testing.assert_array_equal(ds.time_end.values, ends)
 
 
 def test_every_time_coordinate_encodes_with_the_one_epoch(tmp_path: Path) -> None:

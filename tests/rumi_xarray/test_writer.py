@@ -118,11 +118,11 @@ def test_dataarray_metadata_alone_reproduces_the_file(name: str, tmp_path: Path)
     options = {"tile": fixture.meta["tile"][0], "frames": fixture.meta["frame_unit"]}
     with _read(fixture.path) as ds:
         blob = ds.rumi.to_rumi(tmp_path / "ds.rumi", compression=_frames_of(reference), **options)
-        if "time_bounds" not in ds.coords:  # a DataArray cannot hold the (time, bnds) bounds
-            ds["band_data"].rumi.to_rumi(
-                tmp_path / "da.rumi", compression=_frames_of(reference), **options
-            )
-            assert (tmp_path / "da.rumi").read_bytes() == reference
+        # a DataArray drops the (time, bnds) bounds and keeps the interval ends in time_end
+        ds["band_data"].rumi.to_rumi(
+            tmp_path / "da.rumi", compression=_frames_of(reference), **options
+        )
+        assert (tmp_path / "da.rumi").read_bytes() == reference
     assert (tmp_path / "ds.rumi").read_bytes() == reference
     assert blob == fixture.header
 
@@ -634,3 +634,15 @@ def test_wrong_size_frame_is_refused(tmp_path: Path) -> None:
             compression=lambda s, k: other,
         )
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("where", ["missing/dir/x.rumi", "a-directory"])
+def test_os_errors_name_the_target_not_the_temporary_file(where: str, tmp_path: Path) -> None:
+    (tmp_path / "a-directory").mkdir()
+    target = tmp_path / where
+    with pytest.raises(OSError) as err:
+        to_rumi(np.zeros((1, 4, 4), "u1"), target, time=["2024-01-01"])
+    assert err.value.filename == str(target) and err.value.filename2 is None
+    assert str(target) in str(err.value) and ".tmp" not in str(err.value)
+    assert sorted(os.listdir(tmp_path)) == ["a-directory"]
+    assert os.listdir(tmp_path / "a-directory") == []
