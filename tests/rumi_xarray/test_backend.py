@@ -148,7 +148,8 @@ def test_time_series_and_intervals() -> None:
     np.testing.assert_array_equal(ds.time.values, np.array(starts, "datetime64[ns]"))
     np.testing.assert_array_equal(ds.time_bounds.values[:, 1], np.array(ends, "datetime64[ns]"))
     assert ds.time.attrs["bounds"] == "time_bounds"
-    assert "spatial_ref" not in ds.coords and "x" not in ds.coords
+    assert ds.spatial_ref.attrs == {"GeoTransform": "0.0 1.0 0.0 0.0 0.0 1.0"}
+    np.testing.assert_array_equal(ds.x.values, np.arange(29) + 0.5)
 
 
 def test_016_bands_are_numbered() -> None:
@@ -251,7 +252,8 @@ def test_metadata_equals_manifest(fixture: Fixture) -> None:
             ends = np.array([np.datetime64(t[1][:19]) for t in meta["time"]], "datetime64[s]")
             np.testing.assert_array_equal(np.atleast_2d(ds.time_bounds.values)[:, 1], ends)
     if meta["crs"] is None:
-        assert "spatial_ref" not in ds.coords
+        assert da.rio.crs is None and da.rio.transform().is_identity
+        np.testing.assert_array_equal(ds.y.values, np.arange(ds.sizes["y"]) + 0.5)
         return
     assert da.rio.crs.to_epsg() == meta["crs"]
     a, b, c, d, e, f = meta["transform"]
