@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .georef import Georef
 from .spec import TimeKind
 
 CF_TIME_UNITS = "seconds since 1970-01-01"
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     import xarray as xr
 
     from .format import RumiFile
-    from .georef import Georef
 
 
 def area_or_point(georef: Georef) -> str:
@@ -64,15 +64,16 @@ def spatial_coords(georef: Georef, length: int, width: int) -> dict[str, xr.Vari
     """
     import xarray as xr
 
-    a, b, c, d, e, f = centre_transform(georef)
     corner = corner_transform(georef)
     if corner is None or georef.epsg is None:
+        georef = Georef(None, None)
         ref_attrs = {"GeoTransform": _geotransform(IDENTITY)}
         x_attrs: dict[str, str] = {}
         y_attrs: dict[str, str] = {}
     else:
         ref_attrs = spatial_ref_attrs(georef.epsg, corner)
         x_attrs, y_attrs = _axis_attrs("x", georef.epsg), _axis_attrs("y", georef.epsg)
+    a, b, c, d, e, f = centre_transform(georef)
     coords = {"spatial_ref": xr.Variable((), np.int64(0), ref_attrs)}
     if b == 0 and d == 0:
         coords["x"] = xr.Variable("x", np.arange(width) * a + c, x_attrs)

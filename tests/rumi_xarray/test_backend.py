@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import pickle
+from pathlib import Path
 from typing import ClassVar
 
 import fsspec
@@ -524,7 +525,19 @@ def test_nodata_on_every_type(fixture: Fixture) -> None:
 # Auto-detection and encoding["source"]
 
 
-def test_guess_can_open_every_kind(tmp_path: object) -> None:
+def _bigtiff(path: Path) -> Path:
+    """An ordinary BigTIFF, as GDAL writes one."""
+    import rasterio
+
+    profile = dict(driver="GTiff", width=8, height=8, count=1, dtype="uint8", BIGTIFF="YES",
+                   crs="EPSG:32633", transform=rasterio.transform.Affine(10, 0, 0, 0, -10, 0))
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.zeros((1, 8, 8), np.uint8))
+    assert path.read_bytes()[:4] == b"II+\x00"
+    return path
+
+
+def test_guess_can_open_every_kind(tmp_path: Path) -> None:
     import warnings
 
     entry = RumiBackendEntrypoint()
@@ -532,7 +545,9 @@ def test_guess_can_open_every_kind(tmp_path: object) -> None:
     old = next(f for f in FIXTURES if f.folder == "rumi-0.16.0").path.read_bytes()
     assert entry.guess_can_open(data) and entry.guess_can_open(memoryview(data))
     assert entry.guess_can_open(bytearray(old)), "0.16 BigTIFF told by its IFD"
-    assert not entry.guess_can_open(b"II+\x00" + b"\x00" * 300), "an ordinary BigTIFF"
+    assert not entry.guess_can_open(b"II+\x00" + b"\x00" * 300)
+    big = _bigtiff(tmp_path / "ordinary.tif")
+    assert not entry.guess_can_open(big) and not entry.guess_can_open(big.read_bytes())
     assert not entry.guess_can_open(b"") and not entry.guess_can_open(b"\x89HDF\r\n")
     buffer = io.BytesIO(b"xx" + data)
     buffer.seek(2)
