@@ -1,19 +1,25 @@
 """Byte-range readers: the only place that touches files, URLs or file objects.
 
 Every reader knows its source's length, refuses ranges past it, and pickles by
-reopening (no open handle travels to a dask worker).
+reopening (no open handle travels to a dask worker). Local files share one LRU cache of
+descriptors, bounded by ``xr.set_options(file_cache_maxsize=...)`` (:func:`file_cache_maxsize`).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import sys
 import threading
+from collections import OrderedDict
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import RumiFormatError
 
 if TYPE_CHECKING:
     from collections.abc import Buffer, Iterator, Sequence
+    from contextlib import AbstractContextManager
 
     import numpy as np
 
@@ -69,48 +75,190 @@ class _Reader:
             yield self.read(offset, length)
 
 
+FILE_CACHE_MAXSIZE = 128
+"""Descriptors kept open when xarray is not imported (xarray's own default)."""
+
+
+def file_cache_maxsize() -> int:
+    """How many local files stay open: ``xr.set_options(file_cache_maxsize=...)``.
+
+    Read from xarray only when xarray is already imported, so that this module never
+    imports it; :data:`FILE_CACHE_MAXSIZE` otherwise.
+    """
+    xarray = sys.modules.get("xarray")
+    get_options = getattr(xarray, "get_options", None)
+    if get_options is None:
+        return FILE_CACHE_MAXSIZE
+    return int(get_options()["file_cache_maxsize"])
+
+
+class _Handle:
+    """One open descriptor and the reads using it."""
+
+    __slots__ = ("evicted", "fd", "pins")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.pins = 0
+        self.evicted = False
+        """Out of the cache: the last read to unpin it closes it."""
+
+
+class _FileCache:
+    """Open descriptors of local files, least recently used closed first.
+
+    A read pins its descriptor; eviction or ``discard`` while pinned only marks it, and
+    the last unpin closes it, so no read ever sees a descriptor closed (or reused by the
+    OS for another file). Open descriptors number at most the cache size plus those
+    pinned by reads in flight. A forked child closes its inherited copies.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        """Reentrant: a reader's ``__del__`` may run (``discard``) inside a locked section."""
+        self._open: OrderedDict[int, _Handle] = OrderedDict()
+
+    @contextmanager
+    def pinned(self, key: int, path: str) -> Iterator[int]:
+        """The descriptor of ``path`` for reader ``key``, opened on demand, held open."""
+        handle = self._acquire(key, path)
+        try:
+            yield handle.fd
+        finally:
+            with self._lock:
+                handle.pins -= 1
+                close = handle.evicted and handle.pins == 0
+            if close:
+                os.close(handle.fd)
+
+    def _acquire(self, key: int, path: str) -> _Handle:
+        with self._lock:
+            handle = self._open.get(key)
+            if handle is not None:
+                self._open.move_to_end(key)
+                handle.pins += 1
+                return handle
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | os.O_CLOEXEC)
+        with self._lock:
+            handle = self._open.get(key)
+            if handle is None:
+                handle = self._open[key] = _Handle(fd)
+                fd = -1
+            handle.pins += 1
+            doomed = self._evict(file_cache_maxsize())
+        if fd >= 0:  # another thread opened it meanwhile
+            doomed.append(fd)
+        for stale in doomed:
+            os.close(stale)
+        return handle
+
+    def _evict(self, maxsize: int) -> list[int]:
+        """Drop the oldest entries past ``maxsize``; the unpinned descriptors to close."""
+        doomed = []
+        while len(self._open) > max(maxsize, 1):
+            _, handle = self._open.popitem(last=False)
+            doomed.extend(self._retire(handle))
+        return doomed
+
+    @staticmethod
+    def _retire(handle: _Handle) -> list[int]:
+        handle.evicted = True
+        return [handle.fd] if handle.pins == 0 else []
+
+    def discard(self, key: int) -> None:
+        """Close reader ``key``'s descriptor (once no read pins it)."""
+        with self._lock:
+            handle = self._open.pop(key, None)
+            doomed = [] if handle is None else self._retire(handle)
+        for fd in doomed:
+            os.close(fd)
+
+    def after_fork(self) -> None:
+        self._lock = threading.RLock()
+        for handle in self._open.values():
+            os.close(handle.fd)
+        self._open.clear()
+
+
+_FILES = _FileCache()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_FILES.after_fork)
+_KEYS = itertools.count()
+
+
 class LocalReader(_Reader):
-    """A local file read with ``os.pread`` (thread-safe, no shared file position)."""
+    """A local file read with ``os.pread`` (thread-safe, no shared file position).
+
+    The descriptor lives in a process-wide LRU cache bounded by
+    :func:`file_cache_maxsize`: it is opened on the first read, may be closed between
+    reads and reopened on the next, and is never closed during one. ``close`` releases
+    it; a later read reopens it.
+    """
 
     max_gap = 0
     max_run = 2 << 20
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._key = next(_KEYS)
         self.path = os.fspath(path)
-        self._fd: int | None = None
-        self._pid = 0
         self.size = os.stat(self.path).st_size
-
-    def _handle(self) -> int:
-        if self._fd is None or self._pid != os.getpid():
-            self._fd, self._pid = (
-                os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0)),
-                os.getpid(),
-            )
-        return self._fd
 
     def read(self, offset: int, length: int) -> Buffer:
         _check(self, offset, length)
-        return _checked(os.pread(self._handle(), length, offset), offset, length)
+        with _FILES.pinned(self._key, self.path) as fd:
+            data = os.pread(fd, length, offset)
+        return _checked(data, offset, length)
 
     def read_into(self, offset: int, length: int, scratch: np.ndarray) -> Buffer:
         _check(self, offset, length)
         view = memoryview(scratch)[:length]
-        return _checked(view[: os.preadv(self._handle(), [view], offset)], offset, length)
+        with _FILES.pinned(self._key, self.path) as fd:
+            n = os.preadv(fd, [view], offset)
+        return _checked(view[:n], offset, length)
 
     def close(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
-            os.close(self._fd)
-        self._fd = None
+        _FILES.discard(self._key)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path, "size": self.size}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.path, self.size, self._fd, self._pid = state["path"], state["size"], None, 0
+        self.path, self.size, self._key = state["path"], state["size"], next(_KEYS)
 
     def __del__(self) -> None:
         self.close()
+
+
+class LockedReader:
+    """Another reader whose reads hold ``lock`` (``lock=`` of ``engine="rumi"``).
+
+    Picklable when the lock is (``xarray.backends.locks.SerializableLock``).
+    """
+
+    def __init__(self, reader: RangeReader, lock: AbstractContextManager[Any]) -> None:
+        self.reader = reader
+        self.lock = lock
+        self.size = reader.size
+        self.max_gap = reader.max_gap
+        self.max_run = reader.max_run
+
+    def read(self, offset: int, length: int) -> Buffer:
+        with self.lock:
+            return self.reader.read(offset, length)
+
+    def read_into(self, offset: int, length: int, scratch: np.ndarray) -> Buffer:
+        with self.lock:
+            return self.reader.read_into(offset, length, scratch)
+
+    def iter_ranges(self, ranges: Sequence[Range]) -> Iterator[Buffer]:
+        with self.lock:
+            blobs = list(self.reader.iter_ranges(ranges))
+        yield from blobs
+
+    def close(self) -> None:
+        close = getattr(self.reader, "close", None)
+        if close is not None:
+            close()
 
 
 class FsspecReader(_Reader):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .georef import Georef
 from .spec import TimeKind
 
 CF_TIME_UNITS = "seconds since 1970-01-01"
@@ -13,12 +16,13 @@ CF_TIME_UNITS = "seconds since 1970-01-01"
 that encoded times of different files compare and stack (``decode_times=False``,
 kerchunk ``MultiZarrToZarr``)."""
 CF_CALENDAR = "proleptic_gregorian"
+IDENTITY: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+"""GDAL's transform of a raster without georeferencing."""
 
 if TYPE_CHECKING:
     import xarray as xr
 
     from .format import RumiFile
-    from .georef import Georef
 
 
 def area_or_point(georef: Georef) -> str:
@@ -36,22 +40,48 @@ def corner_transform(georef: Georef) -> tuple[float, ...] | None:
     return a, b, c, d, e, f
 
 
+def centre_transform(georef: Georef) -> tuple[float, ...]:
+    """The transform of pixel centres, computed as rioxarray does (``affine * translation(0.5, 0.5)``).
+
+    PixelIsPoint transforms already map centres; an undefined georeferencing is GDAL's
+    identity, as rasterio reports for a raster without one.
+    """
+    if georef.transform is None:
+        a, b, c, d, e, f = IDENTITY
+    elif georef.pixel_is_point:
+        return georef.transform
+    else:
+        a, b, c, d, e, f = georef.transform
+    return a, b, a * 0.5 + b * 0.5 + c, d, e, d * 0.5 + e * 0.5 + f
+
+
 def spatial_coords(georef: Georef, length: int, width: int) -> dict[str, xr.Variable]:
-    """``x``/``y`` at pixel centres (when the transform has no rotation) and ``spatial_ref``."""
+    """``spatial_ref`` and pixel-centre coordinates, as rioxarray's ``engine="rasterio"``.
+
+    ``x``/``y`` when the transform has no rotation or shear, else 2-D ``xc``/``yc`` on
+    ``(y, x)``. Without georeferencing: ``x``/``y`` 0.5, 1.5, ... and a ``spatial_ref``
+    holding only the identity ``GeoTransform``.
+    """
     import xarray as xr
 
-    transform = corner_transform(georef)
-    if transform is None or georef.epsg is None:
-        return {}
-    a, b, c, d, e, f = transform
-    coords: dict[str, xr.Variable] = {
-        "spatial_ref": xr.Variable((), np.int64(0), spatial_ref_attrs(georef.epsg, transform))
-    }
+    corner = corner_transform(georef)
+    if corner is None or georef.epsg is None:
+        georef = Georef(None, None)
+        ref_attrs = {"GeoTransform": _geotransform(IDENTITY)}
+        x_attrs: dict[str, str] = {}
+        y_attrs: dict[str, str] = {}
+    else:
+        ref_attrs = spatial_ref_attrs(georef.epsg, corner)
+        x_attrs, y_attrs = _axis_attrs("x", georef.epsg), _axis_attrs("y", georef.epsg)
+    a, b, c, d, e, f = centre_transform(georef)
+    coords = {"spatial_ref": xr.Variable((), np.int64(0), ref_attrs)}
     if b == 0 and d == 0:
-        x = c + a * (np.arange(width) + 0.5)
-        y = f + e * (np.arange(length) + 0.5)
-        coords["x"] = xr.Variable("x", x, _axis_attrs("x", georef.epsg))
-        coords["y"] = xr.Variable("y", y, _axis_attrs("y", georef.epsg))
+        coords["x"] = xr.Variable("x", np.arange(width) * a + c, x_attrs)
+        coords["y"] = xr.Variable("y", np.arange(length) * e + f, y_attrs)
+        return coords
+    cols, rows = np.meshgrid(np.arange(width), np.arange(length))
+    coords["xc"] = xr.Variable(("y", "x"), cols * a + rows * b + c)
+    coords["yc"] = xr.Variable(("y", "x"), cols * d + rows * e + f)
     return coords
 
 
@@ -62,18 +92,22 @@ def file_coords(desc: RumiFile) -> dict[str, xr.Variable]:
 
 def spatial_ref_attrs(epsg: int, transform: tuple[float, ...]) -> dict[str, Any]:
     """CF grid-mapping attributes plus the ``crs_wkt``/``spatial_ref``/``GeoTransform`` GDAL reads."""
+    return {**_crs_attrs(epsg), "GeoTransform": _geotransform(transform)}
+
+
+@lru_cache(maxsize=64)
+def _crs_attrs(epsg: int) -> dict[str, Any]:
     import pyproj
 
     crs = pyproj.CRS.from_epsg(epsg)
     wkt = crs.to_wkt()
+    return {**crs.to_cf(), "crs_wkt": wkt, "spatial_ref": wkt}
+
+
+def _geotransform(transform: tuple[float, ...]) -> str:
+    """GDAL's ``GeoTransform`` text, ``"c a b f d e"``."""
     a, b, c, d, e, f = transform
-    attrs = crs.to_cf()
-    attrs.update(
-        crs_wkt=wkt,
-        spatial_ref=wkt,
-        GeoTransform=" ".join(repr(float(v)) for v in (c, a, b, f, d, e)),
-    )
-    return attrs
+    return " ".join(repr(float(v)) for v in (c, a, b, f, d, e))
 
 
 def _axis_attrs(axis: str, epsg: int) -> dict[str, str]:
@@ -129,3 +163,47 @@ def time_coords(desc: RumiFile) -> dict[str, xr.Variable]:
         coords["time_end"] = xr.Variable(dims, ends[0] if scalar else ends, end_attrs, chunks)
     coords["time"] = xr.Variable(dims, starts[0] if scalar else starts, attrs)
     return coords
+
+
+def encoded_time(var: xr.Variable) -> xr.Variable:
+    """A datetime64 variable as CF numbers: int64 seconds since :data:`CF_TIME_UNITS`."""
+    import xarray as xr
+
+    seconds = np.asarray(var.values).astype("datetime64[s]").astype(np.int64)
+    attrs = {**var.attrs, "units": CF_TIME_UNITS, "calendar": CF_CALENDAR}
+    return xr.Variable(var.dims, seconds, attrs, var.encoding)
+
+
+def cf_times(
+    coords: Mapping[str, xr.Variable], decode_times: Any = True, use_cftime: Any = None
+) -> dict[str, xr.Variable]:
+    """Every datetime64 coordinate as xarray's ``decode_times``/``use_cftime`` ask.
+
+    ``decode_times=False`` gives :func:`encoded_time`; ``True`` (with ``use_cftime``
+    unset) keeps datetime64; a ``CFDatetimeCoder`` or ``use_cftime`` decodes the encoded
+    numbers through xarray itself (cftime objects, xarray's warnings and errors). Both
+    may be mappings of coordinate name to value, as in ``xr.open_dataset``.
+    """
+    from xarray.conventions import decode_cf_variable
+
+    out = dict(coords)
+    for name, var in coords.items():
+        if var.dtype.kind != "M":
+            continue
+        decode = decode_times.get(name, True) if isinstance(decode_times, Mapping) else decode_times
+        cftime = use_cftime.get(name) if isinstance(use_cftime, Mapping) else use_cftime
+        if not decode:
+            out[name] = encoded_time(var)
+        elif cftime is not None or not isinstance(decode, bool):
+            out[name] = decode_cf_variable(
+                name,
+                encoded_time(var),
+                concat_characters=False,
+                mask_and_scale=False,
+                decode_times=decode,
+                decode_endianness=False,
+                stack_char_dim=False,
+                use_cftime=cftime,
+                decode_timedelta=False,
+            )
+    return out

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 import pickle
+from pathlib import Path
+from typing import ClassVar
 
 import fsspec
 import numpy as np
 import pytest
 import xarray as xr
 from _fixtures import DATA, FIXTURES, Fixture, assert_same_bits, fixture_id
+from xarray.backends.locks import SerializableLock
 
 from rumi_xarray.backend import RumiBackendEntrypoint
 
@@ -148,7 +151,8 @@ def test_time_series_and_intervals() -> None:
     np.testing.assert_array_equal(ds.time.values, np.array(starts, "datetime64[ns]"))
     np.testing.assert_array_equal(ds.time_bounds.values[:, 1], np.array(ends, "datetime64[ns]"))
     assert ds.time.attrs["bounds"] == "time_bounds"
-    assert "spatial_ref" not in ds.coords and "x" not in ds.coords
+    assert ds.spatial_ref.attrs == {"GeoTransform": "0.0 1.0 0.0 0.0 0.0 1.0"}
+    np.testing.assert_array_equal(ds.x.values, np.arange(29) + 0.5)
 
 
 def test_016_bands_are_numbered() -> None:
@@ -188,7 +192,6 @@ def test_guess_can_open(tmp_path: object) -> None:
     assert entry.guess_can_open(FIXTURES[0].path)
     assert entry.guess_can_open("s3://bucket/scene.rumi")
     assert not entry.guess_can_open("scene.tif")
-    assert not entry.guess_can_open(io.BytesIO(b"RUMI"))
     assert xr.backends.plugins.guess_engine(str(FIXTURES[0].path)) == "rumi"
 
 
@@ -251,10 +254,343 @@ def test_metadata_equals_manifest(fixture: Fixture) -> None:
             ends = np.array([np.datetime64(t[1][:19]) for t in meta["time"]], "datetime64[s]")
             np.testing.assert_array_equal(np.atleast_2d(ds.time_bounds.values)[:, 1], ends)
     if meta["crs"] is None:
-        assert "spatial_ref" not in ds.coords
+        assert da.rio.crs is None and da.rio.transform().is_identity
+        np.testing.assert_array_equal(ds.y.values, np.arange(ds.sizes["y"]) + 0.5)
         return
     assert da.rio.crs.to_epsg() == meta["crs"]
     a, b, c, d, e, f = meta["transform"]
     if meta["pixel_is_point"]:
         c, f = c - a / 2, f - e / 2
     assert tuple(da.rio.transform())[:6] == (a, b, c, d, e, f)
+
+
+# ---------------------------------------------------------------------------------------
+# xarray's decoding keywords
+
+DECODERS = ("mask_and_scale", "decode_times", "decode_timedelta", "use_cftime",
+            "concat_characters", "decode_coords")
+INTERVALS = next(f for f in FIXTURES if f.name == "u16_t4_b1_33x29_thw_intervals")
+PROJECTED = next(
+    f for f in FIXTURES if f.name == "f32_b13_30x41_tile_crs" and f.folder == "rumi-0.26.1"
+)
+
+
+def test_declares_every_decoder_and_lock() -> None:
+    from xarray.backends.plugins import detect_parameters
+
+    entry = RumiBackendEntrypoint()
+    declared = detect_parameters(entry.open_dataset)
+    assert tuple(entry.open_dataset_parameters) == declared
+    for name in (*DECODERS, "lock", "nodata", "drop_variables"):
+        assert name in declared
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(mask_and_scale=False),
+        dict(mask_and_scale=True),
+        dict(decode_times=True),
+        dict(decode_timedelta=False),
+        dict(decode_timedelta=True),
+        dict(concat_characters=False),
+        dict(decode_coords="all"),
+        dict(decode_cf=True),
+        dict(lock=False),
+    ],
+    ids=str,
+)
+def test_decoder_keywords_keep_the_pixels(kwargs: dict) -> None:
+    with xr.open_dataset(INTERVALS.path, engine="rumi", **kwargs) as ds:
+        assert_same_bits(_values(ds), INTERVALS.expected())
+        assert ds.time.dtype.kind == "M"
+
+
+def test_decode_times_false_gives_cf_seconds() -> None:
+    from rumi_xarray.coords import CF_CALENDAR, CF_TIME_UNITS
+
+    with xr.open_dataset(INTERVALS.path, engine="rumi") as decoded:
+        times, bounds = decoded.time.values, decoded.time_bounds.values
+    ds = xr.open_dataset(INTERVALS.path, engine="rumi", decode_times=False)
+    epoch = np.datetime64("1970-01-01T00:00:00", "s")
+    for name, want in (("time", times), ("time_bounds", bounds)):
+        var = ds[name]
+        assert var.dtype == np.int64
+        np.testing.assert_array_equal(var.values, (want - epoch) // np.timedelta64(1, "s"))
+        assert var.attrs["units"] == CF_TIME_UNITS and var.attrs["calendar"] == CF_CALENDAR
+    assert ds.time.attrs["bounds"] == "time_bounds"
+    roundtrip = xr.decode_cf(ds)
+    np.testing.assert_array_equal(roundtrip.time.values, times)
+    np.testing.assert_array_equal(roundtrip.time_bounds.values, bounds)
+
+
+def test_decode_cf_false_is_every_decoder_off() -> None:
+    ds = xr.open_dataset(PROJECTED.path, engine="rumi", decode_cf=False)
+    assert ds.time.dtype == np.int64
+    assert "spatial_ref" in ds.data_vars and "time" in ds.data_vars
+    assert_same_bits(_values(ds), PROJECTED.expected())
+
+
+def test_use_cftime_gives_cftime_objects() -> None:
+    cftime = pytest.importorskip("cftime")
+    with pytest.warns(FutureWarning, match="use_cftime"):
+        ds = xr.open_dataset(INTERVALS.path, engine="rumi", use_cftime=True)
+    assert isinstance(ds.time.values[0], cftime.datetime)
+    assert ds.time.values[0] == cftime.DatetimeProlepticGregorian(2024, 1, 1)
+    assert isinstance(ds.time_bounds.values[0, 1], cftime.datetime)
+    coder = xr.coders.CFDatetimeCoder(use_cftime=True)
+    ds = xr.open_dataset(INTERVALS.path, engine="rumi", decode_times=coder)
+    assert isinstance(ds.time.values[-1], cftime.datetime)
+    with pytest.warns(FutureWarning, match="use_cftime"):
+        ds = xr.open_dataset(INTERVALS.path, engine="rumi", use_cftime=False)
+    assert ds.time.dtype.kind == "M"
+
+
+def test_use_cftime_without_cftime_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "cftime", None)
+    with pytest.raises(ValueError, match="cftime"), pytest.warns(FutureWarning, match="use_cftime"):
+        xr.open_dataset(INTERVALS.path, engine="rumi", use_cftime=True)
+
+
+def _zarr_oracle(path: object, decode_coords: object, tmp_path: object) -> xr.Dataset:
+    """The same dataset stored as Zarr and reopened by xarray's CF decoding."""
+    ds = xr.open_dataset(path, engine="rumi").load()
+    for var in ds.variables.values():
+        var.encoding = {"grid_mapping": "spatial_ref"} if var is ds.band_data.variable else {}
+    store = f"{tmp_path}/oracle.zarr"
+    ds.assign_coords(band=ds.band.astype(str)).to_zarr(store, mode="w", consolidated=False)
+    return xr.open_dataset(store, engine="zarr", consolidated=False, decode_coords=decode_coords)
+
+
+@pytest.mark.parametrize("decode_coords", [False, True, "coordinates", "all"])
+@pytest.mark.parametrize("fixture", [INTERVALS, PROJECTED], ids=fixture_id)
+def test_decode_coords_as_xarray_cf_decoding(
+    fixture: Fixture, decode_coords: object, tmp_path: object
+) -> None:
+    got = xr.open_dataset(fixture.path, engine="rumi", decode_coords=decode_coords)
+    want = _zarr_oracle(fixture.path, decode_coords, tmp_path)
+    assert set(got.coords) == set(want.coords)
+    assert set(got.data_vars) == set(want.data_vars)
+    assert set(got.attrs) == set(want.attrs)
+    for key in ("grid_mapping", "coordinates"):
+        assert got.band_data.attrs.get(key) == want.band_data.attrs.get(key), key
+        if decode_coords != "all":  # the file's own view records no encoded "coordinates"
+            assert got.band_data.encoding.get(key) == want.band_data.encoding.get(key), key
+    assert got.band_data.encoding.get("grid_mapping") == want.band_data.encoding.get("grid_mapping")
+    assert_same_bits(_values(got), fixture.expected())
+
+
+def test_decode_coords_default_is_all_and_others_are_refused() -> None:
+    ds = xr.open_dataset(PROJECTED.path, engine="rumi")
+    assert "spatial_ref" in ds.coords and ds.band_data.encoding["grid_mapping"] == "spatial_ref"
+    with pytest.raises(ValueError, match="decode_coords"):
+        xr.open_dataset(PROJECTED.path, engine="rumi", decode_coords="some")
+
+
+class _CountingLock(SerializableLock):
+    """A picklable lock that counts how often it is held."""
+
+    entered: ClassVar[list[int]] = []
+
+    def __enter__(self) -> None:
+        self.entered.append(1)
+        super().__enter__()
+
+
+@pytest.mark.parametrize("lock", [None, False, True, "serializable"])
+def test_lock(lock: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rumi_xarray import backend
+
+    _CountingLock.entered.clear()
+    if lock is True:
+        monkeypatch.setattr(backend, "RUMI_LOCK", _CountingLock())
+    given = _CountingLock() if lock == "serializable" else lock
+    ds = xr.open_dataset(PROJECTED.path, engine="rumi", lock=given, chunks={})
+    da = pickle.loads(pickle.dumps(ds["band_data"]))
+    assert_same_bits(ds["band_data"].values, PROJECTED.expected())
+    assert_same_bits(da.values, PROJECTED.expected())
+    assert bool(_CountingLock.entered) == (lock in (True, "serializable"))
+
+
+def test_cache_inline_array_and_chunks_are_xarrays(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rumi_xarray import backend
+
+    calls: list[object] = []
+    read = backend.read_window
+
+    def spy(*args: object) -> np.ndarray:
+        calls.append(args)
+        return read(*args)
+
+    monkeypatch.setattr(backend, "read_window", spy)
+    cached = xr.open_dataset(PROJECTED.path, engine="rumi", cache=True)["band_data"]
+    _ = cached.values, cached.values
+    assert len(calls) == 1
+    calls.clear()
+    uncached = xr.open_dataset(PROJECTED.path, engine="rumi", cache=False)["band_data"]
+    _ = uncached.values, uncached.values
+    assert len(calls) == 2
+    for inline in (True, False):
+        da = xr.open_dataset(PROJECTED.path, engine="rumi", chunks={"y": 16}, inline_array=inline)
+        graph = dict(da["band_data"].data.__dask_graph__())
+        assert any(str(k).startswith("original-") for k in graph) != inline
+        assert da["band_data"].chunksizes["y"] == (16, 14)
+        assert_same_bits(da["band_data"].values, PROJECTED.expected())
+
+
+# ---------------------------------------------------------------------------------------
+# nodata
+
+
+def test_nodata_masks_with_mask_and_scale() -> None:
+    expected = INTERVALS.expected()
+    value = int(expected[0, 0, 3, 4])
+    ds = xr.open_dataset(INTERVALS.path, engine="rumi", nodata=value, chunks={})
+    da = ds["band_data"]
+    assert da.dtype == np.float32
+    want = np.where(expected == value, np.nan, expected.astype(np.float32))
+    np.testing.assert_array_equal(da.values, want)
+    assert da.encoding["_FillValue"] == np.float32(value) and da.encoding["dtype"] == np.uint16
+    assert "_FillValue" not in da.attrs
+    assert np.isnan(da.rio.nodata) and da.rio.encoded_nodata == value
+    window = da.isel(time=[2, 0], y=slice(1, 9), x=[4, 0, 3]).values
+    np.testing.assert_array_equal(window, want[[2, 0]][:, :, 1:9][..., [4, 0, 3]])
+
+
+def test_nodata_without_mask_and_scale_is_an_attribute() -> None:
+    expected = INTERVALS.expected()
+    da = xr.open_dataset(INTERVALS.path, engine="rumi", nodata=7, mask_and_scale=False)["band_data"]
+    assert_same_bits(da.values, expected)
+    assert da.attrs["_FillValue"] == 7 and da.attrs["_FillValue"].dtype == np.uint16
+    assert "_FillValue" not in da.encoding
+    assert da.rio.nodata == 7 and da.rio.encoded_nodata is None
+
+
+def test_nodata_per_band_variable() -> None:
+    fixture = next(f for f in FIXTURES if f.name == "u16_b3_40x40_hwb_crs")
+    expected = fixture.expected()
+    value = int(expected[1, 0, 0])
+    ds = xr.open_dataset(fixture.path, engine="rumi", band_as_variable=True, nodata=value)
+    for b in range(3):
+        want = np.where(expected[b] == value, np.nan, expected[b].astype(np.float32))
+        np.testing.assert_array_equal(ds[f"band_{b + 1}"].values, want)
+        assert ds[f"band_{b + 1}"].encoding["_FillValue"] == value
+
+
+@pytest.mark.parametrize(
+    ("name", "nodata", "message"),
+    [
+        ("u16_t4_b1_33x29_thw_intervals", -1, "-1 is out of range for uint16"),
+        ("u16_t4_b1_33x29_thw_intervals", 65536, "65536 is out of range for uint16"),
+        ("u16_t4_b1_33x29_thw_intervals", 2.5, "2.5 is not an integer, which uint16 needs"),
+        ("u16_t4_b1_33x29_thw_intervals", float("nan"), "nan is not an integer"),
+        ("u16_t4_b1_33x29_thw_intervals", 1j, "complex but the data type is uint16"),
+        ("f32_b13_30x41_tile_crs", 1e39, "out of range for float32"),
+    ],
+)
+def test_nodata_must_fit_the_dtype(name: str, nodata: object, message: str) -> None:
+    fixture = next(f for f in FIXTURES if f.name == name)
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        xr.open_dataset(fixture.path, engine="rumi", nodata=nodata)
+    with pytest.raises(TypeError, match="nodata must be a number"):
+        xr.open_dataset(fixture.path, engine="rumi", nodata="0")
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    [f for f in FIXTURES if f.folder == "rumi-0.26.1" or "int4" in f.name or "float6" in f.name],
+    ids=fixture_id,
+)
+def test_nodata_on_every_type(fixture: Fixture) -> None:
+    """A pixel value as nodata masks exactly the pixels equal to it, in every dtype."""
+    from rumi_xarray.backend import masked_dtype
+
+    expected = fixture.expected()
+    value = expected.reshape(-1)[expected.size // 2]
+    if value != value:
+        pytest.skip("the middle pixel is NaN")
+    da = xr.open_dataset(fixture.path, engine="rumi", nodata=value.item())["band_data"]
+    assert da.dtype == masked_dtype(expected.dtype)
+    with np.errstate(invalid="ignore"):  # complex NaN pixels
+        hit = expected == value
+    want = expected.astype(da.dtype)
+    want[hit] = np.nan
+    assert hit.any()
+    assert_same_bits(da.values, want)
+
+
+# ---------------------------------------------------------------------------------------
+# Auto-detection and encoding["source"]
+
+
+def _bigtiff(path: Path) -> Path:
+    """An ordinary BigTIFF, as GDAL writes one."""
+    import rasterio
+
+    profile = dict(driver="GTiff", width=8, height=8, count=1, dtype="uint8", BIGTIFF="YES",
+                   crs="EPSG:32633", transform=rasterio.transform.Affine(10, 0, 0, 0, -10, 0))
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.zeros((1, 8, 8), np.uint8))
+    assert path.read_bytes()[:4] == b"II+\x00"
+    return path
+
+
+def test_guess_can_open_every_kind(tmp_path: Path) -> None:
+    import warnings
+
+    entry = RumiBackendEntrypoint()
+    data = FIXTURES[0].path.read_bytes()
+    old = next(f for f in FIXTURES if f.folder == "rumi-0.16.0").path.read_bytes()
+    assert entry.guess_can_open(data) and entry.guess_can_open(memoryview(data))
+    assert entry.guess_can_open(bytearray(old)), "0.16 BigTIFF told by its IFD"
+    assert not entry.guess_can_open(b"II+\x00" + b"\x00" * 300)
+    big = _bigtiff(tmp_path / "ordinary.tif")
+    assert not entry.guess_can_open(big) and not entry.guess_can_open(big.read_bytes())
+    assert not entry.guess_can_open(b"") and not entry.guess_can_open(b"\x89HDF\r\n")
+    buffer = io.BytesIO(b"xx" + data)
+    buffer.seek(2)
+    assert not entry.guess_can_open(buffer) and buffer.tell() == 2, "magic at byte 0 only"
+    for payload in (data, old):
+        stream = io.BytesIO(payload)
+        stream.seek(7)
+        assert entry.guess_can_open(stream) and stream.tell() == 7
+    assert not entry.guess_can_open(io.StringIO("RUMI"))
+    plain = tmp_path / "scene.bin"
+    plain.write_bytes(old)
+    with open(plain, "rb") as f:
+        f.seek(3)
+        assert entry.guess_can_open(f) and f.tell() == 3
+    assert entry.guess_can_open(plain) and entry.guess_can_open(str(plain))
+    assert not entry.guess_can_open(f), "a closed file"
+    with open(plain) as text:
+        assert not entry.guess_can_open(text)
+    assert not entry.guess_can_open(tmp_path / "missing.bin")
+    assert not entry.guess_can_open(tmp_path)
+    assert not entry.guess_can_open(3) and not entry.guess_can_open(None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert xr.backends.plugins.guess_engine(data) == "rumi"
+        assert xr.backends.plugins.guess_engine(io.BytesIO(old)) == "rumi"
+        assert xr.backends.plugins.guess_engine(str(plain)) == "rumi"
+
+
+@pytest.mark.parametrize("kind", ["str", "path", "bytes", "bytesio", "file", "url"])
+def test_encoding_source(kind: str) -> None:
+    fixture = FIXTURES[2]
+    data = fixture.path.read_bytes()
+    url = "memory://source/scene.rumi"
+    with fsspec.open(url, "wb") as f:
+        f.write(data)
+    with open(fixture.path, "rb") as file:
+        source, want = {
+            "str": (str(fixture.path), str(fixture.path)),
+            "path": (fixture.path, str(fixture.path)),
+            "bytes": (data, "<bytes>"),
+            "bytesio": (io.BytesIO(data), "<BytesIO>"),
+            "file": (file, str(fixture.path)),
+            "url": (url, url),
+        }[kind]
+        with xr.open_dataset(source, engine="rumi") as ds:
+            assert ds["band_data"].encoding["source"] == want
