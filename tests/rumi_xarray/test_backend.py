@@ -420,9 +420,9 @@ def test_cache_inline_array_and_chunks_are_xarrays(monkeypatch: pytest.MonkeyPat
     calls: list[object] = []
     read = backend.read_window
 
-    def spy(*args: object) -> np.ndarray:
+    def spy(*args: object, **kwargs: object) -> np.ndarray:
         calls.append(args)
-        return read(*args)
+        return read(*args, **kwargs)
 
     monkeypatch.setattr(backend, "read_window", spy)
     cached = xr.open_dataset(PROJECTED.path, engine="rumi", cache=True)["band_data"]
