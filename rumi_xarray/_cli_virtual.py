@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from functools import partial
@@ -105,7 +104,6 @@ def _mosaic(args: argparse.Namespace) -> int:
     fill = int(args.fill_value) if args.fill_value.is_integer() else args.fill_value
     vds = mosaic(sources, pattern=args.pattern, fill_value=fill,
                  storage_options=storage_options(args), progress=progress)
-    _check_fill(args.fill_value, vds)
     if args.icechunk:
         _write_icechunk(vds, args.output, args.verbose)
     else:
@@ -127,22 +125,6 @@ def _glob(pattern: str, options: dict | None) -> list[str]:
     if "://" in pattern:
         return [fs.unstrip_protocol(p) for p in found]
     return found
-
-
-def _check_fill(fill: float, vds: VirtualDataset) -> None:
-    """``--fill-value`` must be a value of the files' samples (integers: exactly, in range)."""
-    import ml_dtypes  # noqa: F401  (registers bfloat16 and the float8 names with NumPy)
-    import numpy as np
-
-    dtype = np.dtype(vds.array.data_type)
-    with np.errstate(all="ignore"):
-        back = np.array(fill).astype(dtype)
-        if dtype.kind in "biu":
-            ok = float(back) == fill
-        else:
-            ok = not math.isfinite(fill) or bool(np.isfinite(back.astype(np.complex128)))
-    if not ok:
-        raise ValueError(f"--fill-value {fill:g} is not a {dtype} value, the files' samples")
 
 
 def _write_icechunk(vds: VirtualDataset, path: str, verbose: bool) -> None:

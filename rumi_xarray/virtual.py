@@ -260,7 +260,7 @@ def parse_fill(name: str, value: float | bool, data_type: str) -> int | float | 
     elif math.isfinite(value):
         ok = abs(float(value)) <= float(np.finfo(dtype).max)
     if not ok:
-        raise ValueError(f"{name} {value!r} is out of range for the files' dtype {data_type}")
+        raise ValueError(f"{name}={value!r} is out of range for the files' dtype {data_type}")
     if dtype.kind == "b":
         return bool(value)
     return int(value) if dtype.kind in "iu" else float(value)

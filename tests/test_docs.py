@@ -15,8 +15,8 @@ stay what a user types.
 
 Running one block alone (``-k``) first runs the blocks before it on its page, silently.
 A block marked ``<!-- skip: reason -->`` is skipped with that reason; a marker without a
-reason fails. Blocks that wait on work landing in parallel are listed in :data:`WAITING` and
-xfail strictly, so each one fails the suite as soon as it passes: then delete its entry.
+reason fails. A block marked ``<!-- warns: Name -->`` must emit that warning of
+:mod:`rumi_xarray` (the page tells its reader why); any other warning fails it.
 """
 
 from __future__ import annotations
@@ -40,37 +40,7 @@ if TYPE_CHECKING:
 
     from _s3 import LocalS3
 
-_HEADER = "waits on `rumi-xarray demo --keep PATH` also writing the header blob PATH.header"
-_LONG_NAME = "waits on engine='rumi' giving band_data.attrs['long_name'] (the band texts)"
-_HEADER_BLOB = "waits on rumi_xarray.header_blob(source) and `rumi-xarray header FILE`"
-_CLI_TIME = "waits on docs/cli.md: `convert scene.tif ... --header scene.header` lacks --time"
-_WRITING_DA = "waits on docs/writing.md: its first block uses `da` without defining it"
-
-WAITING: dict[tuple[str, str], tuple[str, type[BaseException]]] = {
-    ("README.md", 'open("scene.header", "rb")'): (_HEADER, FileNotFoundError),
-    ("docs/reading.md", 'attrs["long_name"]'): (_LONG_NAME, KeyError),
-    ("docs/reading.md", 'open("scene.header", "rb")'): (_HEADER, FileNotFoundError),
-    ("docs/data-model.md", "rumi_xarray.header_blob("): (_HEADER_BLOB, AttributeError),
-    ("docs/data-model.md", "rumi-xarray header scene.rumi"): (_HEADER_BLOB, AssertionError),
-    ("docs/cli.md", "--frames cell --header scene.header"): (_CLI_TIME, AssertionError),
-    ("docs/cli.md", "rumi-xarray info scene.rumi --header scene.header"): (_HEADER, AssertionError),
-    ("docs/writing.md", "header = rumi_xarray.to_rumi(da,"): (_WRITING_DA, NameError),
-}
-"""``(page, a snippet of the block) -> (reason, the error it raises until then)``.
-
-Blocks that wait on work landing in parallel; each xfails strictly with that error only.
-"""
-
 BLOCKS = [block for page in PAGES for block in read_blocks(page)]
-
-
-def _param(block: Block) -> Any:
-    marks = [
-        pytest.mark.xfail(strict=True, reason=reason, raises=raises)
-        for (page, snippet), (reason, raises) in WAITING.items()
-        if page == block.page and snippet in block.code
-    ]
-    return pytest.param(block, id=block.id, marks=marks)
 
 
 class PageRun:
@@ -224,7 +194,7 @@ def page_runs(
         run.close()
 
 
-@pytest.mark.parametrize("block", [_param(b) for b in BLOCKS])
+@pytest.mark.parametrize("block", [pytest.param(b, id=b.id) for b in BLOCKS])
 def test_block(block: Block, page_runs: dict[str, PageRun]) -> None:
     page_runs[block.page].run(block.index)
 
@@ -242,13 +212,6 @@ def test_every_page_is_read() -> None:
 def test_skip_markers_give_reasons() -> None:
     unexplained = [b.id for b in BLOCKS if b.skip == ""]
     assert not unexplained, f"skip markers without a reason: {unexplained}"
-
-
-def test_waiting_entries_name_a_block() -> None:
-    stale = [
-        key for key in WAITING if not any(b.page == key[0] and key[1] in b.code for b in BLOCKS)
-    ]
-    assert not stale, f"WAITING entries that match no block: {stale}"
 
 
 def test_rio_is_imported_before_use() -> None:

@@ -106,7 +106,11 @@ def test_fill_value_out_of_range_for_the_dtype(grid, tmp_path, fill):
     d, _ = grid
     result = run("mosaic", str(d / "f*_20240101.rumi"), "-o", str(tmp_path / "m.json"),
                  "--fill-value", fill)
-    _one_line(result, f"rumi-xarray: error: --fill-value {float(fill):g} is not a uint16 value")
+    value = int(fill) if float(fill).is_integer() else float(fill)
+    _one_line(
+        result,
+        f"rumi-xarray: error: --fill-value {value!r} is out of range for the files' dtype uint16",
+    )
     assert not (tmp_path / "m.json").exists()
 
 
