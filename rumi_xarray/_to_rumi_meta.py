@@ -420,9 +420,11 @@ def _attr_item(
 
 
 def _same_texts(value: Any, texts: tuple[str, ...]) -> bool:
+    """Whether ``long_name`` holds the band texts written: all of them, or those of the
+    bands selected from it (``isel(band=...)`` keeps the whole tuple, as in rioxarray)."""
     if isinstance(value, str):
         return (value,) == texts
-    return isinstance(value, list | tuple) and tuple(value) == texts
+    return isinstance(value, list | tuple) and set(texts) <= {str(v) for v in value}
 
 
 def _nan_fill(name: str, value: Any, dtype: np.dtype) -> bool:

@@ -256,7 +256,7 @@ def test_zarr_v2_warns_that_a_fill_value_without_nodata_is_masked(tmp_path):
                                                 ("nodata", 1.5), ("fill_value", float("nan"))])
 def test_out_of_range_values_name_the_value_and_the_dtype(tmp_path, keyword, value):
     paths, _ = _aligned(tmp_path, 1)
-    with pytest.raises(ValueError, match=rf"{keyword} {value!r} .*uint16"):
+    with pytest.raises(ValueError, match=rf"{keyword}={value!r} .*uint16"):
         mosaic(paths, **{keyword: value})
 
 
