@@ -29,7 +29,7 @@ import zarr
 from zarr.codecs import ZstdCodec
 
 from rumi_codec.zarr_ import OpenZLCodec
-from rumi_xarray.sample import synthetic_scene
+from rumi_xarray.demo.sample import synthetic_scene
 
 if TYPE_CHECKING:
     from zarr.abc.codec import BytesBytesCodec

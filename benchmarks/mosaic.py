@@ -295,9 +295,9 @@ def memory_child(kind: str, folder: Path, cat_path: Path) -> tuple[int, int]:
 
 def child(kind: str, folder: Path, cat_path: Path) -> None:
     """In a fresh process, after warm-up: peak RSS growth, then tracemalloc peak, of one run."""
-    from rumi_xarray.catalog import catalog, read_catalog
-    from rumi_xarray.mosaic import mosaic
-    from rumi_xarray.outputs import to_kerchunk
+    from rumi_xarray.virtual.catalog import catalog, read_catalog
+    from rumi_xarray.virtual.mosaic import mosaic
+    from rumi_xarray.virtual.outputs import to_kerchunk
 
     urls = sorted(str(p) for p in folder.glob("*.rumi"))
 
@@ -365,9 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     import xarray as xr
     import zarr
 
-    from rumi_xarray.catalog import catalog, read_catalog, write_catalog
-    from rumi_xarray.mosaic import mosaic
-    from rumi_xarray.outputs import to_icechunk, to_kerchunk, write_references
+    from rumi_xarray.virtual.catalog import catalog, read_catalog, write_catalog
+    from rumi_xarray.virtual.mosaic import mosaic
+    from rumi_xarray.virtual.outputs import to_icechunk, to_kerchunk, write_references
 
     zarr.config.set({"array.rectilinear_chunks": True})
     icechunk.set_logs_filter("error")

@@ -1,24 +1,23 @@
 """Read rumi rasters lazily and exactly with xarray, Zarr and Dask; write them with ``to_rumi``.
 
-``import rumi_xarray`` imports neither xarray nor the codec: names load on first use,
-and the ``.rumi`` accessor (``da.rumi.to_rumi(path)``) is registered as soon as
-xarray is imported, before or after this package.
+``import rumi_xarray`` is light: it loads the error classes only, and each public function
+loads its module on first use. The ``.rumi`` accessor (``da.rumi.to_rumi(path)``) is
+registered, as rioxarray's ``.rio`` is, when the module defining it is imported: by the
+``engine="rumi"`` backend (which xarray loads for any plugin engine) and by ``to_rumi``.
 """
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.util
-import sys
 from importlib import import_module
-from typing import TYPE_CHECKING
 
-from .errors import RumiFormatError, RumiVirtualError, RumiVirtualWarning
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from importlib.machinery import ModuleSpec
-    from types import ModuleType
+from .errors import (
+    RumiDataLossError,
+    RumiDataLossWarning,
+    RumiFormatError,
+    RumiVirtualError,
+    RumiVirtualWarning,
+    StackError,
+)
 
 __all__ = [
     "RumiDataLossError",
@@ -26,6 +25,7 @@ __all__ = [
     "RumiFormatError",
     "RumiVirtualError",
     "RumiVirtualWarning",
+    "StackError",
     "catalog",
     "header_blob",
     "mosaic",
@@ -41,21 +41,20 @@ __all__ = [
 ]
 
 _LAZY = {
-    "RumiDataLossError": "._to_rumi_meta",
-    "RumiDataLossWarning": "._to_rumi_meta",
-    "catalog": ".catalog",
-    "header_blob": ".read",
-    "mosaic": ".mosaic",
-    "open_rumi": ".backend",
-    "open_stack": ".stack",
-    "read_catalog": ".catalog",
-    "references": ".references",
-    "to_icechunk": ".outputs",
-    "to_kerchunk": ".outputs",
-    "to_rumi": "._to_rumi",
-    "write_catalog": ".catalog",
-    "write_references": ".outputs",
+    "catalog": ".virtual.catalog",
+    "header_blob": ".decode",
+    "mosaic": ".virtual.mosaic",
+    "open_rumi": ".backend.entrypoint",
+    "open_stack": ".backend.stack",
+    "read_catalog": ".virtual.catalog",
+    "references": ".virtual.file",
+    "to_icechunk": ".virtual.outputs",
+    "to_kerchunk": ".virtual.outputs",
+    "to_rumi": ".write.to_rumi",
+    "write_catalog": ".virtual.catalog",
+    "write_references": ".virtual.outputs",
 }
+"""Where each public function lives; no submodule of this package shares a public name."""
 
 
 def __getattr__(name: str) -> object:
@@ -64,39 +63,3 @@ def __getattr__(name: str) -> object:
     value = getattr(import_module(_LAZY[name], __name__), name)
     globals()[name] = value
     return value
-
-
-class _AccessorHook(importlib.abc.MetaPathFinder):
-    """Registers the ``.rumi`` accessor right after xarray finishes importing."""
-
-    busy = False
-
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> ModuleSpec | None:
-        if fullname != "xarray" or self.busy:
-            return None
-        self.busy = True
-        try:
-            spec = importlib.util.find_spec(fullname)
-        finally:
-            self.busy = False
-        loader = None if spec is None else spec.loader
-        if loader is None or not hasattr(loader, "exec_module"):
-            return spec
-        run = loader.exec_module
-
-        def exec_module(module: ModuleType) -> None:
-            run(module)
-            if self in sys.meta_path:
-                sys.meta_path.remove(self)
-            import_module(".accessor", __name__)
-
-        loader.exec_module = exec_module  # type: ignore[method-assign]
-        return spec
-
-
-if "xarray" in sys.modules:
-    import_module(".accessor", __name__)
-else:
-    sys.meta_path.insert(0, _AccessorHook())

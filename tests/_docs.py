@@ -195,7 +195,7 @@ def _rumi_command(line: str, tokens: list[str]) -> Command:
 
 def run_command(command: Command) -> str:
     """Run one ``rumi-xarray`` command in this process; its output, or ``AssertionError``."""
-    from rumi_xarray.cli import main
+    from rumi_xarray.cli.main import main
 
     assert command.argv is not None
     out, err = io.StringIO(), io.StringIO()

@@ -12,7 +12,7 @@ from _fixtures import FIXTURES
 
 from rumi_xarray import to_rumi
 from rumi_xarray.format import parse_bytes
-from rumi_xarray.virtual import enable_rectilinear
+from rumi_xarray.virtual.model import enable_rectilinear
 
 ZARR_TYPES = {"bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64",
               "float16", "float32", "float64", "complex64", "complex128"}

@@ -142,7 +142,7 @@ def docs_assets(tmp_path_factory: pytest.TempPathFactory) -> Assets:
     import xarray as xr
     from zarr.errors import ZarrUserWarning
 
-    from rumi_xarray.sample import synthetic_scene
+    from rumi_xarray.demo.sample import synthetic_scene
 
     folder = tmp_path_factory.mktemp("docs-assets")
     with contextlib.chdir(folder):

@@ -32,7 +32,7 @@ from rumi_codec._core import compress  # noqa: E402
 from rumi_xarray import to_rumi  # noqa: E402
 from rumi_xarray.format import parse_bytes  # noqa: E402
 from rumi_xarray.layout import unit_axes  # noqa: E402
-from rumi_xarray.writer import FRAME_UNITS, _fits  # noqa: E402
+from rumi_xarray.write.container import FRAME_UNITS, _fits  # noqa: E402
 
 UTM = {"crs": 32618, "transform": (10.0, 0.0, 499980.0, 0.0, -10.0, 4000020.0)}
 GEO = {"crs": 4326, "transform": (0.25, 0.0, -75.0, 0.0, -0.25, 10.0)}

@@ -398,7 +398,7 @@ def _registry() -> object:
 
 def _virtual_stack(urls: list[str]) -> object:
     virtualizarr = pytest.importorskip("virtualizarr")
-    from rumi_xarray.virtualizarr_ import RumiParser
+    from rumi_xarray.virtual.virtualizarr_ import RumiParser
 
     return virtualizarr.open_virtual_mfdataset(
         urls, registry=_registry(), parser=RumiParser(), combine="nested", concat_dim="time",
@@ -467,7 +467,7 @@ def test_virtualizarr_expand_dims_of_one_clipped_file(
     import xarray as xr
 
     virtualizarr = pytest.importorskip("virtualizarr")
-    from rumi_xarray.virtualizarr_ import RumiParser
+    from rumi_xarray.virtual.virtualizarr_ import RumiParser
 
     urls, stack = clipped_files
     vds = virtualizarr.open_virtual_dataset(urls[1], registry=_registry(), parser=RumiParser())
@@ -535,7 +535,7 @@ def test_geozl_edge_frames_are_keyed_by_skeleton(
     square_files: tuple[list[str], np.ndarray],
 ) -> None:
     """One configuration for every file written alike: skeleton keys, not frame digests."""
-    from rumi_xarray.references import references
+    from rumi_xarray.virtual.file import references
 
     urls, _ = square_files
     zarrays = [references(u.removeprefix("file://"), zarr_format=2)["refs"] for u in urls]
@@ -570,7 +570,7 @@ def test_multizarrtozarr_stack_with_equal_edge_remainders(
     import xarray as xr
     from kerchunk.combine import MultiZarrToZarr
 
-    from rumi_xarray.references import references
+    from rumi_xarray.virtual.file import references
 
     urls, stack = square_files
     refs = [references(u.removeprefix("file://"), zarr_format=2) for u in urls]

@@ -14,7 +14,7 @@ import xarray as xr
 from _fixtures import DATA, FIXTURES, Fixture, assert_same_bits, fixture_id
 from xarray.backends.locks import SerializableLock
 
-from rumi_xarray.backend import RumiBackendEntrypoint
+from rumi_xarray.backend.entrypoint import RumiBackendEntrypoint
 
 
 def _values(ds: xr.Dataset) -> np.ndarray:
@@ -196,7 +196,7 @@ def test_guess_can_open(tmp_path: object) -> None:
 
 
 def test_open_reads_only_the_index_and_trailer(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rumi_xarray import _io
+    from rumi_xarray import io as _io
     from rumi_xarray.format import parse_bytes
 
     calls: list[tuple[int, int]] = []
@@ -401,7 +401,7 @@ class _CountingLock(SerializableLock):
 
 @pytest.mark.parametrize("lock", [None, False, True, "serializable"])
 def test_lock(lock: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    from rumi_xarray import backend
+    from rumi_xarray.backend import entrypoint as backend
 
     _CountingLock.entered.clear()
     if lock is True:
@@ -415,7 +415,7 @@ def test_lock(lock: object, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_cache_inline_array_and_chunks_are_xarrays(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rumi_xarray import backend
+    from rumi_xarray.backend import entrypoint as backend
 
     calls: list[object] = []
     read = backend.read_window
@@ -505,7 +505,7 @@ def test_nodata_must_fit_the_dtype(name: str, nodata: object, message: str) -> N
 )
 def test_nodata_on_every_type(fixture: Fixture) -> None:
     """A pixel value as nodata masks exactly the pixels equal to it, in every dtype."""
-    from rumi_xarray.backend import masked_dtype
+    from rumi_xarray.backend.entrypoint import masked_dtype
 
     expected = fixture.expected()
     value = expected.reshape(-1)[expected.size // 2]

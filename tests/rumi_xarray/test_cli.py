@@ -18,7 +18,7 @@ import xarray as xr
 from _fixtures import DATA, FIXTURES, Fixture, assert_same_bits, fixture_id
 
 from rumi_xarray import header_blob
-from rumi_xarray.cli import main
+from rumi_xarray.cli.main import main
 from rumi_xarray.format import parse_bytes
 
 
@@ -486,7 +486,7 @@ def test_unreachable_url_is_one_line() -> None:
 
 
 def test_docs_list_every_subcommand_and_option() -> None:
-    from rumi_xarray.cli import build_parser
+    from rumi_xarray.cli.main import build_parser
 
     text = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
     parser = build_parser()

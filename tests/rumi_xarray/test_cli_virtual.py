@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from _virtual import open_refs, write
 
-from rumi_xarray.virtual import enable_rectilinear
+from rumi_xarray.virtual.model import enable_rectilinear
 
 SCRIPT = shutil.which("rumi-xarray", path=str(Path(sys.executable).parent))
 

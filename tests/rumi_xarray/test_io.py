@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from rumi_xarray import _io, to_rumi
+from rumi_xarray import io as _io
+from rumi_xarray import to_rumi
 
 FD_DIR = Path("/proc/self/fd")
 pytestmark = pytest.mark.skipif(not FD_DIR.is_dir(), reason="needs /proc/self/fd")
@@ -111,7 +112,7 @@ def test_maxsize_follows_xarray_option() -> None:
 
 def test_io_does_not_import_xarray() -> None:
     code = (
-        "import sys, rumi_xarray._io as io; "
+        "import sys, rumi_xarray.io as io; "
         "assert 'xarray' not in sys.modules; "
         "assert io.file_cache_maxsize() == io.FILE_CACHE_MAXSIZE == 128"
     )

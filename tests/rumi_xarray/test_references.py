@@ -23,9 +23,9 @@ from rumi_codec import OpenZLError
 from rumi_xarray.coords import CF_CALENDAR, CF_TIME_UNITS
 from rumi_xarray.errors import RumiVirtualError
 from rumi_xarray.format import parse_bytes
-from rumi_xarray.outputs import to_icechunk, write_references
-from rumi_xarray.read import read_description
-from rumi_xarray.references import file_dataset, references, source_url
+from rumi_xarray.virtual.outputs import to_icechunk, write_references
+from rumi_xarray.decode import read_description
+from rumi_xarray.virtual.file import file_dataset, references, source_url
 
 FORMS = [(3, "auto"), (3, "regular"), (2, "auto")]
 
@@ -53,7 +53,7 @@ def _default_kerchunk(fx, tmp_path):
 
 def _default_icechunk(fx, tmp_path):
     pytest.importorskip("icechunk")
-    from rumi_xarray._io import open_reader
+    from rumi_xarray.io import open_reader
 
     reader = open_reader(fx.path, None)
     vds = file_dataset(read_description(reader, None), source_url(fx.path), reader=reader)

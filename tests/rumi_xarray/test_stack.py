@@ -15,10 +15,10 @@ import xarray as xr
 from _fixtures import DATA
 
 import rumi_xarray
-import rumi_xarray.read
+import rumi_xarray.decode
 from rumi_xarray import RumiFormatError, open_rumi, open_stack, to_rumi
 from rumi_xarray.format import parse_bytes
-from rumi_xarray.stack import StackError
+from rumi_xarray.backend.stack import StackError
 
 TRANSFORM = (10.0, 0.0, 500000.0, 0.0, -10.0, 4000000.0)
 
@@ -70,13 +70,13 @@ def _numpy_stack(paths: list[Path]) -> np.ndarray:
 def decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts frames decoded, through the function every pixel read goes through."""
     calls: list[int] = []
-    decode = rumi_xarray.read.decompress_into
+    decode = rumi_xarray.decode.decompress_into
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         return decode(*args, **kwargs)
 
-    monkeypatch.setattr(rumi_xarray.read, "decompress_into", counting)
+    monkeypatch.setattr(rumi_xarray.decode, "decompress_into", counting)
     return calls
 
 
@@ -403,7 +403,7 @@ def test_open_mfdataset_nested(tmp_path: Path, decodes: list[int]) -> None:
 
 
 def test_nan_coefficients_compare_equal() -> None:
-    from rumi_xarray.stack import _same
+    from rumi_xarray.backend.stack import _same
 
     nan = float("nan")
     assert _same((nan, 0.0, 1.0), (nan, 0.0, 1.0))

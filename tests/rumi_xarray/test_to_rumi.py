@@ -17,7 +17,7 @@ from _fixtures import FIXTURES, Fixture, assert_same_bits, fixture_id
 
 import rumi_xarray
 from rumi_xarray import RumiDataLossError, RumiDataLossWarning, header_blob
-from rumi_xarray._to_rumi import to_rumi
+from rumi_xarray.write.to_rumi import to_rumi
 from rumi_xarray.format import RumiFile, parse_bytes
 from rumi_xarray.spec import TimeKind
 

@@ -19,15 +19,15 @@ from _virtual import (
 )
 
 from rumi_xarray.coords import CF_CALENDAR, CF_TIME_UNITS
-from rumi_xarray.virtual import RumiVirtualWarning
-from rumi_xarray.virtualizarr_ import RumiParser
+from rumi_xarray import RumiVirtualWarning
+from rumi_xarray.virtual.virtualizarr_ import RumiParser
 
 virtualizarr = pytest.importorskip("virtualizarr")
 obstore = pytest.importorskip("obstore")
 
 # The parser warns about VirtualiZarr's Zarr v2 writer for most files; the tests of
 # that warning record it, the others do not care.
-pytestmark = pytest.mark.filterwarnings("ignore::rumi_xarray.virtual.RumiVirtualWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::rumi_xarray.RumiVirtualWarning")
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 import rumi_xarray
 from rumi_codec._core import compress
-from rumi_xarray import writer
-from rumi_xarray._to_rumi import to_rumi
+from rumi_xarray.write import container as writer
+from rumi_xarray.write.to_rumi import to_rumi
 from rumi_xarray.format import parse_bytes
 from rumi_xarray.georef import Georef
 
@@ -292,7 +292,7 @@ def test_every_frame_unit_round_trips(bands: int, times: int, frames: Any, tmp_p
 def test_hypothesis_shapes_round_trip(
     length: int, width: int, tile: int, bands: int, times: int, intervals: bool, data: Any
 ) -> None:
-    from rumi_xarray.writer import FRAME_UNITS, _fits
+    from rumi_xarray.write.container import FRAME_UNITS, _fits
 
     units = sorted({code for code in FRAME_UNITS.values() if _fits(code, bands, times)})
     frames = data.draw(st.sampled_from(units))

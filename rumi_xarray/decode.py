@@ -12,15 +12,15 @@ import numpy as np
 
 from rumi_codec._core import OpenZLError, decompress_into, parse_verify
 
-from ._io import coalesce, open_reader
 from .errors import RumiFormatError
 from .format import describe_source
+from .io import coalesce, open_reader
 
 if TYPE_CHECKING:
     from collections.abc import Buffer, Sequence
 
-    from ._io import RangeReader
     from .format import RumiFile
+    from .io import RangeReader
     from .spec import SampleType
 
     Key = int | slice | np.ndarray

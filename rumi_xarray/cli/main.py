@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
-    from .format import RumiFile
+    from ..format import RumiFile
 
     Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 
@@ -116,9 +116,9 @@ def _demo(args: argparse.Namespace) -> int:
     import numpy as np
     import xarray as xr
 
-    from . import to_rumi
-    from .quicklook import quicklook
-    from .sample import synthetic_scene
+    from .. import to_rumi
+    from ..demo.quicklook import quicklook
+    from ..demo.sample import synthetic_scene
 
     scene = synthetic_scene(args.size, args.size, seed=args.seed)
     with tempfile.TemporaryDirectory() as tmp:
@@ -225,7 +225,7 @@ ENGINES = {".tif": "rasterio", ".tiff": "rasterio", ".rumi": "rumi"}
 def _convert(args: argparse.Namespace) -> int:
     import xarray as xr
 
-    from . import to_rumi
+    from .. import to_rumi
 
     fsspec_options = storage_options(args)
     engine = args.engine or ENGINES.get(posixpath.splitext(args.source)[1].lower())
@@ -284,7 +284,7 @@ def _add_header(commands: Commands) -> None:
 
 
 def _header(args: argparse.Namespace) -> int:
-    from .read import header_blob
+    from ..decode import header_blob
 
     blob = header_blob(args.source, storage_options=storage_options(args))
     target = args.output or beside(args.source, ".header")
@@ -312,7 +312,7 @@ def _add_info(commands: Commands) -> None:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from .read import describe_file
+    from ..decode import describe_file
 
     header = None if args.header is None else Path(args.header).read_bytes()
     desc, nbytes = describe_file(args.source, header, storage_options(args))
@@ -323,7 +323,7 @@ def _info(args: argparse.Namespace) -> int:
 
 def info_facts(desc: RumiFile, *, source: str, nbytes: int) -> dict[str, Any]:
     """Everything ``info`` reports about a file, as JSON-ready values."""
-    from .coords import corner_transform
+    from ..coords import corner_transform
 
     grid = desc.grid
     raw = math.prod(desc.shape) * desc.sample.nbytes
@@ -488,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from ._cli_virtual import add_catalog, add_mosaic, add_refs
+    from .virtual import add_catalog, add_mosaic, add_refs
 
     for register in (*COMMANDS, add_refs, add_mosaic, add_catalog):
         register(commands)
@@ -534,7 +534,7 @@ def _error_text(exc: BaseException, args: argparse.Namespace) -> str:
 @contextlib.contextmanager
 def _one_line_warnings(flags: dict[str, str]) -> Iterator[None]:
     """Show warnings as ``rumi-xarray: warning: ...`` lines; data-loss warnings always."""
-    from ._to_rumi_meta import RumiDataLossWarning
+    from ..errors import RumiDataLossWarning
 
     def show(message: Warning | str, *_: Any, **__: Any) -> None:
         print(f"{PROG}: warning: {cli_text(str(message), flags)}", file=sys.stderr)

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from .format import base_frame_offset, build_blob
-from .georef import Georef, build_georef
-from .layout import FrameGrid, FrameKey, unit_axes
-from .spec import (
+from ..format import base_frame_offset, build_blob
+from ..georef import Georef, build_georef
+from ..layout import FrameGrid, FrameKey, unit_axes
+from ..spec import (
     FILE_HEADER,
     IFD_COUNT,
     IFD_ENTRY,
@@ -40,7 +40,7 @@ from .spec import (
     SampleType,
     Tag,
 )
-from .trailer import TimeAxis, build_trailer, check_band_texts, check_time
+from ..trailer import TimeAxis, build_trailer, check_band_texts, check_time
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

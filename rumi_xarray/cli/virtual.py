@@ -8,13 +8,13 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cli import add_quiet, add_storage_options, storage_options
+from .main import add_quiet, add_storage_options, storage_options
 
 if TYPE_CHECKING:
     import argparse
 
-    from .cli import Commands
-    from .virtual import VirtualDataset
+    from ..virtual.model import VirtualDataset
+    from .main import Commands
 
 ICECHUNK_QUIET = "error"
 """Icechunk's (Rust) log filter unless ``-v`` or ``ICECHUNK_LOG`` asks for more."""
@@ -51,8 +51,8 @@ def _check_refs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
 
 
 def _refs(args: argparse.Namespace) -> int:
-    from .outputs import write_references
-    from .references import references
+    from ..virtual.file import references
+    from ..virtual.outputs import write_references
 
     header = None if args.header is None else Path(args.header).read_bytes()
     zarr_format = args.zarr_format
@@ -86,7 +86,7 @@ def add_mosaic(commands: Commands) -> None:
 
 
 def _mosaic(args: argparse.Namespace) -> int:
-    from .mosaic import mosaic
+    from ..virtual.mosaic import mosaic
 
     progress = False if args.quiet else None
     if args.pattern is not None:
@@ -96,7 +96,7 @@ def _mosaic(args: argparse.Namespace) -> int:
             message = f"--pattern {args.pattern!r} is not a regular expression: {exc}"
             raise ValueError(message) from None
     if args.source.endswith(".parquet"):
-        from .catalog import read_catalog
+        from ..virtual.catalog import read_catalog
 
         sources = read_catalog(args.source)
     else:
@@ -107,7 +107,7 @@ def _mosaic(args: argparse.Namespace) -> int:
     if args.icechunk:
         _write_icechunk(vds, args.output, args.verbose)
     else:
-        from .outputs import to_kerchunk, write_references
+        from ..virtual.outputs import to_kerchunk, write_references
 
         write_references(to_kerchunk(vds), args.output)
     dims = dict(zip(vds.array.dims, vds.array.shape, strict=True))
@@ -130,7 +130,7 @@ def _glob(pattern: str, options: dict | None) -> list[str]:
 def _write_icechunk(vds: VirtualDataset, path: str, verbose: bool) -> None:
     import icechunk
 
-    from .outputs import to_icechunk
+    from ..virtual.outputs import to_icechunk
 
     asked = os.environ.get("ICECHUNK_LOG")
     icechunk.set_logs_filter(asked or ("warn" if verbose else ICECHUNK_QUIET))
@@ -174,7 +174,7 @@ def add_catalog(commands: Commands) -> None:
 
 
 def _catalog(args: argparse.Namespace) -> int:
-    from .catalog import catalog, write_catalog
+    from ..virtual.catalog import catalog, write_catalog
 
     paths = _glob(args.directory.rstrip("/") + "/" + args.glob, storage_options(args))
     table = catalog(paths, storage_options=storage_options(args),

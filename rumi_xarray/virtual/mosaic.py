@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .coords import area_or_point
-from .errors import RumiVirtualError
-from .references import VARIABLE
-from .spec import TimeKind
-from .virtual import (
+from ..coords import area_or_point
+from ..errors import RumiVirtualError
+from ..spec import TimeKind
+from .file import VARIABLE
+from .model import (
     VirtualArray,
     VirtualDataset,
     frame_chunks,
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     import xarray as xr
 
-    from .format import RumiFile
+    from ..format import RumiFile
 
 _TOLERANCE = 1e-6
 """Largest misfit, in pixels, of a file origin on the mosaic's pixel grid."""
@@ -142,7 +142,7 @@ def _entries(
         return items  # type: ignore[return-value]
     from tqdm.auto import tqdm
 
-    from .references import source_url
+    from .file import source_url
 
     if headers is not None and len(headers) != len(items):
         raise ValueError(f"{len(headers)} headers for {len(items)} sources")
@@ -160,7 +160,7 @@ def _entries(
 def _describe(
     source: str, header: bytes | None, storage_options: dict | None
 ) -> tuple[RumiFile, int]:
-    from .read import describe_file
+    from ..decode import describe_file
 
     try:
         return describe_file(source, header, storage_options)
@@ -471,8 +471,8 @@ def _check_overlaps(entries: Sequence[Entry], flat: np.ndarray, owner: np.ndarra
 def _coords(entries: Sequence[Entry], extra: _Extra, placed: _Placement) -> xr.Dataset:
     import xarray as xr
 
-    from .coords import band_coord, spatial_coords, time_coords
-    from .georef import Georef
+    from ..coords import band_coord, spatial_coords, time_coords
+    from ..georef import Georef
 
     first = entries[0].desc
     georef = Georef(placed.transform, first.georef.epsg, first.georef.pixel_is_point)

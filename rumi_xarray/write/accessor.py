@@ -1,7 +1,8 @@
 """The ``.rumi`` accessor: ``da.rumi.to_rumi(path)`` and ``ds.rumi.to_rumi(path, variable=...)``.
 
-Registered when xarray and :mod:`rumi_xarray` are both imported, in either order; the
-writer itself loads on first use.
+Registered when this module is imported, as rioxarray registers ``.rio``: the
+``engine="rumi"`` backend (loaded by xarray for any plugin engine) and ``to_rumi`` import
+it. The writer itself loads on first use.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class RumiDataArrayAccessor:
         cannot hold is named in one ``RumiDataLossWarning``; ``strict=True`` raises
         ``RumiDataLossError`` instead, before anything is written.
         """
-        from ._to_rumi import to_rumi
+        from .to_rumi import to_rumi
 
         return to_rumi(self._obj, target, **options)
 
@@ -53,6 +54,6 @@ class RumiDatasetAccessor:
         variables of the Dataset. ``options`` are those of :func:`rumi_xarray.to_rumi`
         (``strict=True`` refuses to drop the Dataset's attributes, among others).
         """
-        from ._to_rumi import to_rumi
+        from .to_rumi import to_rumi
 
         return to_rumi(self._obj, target, variable=variable, **options)

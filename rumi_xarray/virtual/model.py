@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .coords import CF_CALENDAR, CF_TIME_UNITS
-from .errors import RumiVirtualError, RumiVirtualWarning
+from ..coords import CF_CALENDAR, CF_TIME_UNITS
+from ..errors import RumiVirtualError, RumiVirtualWarning
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import xarray as xr
 
-    from .layout import FrameGrid
-    from .spec import SampleType
+    from ..layout import FrameGrid
+    from ..spec import SampleType
 
 ZarrFormat = Literal[2, 3]
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 if TYPE_CHECKING:
-    from .virtual import VirtualDataset, ZarrFormat
+    from .model import VirtualDataset, ZarrFormat
 
 _METADATA_KEYS = ("zarr.json", ".zarray", ".zattrs", ".zgroup")
 

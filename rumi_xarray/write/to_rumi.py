@@ -16,7 +16,11 @@ import xarray as xr
 
 from rumi_codec._core import DEFAULT_RECIPE
 
-from ._to_rumi_meta import (
+from ..spec import TimeKind
+from ..trailer import TimeAxis
+from . import accessor  # noqa: F401  (registers .rumi, as rioxarray's .rio)
+from .container import _fits, parse_compression, plan_write, sample_type, write_rumi
+from .metadata import (
     RumiDataLossError,
     RumiDataLossWarning,
     band_texts,
@@ -26,14 +30,11 @@ from ._to_rumi_meta import (
     object_georef,
     report,
 )
-from .spec import TimeKind
-from .trailer import TimeAxis
-from .writer import _fits, parse_compression, plan_write, sample_type, write_rumi
 
 if TYPE_CHECKING:
     from collections.abc import Hashable
 
-    from .writer import Loader
+    from .container import Loader
 
 __all__ = ["RumiDataLossError", "RumiDataLossWarning", "to_rumi"]
 

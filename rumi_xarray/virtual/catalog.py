@@ -15,20 +15,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import RumiFormatError, RumiVirtualError
-from .format import describe, parse_blob
-from .georef import Georef
+from ..errors import RumiFormatError, RumiVirtualError
+from ..format import describe, parse_blob
+from ..georef import Georef
+from ..spec import Generation, TimeKind
+from ..trailer import TimeAxis, Trailer, check_band_texts, check_time
+from .model import parse_fill, zarr_data_type
 from .mosaic import Entry
-from .spec import Generation, TimeKind
-from .trailer import TimeAxis, Trailer, check_band_texts, check_time
-from .virtual import parse_fill, zarr_data_type
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     import pyarrow as pa
 
-    from .format import RumiFile
+    from ..format import RumiFile
 
 Nodata = int | float | None
 
@@ -153,7 +153,7 @@ def _check_nodata(value: Nodata, desc: RumiFile) -> float | None:
 
 def _bounds(desc: RumiFile) -> list[float] | None:
     """``[left, bottom, right, top]`` of the pixel corners, as rasterio reports them."""
-    from .coords import corner_transform
+    from ..coords import corner_transform
 
     t = corner_transform(desc.georef)
     if t is None:

@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .coords import area_or_point
-from .errors import RumiVirtualError
-from .outputs import to_kerchunk
-from .virtual import (
+from ..coords import area_or_point
+from ..errors import RumiVirtualError
+from .model import (
     BYTES,
     VirtualArray,
     VirtualDataset,
@@ -32,13 +31,14 @@ from .virtual import (
     openzl_codec,
     zarr_data_type,
 )
+from .outputs import to_kerchunk
 
 if TYPE_CHECKING:
     from collections.abc import Buffer
 
-    from ._io import RangeReader
-    from .format import RumiFile
-    from .virtual import ZarrFormat
+    from ..format import RumiFile
+    from ..io import RangeReader
+    from .model import ZarrFormat
 
 Grid = Literal["auto", "rectilinear", "regular"]
 VARIABLE = "band_data"
@@ -73,8 +73,8 @@ def references(
         ``"regular"``: always a regular grid, padding edge frames with ``rumi.openzl_grid``;
         ``"rectilinear"``: exact frame shapes (v3 only).
     """
-    from ._io import open_reader
-    from .read import read_description
+    from ..decode import read_description
+    from ..io import open_reader
 
     reader = open_reader(source, storage_options)
     try:
@@ -108,7 +108,7 @@ def file_dataset(
     """The virtual dataset of one described file whose bytes are at ``url``."""
     import xarray as xr
 
-    from .coords import band_coord, file_coords
+    from ..coords import band_coord, file_coords
 
     if grid == "rectilinear" and zarr_format == 2:
         raise RumiVirtualError("Zarr v2 has no rectilinear chunk grids; use zarr_format=3")

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .georef import Georef, crs_kind
+from ..errors import RumiDataLossError, RumiDataLossWarning
+from ..georef import Georef, crs_kind
 
 if TYPE_CHECKING:
     from collections.abc import Hashable, Iterable, Mapping
 
     import xarray as xr
 
-__all__ = ["RumiDataLossError", "RumiDataLossWarning"]
 
 Transform = tuple[float, float, float, float, float, float]
 
@@ -37,27 +37,6 @@ READER_ATTRS = ("rumi_generation",)
 """Dataset attributes this package's reader sets from the file itself."""
 GRID_MAPPING_ATTRS = ("crs_wkt", "spatial_ref", "grid_mapping_name", "GeoTransform")
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
-
-
-class _Items:
-    """An exception or warning that names the items it is about."""
-
-    items: tuple[str, ...] = ()
-    """Each dropped item with its value, e.g. ``"_FillValue=0 (nodata)"``."""
-
-    @classmethod
-    def of(cls, message: str, items: tuple[str, ...]) -> Self:
-        made = cls(message)
-        made.items = items
-        return made
-
-
-class RumiDataLossWarning(_Items, UserWarning):
-    """``to_rumi`` wrote a file without metadata that a rumi file cannot hold (``items``)."""
-
-
-class RumiDataLossError(_Items, ValueError):
-    """``to_rumi(..., strict=True)`` refused to drop metadata (``items``); nothing was written."""
 
 
 def report(items: list[str], target: str, strict: bool) -> None:

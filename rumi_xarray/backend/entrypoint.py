@@ -14,18 +14,19 @@ from xarray.backends import BackendArray, BackendEntrypoint
 from xarray.backends.locks import SerializableLock
 from xarray.core import indexing
 
-from ._io import LockedReader, open_reader
-from .coords import area_or_point, band_coord, cf_times, file_coords
-from .read import read_window, resolve_verify
-from .spec import RUMI_MAGIC, Generation
+from ..coords import area_or_point, band_coord, cf_times, file_coords
+from ..decode import read_window, resolve_verify
+from ..io import LockedReader, open_reader
+from ..spec import RUMI_MAGIC, Generation
+from ..write import accessor  # noqa: F401  (registers .rumi, as rioxarray's .rio)
 
 if TYPE_CHECKING:
     from collections.abc import Buffer, Iterable
 
     import xarray as xr
 
-    from ._io import RangeReader
-    from .format import RumiFile
+    from ..format import RumiFile
+    from ..io import RangeReader
 
 VARIABLE = "band_data"
 """Name of the data variable (as rioxarray's ``engine="rasterio"`` names it)."""
@@ -255,7 +256,7 @@ def open_rumi(
     """
     import xarray as xr
 
-    from .read import read_description
+    from ..decode import read_description
 
     check = resolve_verify(verify)
     reader = _open(source, storage_options, lock)
@@ -466,7 +467,7 @@ _SNIFF_NBYTES = Generation.BIGTIFF.ifd_end
 
 def _is_rumi(head: bytes, size: int) -> bool:
     """``RUMI`` magic, or a BigTIFF whose IFD is exactly the 0.15/0.16 profile's."""
-    from .format import container, index_nbytes
+    from ..format import container, index_nbytes
 
     if head[:4] == RUMI_MAGIC:
         return True

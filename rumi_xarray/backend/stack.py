@@ -13,14 +13,15 @@ import itertools
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._io import LocalReader, open_reader
-from .coords import CF_CALENDAR, CF_TIME_UNITS, corner_transform
-from .read import read_description, read_window, resolve_verify
-from .spec import TimeKind
+from ..coords import CF_CALENDAR, CF_TIME_UNITS, corner_transform
+from ..decode import read_description, read_window, resolve_verify
+from ..errors import StackError
+from ..io import LocalReader, open_reader
+from ..spec import TimeKind
 
 if TYPE_CHECKING:
     from collections.abc import Buffer, Hashable, Mapping, Sequence
@@ -28,39 +29,13 @@ if TYPE_CHECKING:
     import dask.array
     import xarray as xr
 
-    from ._io import RangeReader
-    from .format import RumiFile
+    from ..format import RumiFile
+    from ..io import RangeReader
 
-__all__ = ["StackError", "open_stack"]
+__all__ = ["open_stack"]
 
 _MAX_WORKERS = 32
 """Threads describing files at once (mostly waiting on I/O for remote sources)."""
-
-
-class StackError(ValueError):
-    """A source that is not grid-aligned with the first one.
-
-    ``index`` is the source's position, ``field`` what differs (``"shape"``, ``"dtype"``,
-    ``"tile"``, ``"frame layout"``, ``"band_texts"``, ``"crs"``, ``"transform"`` or
-    ``"pixel_is_point"``), ``expected`` source 0's value and ``found`` the source's.
-    """
-
-    index: int | None = None
-    field: str | None = None
-    expected: object = None
-    found: object = None
-
-    @classmethod
-    def mismatch(
-        cls, index: int, source: Any, field: str, *, expected: object, found: object
-    ) -> Self:
-        """Build ``"source <i> (<name>) differs from source 0 in <field>: <found> != <expected>"``."""
-        err = cls(
-            f"source {index} ({_label(source)!r}) differs from source 0 in {field}: "
-            f"{found!r} != {expected!r}"
-        )
-        err.index, err.field, err.expected, err.found = index, field, expected, found
-        return err
 
 
 def open_stack(
@@ -122,7 +97,7 @@ def open_stack(
     """
     import xarray as xr
 
-    from .backend import VARIABLE, open_rumi
+    from .entrypoint import VARIABLE, open_rumi
 
     sources = list(sources)
     check = resolve_verify(verify)
@@ -217,7 +192,9 @@ def _check_aligned(index: int, source: Any, desc: RumiFile, first: RumiFile) -> 
     expected = _facts(first)
     for field, found in _facts(desc).items():
         if not _same(found, expected[field]):
-            raise StackError.mismatch(index, source, field, expected=expected[field], found=found)
+            raise StackError.mismatch(
+                index, _label(source), field, expected=expected[field], found=found
+            )
 
 
 def _same(a: object, b: object) -> bool:

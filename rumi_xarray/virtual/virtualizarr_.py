@@ -14,16 +14,16 @@ import json
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from ._io import ObstoreReader
-from .read import read_description
-from .references import file_dataset
-from .virtual import RumiVirtualWarning
+from ..decode import read_description
+from ..io import ObstoreReader
+from .file import file_dataset
+from .model import RumiVirtualWarning
 
 if TYPE_CHECKING:
     from obspec_utils.registry import ObjectStoreRegistry
     from virtualizarr.manifests import ManifestStore
 
-    from .virtual import VirtualDataset
+    from .model import VirtualDataset
 
 
 class RumiParser:
