@@ -11,11 +11,11 @@ import pyarrow as pa
 import pytest
 from _virtual import open_default, open_refs, write
 
-from rumi_xarray.virtual.catalog import catalog, catalog_table, read_catalog, write_catalog
 from rumi_xarray.errors import RumiFormatError, RumiVirtualError
+from rumi_xarray.spec import MAX_BLOB_FRAMES
+from rumi_xarray.virtual.catalog import catalog, catalog_table, read_catalog, write_catalog
 from rumi_xarray.virtual.mosaic import mosaic
 from rumi_xarray.virtual.outputs import to_kerchunk
-from rumi_xarray.spec import MAX_BLOB_FRAMES
 
 
 @pytest.fixture

@@ -10,13 +10,13 @@ import pytest
 import xarray as xr
 from _virtual import open_default, open_refs, through_icechunk, write
 
+from rumi_xarray import RumiVirtualWarning
 from rumi_xarray.coords import CF_TIME_UNITS
+from rumi_xarray.decode import describe_file
 from rumi_xarray.errors import RumiVirtualError
+from rumi_xarray.virtual.file import source_url
 from rumi_xarray.virtual.mosaic import Entry, mosaic
 from rumi_xarray.virtual.outputs import to_icechunk, to_kerchunk
-from rumi_xarray.decode import describe_file
-from rumi_xarray.virtual.file import source_url
-from rumi_xarray import RumiVirtualWarning
 
 H, W = 150, 130  # not multiples of the tile: edge frames fall inside the mosaic
 

@@ -10,8 +10,8 @@ import xarray as xr
 
 from rumi_codec import _header
 from rumi_xarray import RumiFormatError, open_rumi, to_rumi
-from rumi_xarray.format import parse_bytes
 from rumi_xarray.decode import frame_widths, resolve_verify
+from rumi_xarray.format import parse_bytes
 from rumi_xarray.spec import SAMPLE_TYPES
 
 if TYPE_CHECKING:

@@ -21,11 +21,11 @@ from _virtual import (
 
 from rumi_codec import OpenZLError
 from rumi_xarray.coords import CF_CALENDAR, CF_TIME_UNITS
+from rumi_xarray.decode import read_description
 from rumi_xarray.errors import RumiVirtualError
 from rumi_xarray.format import parse_bytes
-from rumi_xarray.virtual.outputs import to_icechunk, write_references
-from rumi_xarray.decode import read_description
 from rumi_xarray.virtual.file import file_dataset, references, source_url
+from rumi_xarray.virtual.outputs import to_icechunk, write_references
 
 FORMS = [(3, "auto"), (3, "regular"), (2, "auto")]
 

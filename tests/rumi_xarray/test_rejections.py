@@ -30,11 +30,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rumi_codec import compress, decompress
-from rumi_xarray.io import BytesReader
+from rumi_xarray.decode import read_description
 from rumi_xarray.errors import RumiFormatError
 from rumi_xarray.format import parse_blob, parse_bytes
 from rumi_xarray.georef import parse_georef
-from rumi_xarray.decode import read_description
+from rumi_xarray.io import BytesReader
 from rumi_xarray.spec import Generation, TimeKind
 from rumi_xarray.trailer import parse_trailer
 

@@ -17,8 +17,8 @@ from _fixtures import DATA
 import rumi_xarray
 import rumi_xarray.decode
 from rumi_xarray import RumiFormatError, open_rumi, open_stack, to_rumi
-from rumi_xarray.format import parse_bytes
 from rumi_xarray.backend.stack import StackError
+from rumi_xarray.format import parse_bytes
 
 TRANSFORM = (10.0, 0.0, 500000.0, 0.0, -10.0, 4000000.0)
 

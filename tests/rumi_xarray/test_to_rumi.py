@@ -17,9 +17,9 @@ from _fixtures import FIXTURES, Fixture, assert_same_bits, fixture_id
 
 import rumi_xarray
 from rumi_xarray import RumiDataLossError, RumiDataLossWarning, header_blob
-from rumi_xarray.write.to_rumi import to_rumi
 from rumi_xarray.format import RumiFile, parse_bytes
 from rumi_xarray.spec import TimeKind
+from rumi_xarray.write.to_rumi import to_rumi
 
 UTM = {"crs": 32633, "transform": (10.0, 0.0, 500000.0, 0.0, -10.0, 4000000.0)}
 DAY = ["2024-05-01"]

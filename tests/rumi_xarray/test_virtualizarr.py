@@ -18,8 +18,8 @@ from _virtual import (
     write,
 )
 
-from rumi_xarray.coords import CF_CALENDAR, CF_TIME_UNITS
 from rumi_xarray import RumiVirtualWarning
+from rumi_xarray.coords import CF_CALENDAR, CF_TIME_UNITS
 from rumi_xarray.virtual.virtualizarr_ import RumiParser
 
 virtualizarr = pytest.importorskip("virtualizarr")

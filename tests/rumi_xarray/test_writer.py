@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 
 import rumi_xarray
 from rumi_codec._core import compress
-from rumi_xarray.write import container as writer
-from rumi_xarray.write.to_rumi import to_rumi
 from rumi_xarray.format import parse_bytes
 from rumi_xarray.georef import Georef
+from rumi_xarray.write import container as writer
+from rumi_xarray.write.to_rumi import to_rumi
 
 if TYPE_CHECKING:
     from rumi_xarray.layout import FrameKey
