@@ -19,7 +19,6 @@ from _fixtures import DATA, FIXTURES, Fixture, assert_same_bits, fixture_id
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import rumi_xarray
 from rumi_codec._core import compress
 from rumi_xarray.format import parse_bytes
 from rumi_xarray.georef import Georef
