@@ -3,8 +3,9 @@
 rumi does not pad clipped edge tiles, and "interleaved" frames hold their axes in
 another order than the array. Consumers that know only regular grids (Zarr v2,
 kerchunk Parquet, VirtualiZarr 2.8) need every chunk at the full chunk shape:
-`decode` puts each frame, in array axis order, at the origin of a zero-filled chunk.
-The padding lies outside the array, so no reader ever sees it.
+`decode` puts each frame, in array axis order (`rumi_xarray.layout.to_array_order`, as
+the engine does), at the origin of a zero-filled chunk. The padding lies outside the
+array, so no reader ever sees it.
 
 A frame stores no shape (`_core`), so the configuration gives the tile shape, the
 clipped ``edge`` and, where a bottom-row and a right-column frame decode to the same
@@ -28,6 +29,7 @@ import numpy as np
 
 from rumi_codec import _core, _header
 from rumi_codec._core import OpenZLError
+from rumi_xarray.layout import to_array_order
 
 if TYPE_CHECKING:
     from collections.abc import Buffer, Iterable, Iterator
@@ -263,10 +265,8 @@ def _tile_shapes(grid: GridConfig, nbytes: int) -> list[tuple[int, int]]:
 
 def _block(raw: np.ndarray, grid: GridConfig, tile: tuple[int, int]) -> np.ndarray:
     """View the frame's bytes as its tile in chunk axis order, with a trailing byte axis."""
-    shape = (*grid.chunk_shape[:-2], *tile)
-    frame_shape = [shape[axis] for axis in grid.frame_order]
-    axes = [*np.argsort(grid.frame_order).tolist(), len(shape)]
-    return raw.reshape(*frame_shape, grid.itemsize).transpose(axes)
+    shape = (*grid.chunk_shape[:-2], *tile, grid.itemsize)
+    return to_array_order(raw, shape, (*grid.frame_order, len(shape) - 1))
 
 
 def _place(raw: np.ndarray, grid: GridConfig, tile: tuple[int, int]) -> np.ndarray:

@@ -1,15 +1,29 @@
-"""Frame geometry (§4, §5): the only place frame indices, clipped shapes and axes are computed."""
+"""Frame geometry (§3.1, §4, §5): the only source of frame indices, offsets, shapes and axes.
+
+:class:`FrameGrid` is the tile grid and frame order of one image; :class:`FrameTable` adds
+what an index or a header blob says about the frames (sample type, byte counts), from which
+:func:`frame_offsets` places every frame in the file.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from math import ceil
-from typing import NamedTuple, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 import numpy as np
 
 from .errors import RumiFormatError
-from .spec import FRAME_AXES
+from .spec import FRAME_AXES, GEO_NBYTES, MAX_FRAME_BYTES
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from .spec import Generation, SampleType
+
+Window = tuple[slice, slice, slice, slice]
+"""``(t, b, y, x)`` slices of an image."""
 
 
 class FrameKey(NamedTuple):
@@ -177,12 +191,12 @@ class FrameGrid:
 
         Axes the frame does not hold get extent 1.
         """
-        present = [a for a in "tbhw" if a in self.frame_axes]
-        order = tuple(self.frame_axes.index(a) for a in present)
-        block = samples.reshape(self.frame_shape(k)).transpose(order)
-        return np.expand_dims(block, tuple(i for i, a in enumerate("tbhw") if a not in present))
+        key = self.frame_key(k)
+        t, b = self.chunk_shape[:2]
+        shape = (t, b, *self.tile_shape(key.row, key.col))
+        return to_array_order(samples, shape, frame_order(self, 4))
 
-    def frame_window(self, k: int) -> tuple[slice, slice, slice, slice]:
+    def frame_window(self, k: int) -> Window:
         """The ``(t, b, y, x)`` slices of the image that frame k holds (the writer's cut)."""
         key = self.frame_key(k)
         h, w = self.tile_shape(key.row, key.col)
@@ -197,6 +211,121 @@ class FrameGrid:
         ``block`` is the image cut by :meth:`frame_window`; the result has the dims of
         :meth:`frame_shape`, in ``frame_axes`` order, and is C-contiguous.
         """
-        held = block[tuple(slice(None) if a in self.frame_axes else 0 for a in "tbhw")]
-        present = [a for a in "tbhw" if a in self.frame_axes]
-        return np.ascontiguousarray(held.transpose([present.index(a) for a in self.frame_axes]))
+        held = block.transpose(frame_order(self, 4))
+        return np.ascontiguousarray(held.reshape(held.shape[4 - len(self.frame_axes) :]))
+
+    def cell_frames(self, row: int, col: int | None = None) -> range:
+        """The frames of the cell at ``(row, col)``, or of tile row ``row``, in index order.
+
+        A cell's frames are consecutive, and so are a tile row's (§5: cells outermost).
+        """
+        first = self.frame_index(row, 0 if col is None else col)
+        cells = self.tiles_across if col is None else 1
+        return range(first, first + cells * self.frames_per_cell)
+
+    def cell_window(self, row: int, col: int | None = None) -> Window:
+        """The ``(t, b, y, x)`` slices of the cell at ``(row, col)``, or of tile row ``row``."""
+        h, w = self.tile_shape(row, 0 if col is None else col)
+        y = slice(row * self.tile_length, row * self.tile_length + h)
+        x = slice(None) if col is None else slice(col * self.tile_width, col * self.tile_width + w)
+        return slice(None), slice(None), y, x
+
+    def cut(
+        self, block: np.ndarray, window: Window, frames: range
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """``(k, block of frame k)`` for ``frames``, out of the image's ``window`` in ``block``.
+
+        ``window`` (a :meth:`cell_window`) holds every band and step of the frames' tiles.
+        """
+        y0, x0 = window[2].start, window[3].start or 0
+        for k in frames:
+            t, b, y, x = self.frame_window(k)
+            yield k, block[t, b, y.start - y0 : y.stop - y0, x.start - x0 : x.stop - x0]
+
+
+def to_array_order(samples: np.ndarray, shape: Sequence[int], order: Sequence[int]) -> np.ndarray:
+    """View a frame's decoded samples (C order) as the array block of ``shape`` they fill.
+
+    ``order`` lists the block's axes in the frame's decoded order (:func:`frame_order`);
+    the ``rumi.openzl_grid`` codec places its chunks with this too.
+    """
+    return samples.reshape([shape[a] for a in order]).transpose(np.argsort(order))
+
+
+def frame_order(grid: FrameGrid, ndim: int) -> list[int]:
+    """The ``transpose`` order of a frame: array axes in the frame's decoded order.
+
+    The array's last four axes are ``(t, b, y, x)`` (or its last three ``(b, y, x)``);
+    axes a frame does not hold have extent 1 and come first.
+    """
+    axis = {"w": ndim - 1, "h": ndim - 2, "b": ndim - 3, "t": ndim - 4}
+    held = [axis[a] for a in grid.frame_axes]
+    return [i for i in range(ndim) if i not in held] + held
+
+
+@lru_cache(maxsize=256)
+def frame_chunks(grid: FrameGrid) -> np.ndarray:
+    """``(N, 4)`` chunk index ``(t, b, row, col)`` of each frame inside its own file."""
+    index = np.empty((grid.frame_count, 4), np.int64)
+    for k in range(grid.frame_count):
+        key = grid.frame_key(k)
+        index[k] = (key.time or 0, key.band or 0, key.row, key.col)
+    index.setflags(write=False)
+    return index
+
+
+def axis_chunks(n: int, size: int) -> tuple[int, ...]:
+    """Chunk sizes cutting an axis of ``n`` into ``size`` steps, the last one clipped."""
+    full, rest = divmod(n, size)
+    return (size,) * full + ((rest,) if rest else ())
+
+
+# ---------------------------------------------------------------------------------------
+# Frames in the file (§3.1)
+
+
+def base_frame_offset(generation: Generation, bands: int, frames: int) -> int:
+    """Offset of frame 0 (§3.1): the IFD end plus the out-of-line values."""
+    external = 2 * (2 * bands if bands >= 5 else 0)
+    external += (8 * frames if frames >= 2 else 0) + (4 * frames if frames >= 3 else 0)
+    return generation.ifd_end + external + GEO_NBYTES
+
+
+def frame_offsets(base: int, counts: np.ndarray) -> np.ndarray:
+    """Where each frame starts, then where the last one ends (N + 1 values, uint64, §3.1)."""
+    offsets = np.empty(len(counts) + 1, np.uint64)
+    offsets[0] = base
+    np.cumsum(counts, out=offsets[1:])
+    offsets[1:] += np.uint64(base)
+    return offsets
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class FrameTable:
+    """What the index or a header blob says: the grid, the sample type and the frame sizes."""
+
+    generation: Generation
+    grid: FrameGrid
+    sample: SampleType
+    unit: int
+    """The stored frame unit code (§5; 0.16: 0 tile, 1 cell)."""
+    counts: np.ndarray
+    """Compressed size of each frame (uint64)."""
+
+    @property
+    def base(self) -> int:
+        """Offset of frame 0."""
+        return base_frame_offset(self.generation, self.grid.bands, len(self.counts))
+
+    def offsets(self) -> np.ndarray:
+        """Frame start offsets plus the end of the last frame (N + 1 values)."""
+        return frame_offsets(self.base, self.counts)
+
+    def check_frame_size(self) -> None:
+        """Refuse frames that decode past :data:`~rumi_xarray.spec.MAX_FRAME_BYTES`."""
+        nbytes = self.grid.max_frame_samples() * self.sample.nbytes
+        if nbytes > MAX_FRAME_BYTES:
+            raise RumiFormatError(
+                f"a decoded frame of {nbytes} bytes is past the size limit for this reader "
+                f"({MAX_FRAME_BYTES})"
+            )

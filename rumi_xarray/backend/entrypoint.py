@@ -470,7 +470,7 @@ _SNIFF_NBYTES = Generation.BIGTIFF.ifd_end
 
 def _is_rumi(head: bytes, size: int) -> bool:
     """``RUMI`` magic, or a BigTIFF whose IFD is exactly the 0.15/0.16 profile's."""
-    from ..format import container, index_nbytes
+    from ..ifd import container, index_nbytes
 
     if head[:4] == RUMI_MAGIC:
         return True

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..blob import parse_blob
 from ..errors import RumiFormatError, RumiVirtualError
-from ..format import describe, parse_blob
+from ..format import describe
 from ..georef import Georef
 from ..spec import Generation, TimeKind
 from ..trailer import TimeAxis, Trailer, check_band_texts, check_time

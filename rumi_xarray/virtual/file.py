@@ -20,14 +20,12 @@ import numpy as np
 
 from ..coords import area_or_point
 from ..errors import RumiVirtualError
+from ..layout import axis_chunks, frame_chunks, frame_order
 from .model import (
     BYTES,
     VirtualArray,
     VirtualDataset,
-    axis_chunks,
-    frame_chunks,
     frame_codecs,
-    frame_order,
     openzl_codec,
     zarr_data_type,
 )

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..coords import CF_CALENDAR, CF_TIME_UNITS
 from ..errors import RumiVirtualError, RumiVirtualWarning
+from ..layout import frame_order
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -49,34 +50,6 @@ def zarr_data_type(sample: SampleType) -> str:
 
 # ---------------------------------------------------------------------------------------
 # Frames as chunks of one file
-
-
-@lru_cache(maxsize=256)
-def frame_chunks(grid: FrameGrid) -> np.ndarray:
-    """``(N, 4)`` chunk index ``(t, b, row, col)`` of each frame inside its own file."""
-    index = np.empty((grid.frame_count, 4), np.int64)
-    for k in range(grid.frame_count):
-        key = grid.frame_key(k)
-        index[k] = (key.time or 0, key.band or 0, key.row, key.col)
-    index.setflags(write=False)
-    return index
-
-
-def axis_chunks(n: int, size: int) -> tuple[int, ...]:
-    """Chunk sizes cutting an axis of ``n`` into ``size`` steps, the last one clipped."""
-    full, rest = divmod(n, size)
-    return (size,) * full + ((rest,) if rest else ())
-
-
-def frame_order(grid: FrameGrid, ndim: int) -> list[int]:
-    """The ``transpose`` order of a frame: array axes in the frame's decoded order.
-
-    The array's last four axes are ``(t, b, y, x)`` (or its last three ``(b, y, x)``);
-    axes a frame does not hold have extent 1 and come first.
-    """
-    axis = {"w": ndim - 1, "h": ndim - 2, "b": ndim - 3, "t": ndim - 4}
-    held = [axis[a] for a in grid.frame_axes]
-    return [i for i in range(ndim) if i not in held] + held
 
 
 @lru_cache(maxsize=1)

@@ -19,12 +19,12 @@ import numpy as np
 
 from ..coords import area_or_point
 from ..errors import RumiVirtualError
+from ..layout import frame_chunks
 from ..spec import TimeKind
 from .file import VARIABLE
 from .model import (
     VirtualArray,
     VirtualDataset,
-    frame_chunks,
     frame_codecs,
     parse_fill,
     same_value,

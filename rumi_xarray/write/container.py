@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import numpy as np
 
-from ..format import base_frame_offset, build_blob
+from ..blob import build_blob
 from ..georef import Georef, build_georef
-from ..layout import FrameGrid, FrameKey, unit_axes
+from ..layout import FrameGrid, FrameKey, Window, base_frame_offset, frame_offsets, unit_axes
 from ..spec import (
     FILE_HEADER,
     IFD_COUNT,
@@ -48,8 +48,6 @@ if TYPE_CHECKING:
 
     from tqdm import tqdm
 
-Window = tuple[slice, slice, slice, slice]
-"""``(t, b, y, x)`` slices of the image."""
 Loader = Callable[[Window], np.ndarray]
 """Returns the image samples in a window, shape ``(t, b, y, x)``, as a NumPy array."""
 Encoder = Callable[[np.ndarray, FrameKey], bytes]
@@ -246,9 +244,7 @@ def parse_compression(compression: object, sample: SampleType) -> Encoder:
 def build_index(plan: WritePlan, counts: np.ndarray) -> bytes:
     """File header, 13-entry IFD and out-of-line values: the file's first ``base`` bytes."""
     grid, sample, base = plan.grid, plan.sample, plan.base
-    offsets = np.full(len(counts), base, np.uint64)
-    np.cumsum(counts[:-1], out=offsets[1:])
-    offsets[1:] += np.uint64(base)
+    offsets = frame_offsets(base, counts)[:-1]
     values: dict[Tag, object] = {
         Tag.IMAGE_WIDTH: [grid.width],
         Tag.IMAGE_LENGTH: [grid.length],
@@ -324,34 +320,24 @@ def _stored(sample: SampleType, samples: np.ndarray) -> np.ndarray:
 
 def _frame_blocks(grid: FrameGrid, load: Loader, itemsize: int) -> Iterator[tuple[int, np.ndarray]]:
     """``(k, (t, b, h, w) block)`` in index order, loading a tile row, a cell or a frame at once."""
-    per_cell = grid.frames_per_cell
-    whole = slice(None)
     for row in range(grid.tiles_down):
-        h = grid.tile_shape(row, 0)[0]
-        y = slice(row * grid.tile_length, row * grid.tile_length + h)
-        first = row * grid.tiles_across * per_cell
-        if grid.times * grid.bands * h * grid.width * itemsize <= BLOCK_NBYTES:
-            block = load((whole, whole, y, whole))
-            yield from _cut(grid, block, range(first, first + grid.tiles_across * per_cell))
+        window = grid.cell_window(row)
+        if _nbytes(grid, window, itemsize) <= BLOCK_NBYTES:
+            yield from grid.cut(load(window), window, grid.cell_frames(row))
             continue
         for col in range(grid.tiles_across):
-            k0 = first + col * per_cell
-            w = grid.tile_shape(row, col)[1]
-            x = slice(col * grid.tile_width, col * grid.tile_width + w)
-            if per_cell == 1 or grid.times * grid.bands * h * w * itemsize <= BLOCK_NBYTES:
-                yield from _cut(grid, load((whole, whole, y, x)), range(k0, k0 + per_cell))
+            window, frames = grid.cell_window(row, col), grid.cell_frames(row, col)
+            if len(frames) == 1 or _nbytes(grid, window, itemsize) <= BLOCK_NBYTES:
+                yield from grid.cut(load(window), window, frames)
             else:
-                for k in range(k0, k0 + per_cell):
+                for k in frames:
                     yield k, load(grid.frame_window(k))
 
 
-def _cut(grid: FrameGrid, block: np.ndarray, ks: range) -> Iterator[tuple[int, np.ndarray]]:
-    """Frames ``ks`` out of a block holding every band and step of whole tiles."""
-    y0 = grid.frame_window(ks[0])[2].start
-    x0 = grid.frame_window(ks[0])[3].start
-    for k in ks:
-        t, b, y, x = grid.frame_window(k)
-        yield k, block[t, b, y.start - y0 : y.stop - y0, x.start - x0 : x.stop - x0]
+def _nbytes(grid: FrameGrid, window: Window, itemsize: int) -> int:
+    """Bytes of a :meth:`~rumi_xarray.layout.FrameGrid.cell_window` (every band and step)."""
+    y, x = window[2].indices(grid.length), window[3].indices(grid.width)
+    return grid.times * grid.bands * len(range(*y)) * len(range(*x)) * itemsize
 
 
 def _compressed(

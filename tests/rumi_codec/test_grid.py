@@ -18,6 +18,7 @@ from zarr.dtype import parse_dtype
 
 from rumi_codec import _core, _grid, frame_key, numcodecs_, zarr_
 from rumi_codec._core import OpenZLError
+from rumi_xarray.layout import FrameGrid, frame_order
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -110,6 +111,59 @@ def test_unclipped_frame_in_array_order_is_returned_as_decoded() -> None:
         chunk_shape=[2, 16, 32], itemsize=2, frame_order=[0, 1, 2], edge=[5, 7]
     )
     assert _grid.decode(memoryview(frame), grid).tobytes() == image.tobytes()
+
+
+# Every frame unit with band and time counts it fits (FORMAT §5).
+UNITS = [
+    (0, 1, 1),
+    (0, 3, 1),
+    (0, 1, 2),
+    (0, 3, 2),
+    (1, 3, 1),
+    (1, 1, 2),
+    (2, 3, 1),
+    (2, 1, 2),
+    (3, 3, 2),
+    (4, 3, 2),
+    (5, 3, 2),
+    (6, 3, 2),
+    (7, 3, 2),
+    (8, 3, 2),
+    (9, 3, 2),
+]
+
+
+@pytest.mark.parametrize(("unit", "bands", "times"), UNITS)
+@pytest.mark.parametrize("size", [(16, 24), (13, 24), (16, 21), (11, 21), (13, 21)], ids=str)
+def test_grid_codec_places_frames_as_the_layout_cuts_them(
+    unit: int, bands: int, times: int, size: tuple[int, int]
+) -> None:
+    """The codec's padding and axis order agree with `rumi_xarray.layout` on every grid."""
+    length, width = size
+    grid = FrameGrid.from_unit(
+        length=length, width=width, tile_length=8, tile_width=8, bands=bands, times=times, unit=unit
+    )
+    ndim = 4 if times > 1 else 3
+    image = random_image((times, bands, length, width))
+    windows = [grid.frame_window(k) for k in range(grid.frame_count)]
+    frames = [_core.compress(grid.from_block(image[w]), recipe=None, graph="zstd") for w in windows]
+    config = {
+        "chunk_shape": list(grid.chunk_shape[4 - ndim :]),
+        "itemsize": image.dtype.itemsize,
+        "frame_order": frame_order(grid, ndim),
+        "edge": [length % 8, width % 8],
+    }
+    if length % 8 == width % 8 != 0:  # bottom-row and right-column frames have one size
+        keys = [grid.frame_key(k) for k in range(grid.frame_count)]
+        down, across = grid.tiles_down - 1, grid.tiles_across - 1
+        wide = [f for f, c in zip(frames, keys, strict=True) if c.row == down and c.col < across]
+        tall = [f for f, c in zip(frames, keys, strict=True) if c.col == across and c.row < down]
+        config |= {"wide": list(map(frame_key, wide)), "tall": list(map(frame_key, tall))}
+    codec = _grid.parse_grid_config(**config)
+    for frame, window in zip(frames, windows, strict=True):
+        block = image[window] if ndim == 4 else image[window][0]  # (band, y, x) when T = 1
+        want = padded(block, config["chunk_shape"])
+        assert _grid.decode(frame, codec).tobytes() == want.tobytes(), window
 
 
 def test_unrecorded_ambiguous_frame_is_refused() -> None:

@@ -30,9 +30,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rumi_codec import compress, decompress
+from rumi_xarray.blob import parse_blob
 from rumi_xarray.decode import read_description
 from rumi_xarray.errors import RumiFormatError
-from rumi_xarray.format import parse_blob, parse_bytes
+from rumi_xarray.format import parse_bytes
 from rumi_xarray.georef import parse_georef
 from rumi_xarray.io import BytesReader
 from rumi_xarray.spec import Generation, TimeKind
