@@ -1,4 +1,8 @@
-"""Read a description and pixel windows through a :class:`~rumi_xarray._io.RangeReader`."""
+"""Read a description and pixel windows through a :class:`~rumi_xarray.io.RangeReader`.
+
+A window is planned here: the frames it touches, the part of each that it takes
+(:func:`read_window`), and the coalesced byte ranges that hold them (:func:`coalesce`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,20 +18,28 @@ from rumi_codec._core import OpenZLError, decompress_into, parse_verify
 
 from .errors import RumiFormatError
 from .format import describe_source
-from .io import coalesce, open_reader
+from .io import open_reader
 
 if TYPE_CHECKING:
     from collections.abc import Buffer, Mapping, Sequence
 
     from .format import RumiFile
-    from .io import RangeReader
+    from .io import Range, RangeReader
     from .spec import SampleType
 
     Key = int | slice | np.ndarray
     Window = tuple[Key, Key, Key, Key]
     Selection = tuple[slice | np.ndarray, ...]
 
-__all__ = ["describe_file", "frame_widths", "read_description", "read_window", "resolve_verify"]
+__all__ = [
+    "coalesce",
+    "describe_file",
+    "frame_widths",
+    "header_blob",
+    "read_description",
+    "read_window",
+    "resolve_verify",
+]
 
 _ELEMENT_WIDTHS = frozenset((1, 2, 4, 8))
 
@@ -67,8 +79,8 @@ def header_blob(source: Any, *, storage_options: dict[str, Any] | None = None) -
 class _Group:
     """The part of one output axis that one frame (or grid row/column) fills."""
 
-    key: int | None
-    """Tile row/column, band or step of the frames; ``None`` when the frame holds the axis."""
+    key: int
+    """Chunk index of the frames along the axis: tile row/column, band or step (0 when held)."""
     out: slice | np.ndarray
     """Positions along the output axis."""
     src: slice | np.ndarray
@@ -94,10 +106,8 @@ def _positions(key: Key, n: int) -> np.ndarray:
     return np.where(idx < 0, idx + n, idx)
 
 
-def _groups(idx: np.ndarray, *, tile: int | None) -> list[_Group]:
-    """Split output positions by the frame that holds them (``tile=None``: one frame holds all)."""
-    if tile is None:
-        return [_Group(None, slice(0, idx.size), _compact(idx))]
+def _groups(idx: np.ndarray, *, tile: int) -> list[_Group]:
+    """Split output positions by the frames that hold them, ``tile`` positions each."""
     owners = idx // tile
     groups = []
     for owner in np.unique(owners):
@@ -163,21 +173,40 @@ def read_window(
     drop = tuple(a for a, k in enumerate(key) if isinstance(k, int | np.integer))
     if out.size == 0:
         return out.squeeze(axis=drop)
-    t_groups = _groups(idx[0], tile=None if grid.time_in_frame or grid.times == 1 else 1)
-    b_groups = _groups(idx[1], tile=None if grid.band_in_frame or grid.bands == 1 else 1)
-    y_groups = _groups(idx[2], tile=grid.tile_length)
-    x_groups = _groups(idx[3], tile=grid.tile_width)
+    t_groups, b_groups, y_groups, x_groups = (
+        _groups(i, tile=n) for i, n in zip(idx, grid.chunk_shape, strict=True)
+    )
     tasks = {}
     for t in t_groups:
         for b in b_groups:
             for y in y_groups:
                 for x in x_groups:
-                    k = grid.frame_index(
-                        cast("int", y.key), cast("int", x.key), b.key or 0, t.key or 0
-                    )
-                    tasks[k] = (t, b, y, x)
+                    tasks[grid.frame_index(y.key, x.key, b.key, t.key)] = (t, b, y, x)
     _run(desc, reader, out, tasks, verify)
     return out.squeeze(axis=drop)
+
+
+def coalesce(
+    ranges: Sequence[Range], max_gap: int, max_length: int
+) -> list[tuple[Range, list[int]]]:
+    """Merge sorted ranges closer than ``max_gap`` into reads of at most ``max_length``.
+
+    Returns ``((offset, length), [indices of the ranges it holds])`` per read.
+    """
+    runs: list[tuple[Range, list[int]]] = []
+    start = end = 0
+    members: list[int] = []
+    for i, (offset, length) in enumerate(ranges):
+        if members and offset - end <= max_gap and offset + length - start <= max_length:
+            end = max(end, offset + length)
+            members.append(i)
+            continue
+        if members:
+            runs.append(((start, end - start), members))
+        start, end, members = offset, offset + length, [i]
+    if members:
+        runs.append(((start, end - start), members))
+    return runs
 
 
 def _run(

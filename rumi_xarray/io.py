@@ -385,26 +385,3 @@ def open_reader(source: Any, storage_options: dict[str, Any] | None = None) -> R
     if hasattr(source, "read") and hasattr(source, "seek"):
         return FileObjReader(source)
     raise TypeError(f"cannot read rumi data from a {type(source).__name__}")
-
-
-def coalesce(
-    ranges: Sequence[Range], max_gap: int, max_length: int
-) -> list[tuple[Range, list[int]]]:
-    """Merge sorted ranges closer than ``max_gap`` into reads of at most ``max_length``.
-
-    Returns ``((offset, length), [indices of the ranges it holds])`` per read.
-    """
-    runs: list[tuple[Range, list[int]]] = []
-    start = end = 0
-    members: list[int] = []
-    for i, (offset, length) in enumerate(ranges):
-        if members and offset - end <= max_gap and offset + length - start <= max_length:
-            end = max(end, offset + length)
-            members.append(i)
-            continue
-        if members:
-            runs.append(((start, end - start), members))
-        start, end, members = offset, offset + length, [i]
-    if members:
-        runs.append(((start, end - start), members))
-    return runs

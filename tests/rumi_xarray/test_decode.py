@@ -1,4 +1,4 @@
-"""Tests for rumi_xarray.read: the frame decode path, checksums (``verify``) and widths."""
+"""Tests for rumi_xarray.decode: windows, coalesced reads, checksums (``verify``), widths."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import xarray as xr
 
 from rumi_codec import _header
 from rumi_xarray import RumiFormatError, open_rumi, to_rumi
-from rumi_xarray.decode import frame_widths, resolve_verify
+from rumi_xarray.decode import coalesce, frame_widths, read_window, resolve_verify
 from rumi_xarray.format import parse_bytes
+from rumi_xarray.io import BytesReader
 from rumi_xarray.spec import SAMPLE_TYPES
 
 if TYPE_CHECKING:
@@ -157,3 +158,55 @@ def test_widths_are_learnt_once_per_skeleton(tmp_path: Path) -> None:
     np.testing.assert_array_equal(open_rumi(data).band_data.values, DATA)
     assert None not in keys
     assert {_header.known_width(key) for key in keys} == {2}
+
+
+# ---------------------------------------------------------------------------------------
+# Windows and coalesced reads
+
+# Every frame unit with band and time counts it fits (FORMAT §5).
+UNITS = [(0, 1, 1), (0, 3, 2), (1, 3, 1), (1, 1, 2), (2, 3, 1), (2, 1, 2)]
+UNITS += [(unit, 3, 2) for unit in range(3, 10)]
+KEYS = [
+    (slice(None), slice(None), slice(None), slice(None)),
+    (0, slice(None), slice(3, 17, 2), np.array([20, 0, 8, 8, -1])),
+    (np.array([1, 0]), np.array([2, 0]), np.array([18, 0, 9]), 5),
+    (-1, 0, slice(None, None, -3), slice(7, 15)),
+    (slice(0, 1), slice(1, 3), slice(8, 9), slice(0, 0)),
+]
+
+
+def _outer(image: np.ndarray, key: tuple) -> np.ndarray:
+    """NumPy's take along each axis in turn: outer indexing, integers drop their axis."""
+    for axis in reversed(range(4)):
+        k = key[axis]
+        image = image[(slice(None),) * axis + (k,)] if isinstance(k, slice) else image.take(k, axis)
+    return image
+
+
+@pytest.mark.parametrize(("unit", "bands", "times"), UNITS)
+def test_read_window_is_outer_indexing(unit: int, bands: int, times: int, tmp_path: Path) -> None:
+    rng = np.random.default_rng(unit)
+    image = rng.integers(0, 60000, (times, bands, 19, 21), dtype=np.uint16)
+    days = [f"2024-01-0{i + 1}" for i in range(times)]
+    to_rumi(image, tmp_path / "w.rumi", tile=8, frames=unit, time=days)
+    data = (tmp_path / "w.rumi").read_bytes()
+    desc = parse_bytes(data)
+    for given in KEYS:
+        key = tuple(_fit(k, n) for k, n in zip(given, image.shape, strict=True))
+        np.testing.assert_array_equal(read_window(desc, BytesReader(data), key), _outer(image, key))
+
+
+def _fit(key: object, n: int) -> object:
+    """A key for an axis of length ``n``: positive indices wrapped, -1 and slices kept."""
+    if isinstance(key, slice):
+        return key
+    fitted = np.where(np.asarray(key) < 0, key, np.asarray(key) % n)
+    return int(fitted) if isinstance(key, int) else fitted
+
+
+def test_coalesce_merges_close_ranges_up_to_the_longest_read() -> None:
+    ranges = [(0, 10), (12, 5), (100, 4), (104, 50), (154, 10)]
+    assert coalesce(ranges, 2, 60) == [((0, 17), [0, 1]), ((100, 54), [2, 3]), ((154, 10), [4])]
+    assert coalesce(ranges, 0, 1 << 20) == [((0, 10), [0]), ((12, 5), [1]), ((100, 64), [2, 3, 4])]
+    assert coalesce([(0, 8), (2, 3)], 0, 100) == [((0, 8), [0, 1])]  # nested: the outer end
+    assert coalesce([], 1, 1) == []
