@@ -432,13 +432,14 @@ def decompress_output(
     return _decode_dctx(frame, view, size, verify)
 
 
-def decoded_nbytes(frame: Buffer, *, serial: bool = False) -> int:
+def decoded_nbytes(frame: Buffer, *, nbytes: int | None = None, serial: bool = False) -> int:
     """Return the decoded size a frame's header declares, without decoding it.
 
-    The header gets the checks of `decompress` (one output, at most
-    `MAX_FRAME_BYTES`), so callers can pick a shape before anything is allocated.
+    The header gets the checks of `decompress` (one output; of ``nbytes`` bytes when
+    given, else at most `MAX_FRAME_BYTES`), so callers can pick a shape before anything
+    is allocated, and writers can check a frame before storing it.
     """
-    return _check_header(frame, _byte_view(frame), None, serial=serial)
+    return _check_header(frame, _byte_view(frame), _parse_nbytes(nbytes), serial=serial)
 
 
 def output_type(frame: Buffer) -> ext.Type:

@@ -213,12 +213,12 @@ def plan_write(
 
 def parse_compression(compression: object, sample: SampleType) -> Encoder:
     """An :data:`Encoder` from a geozl recipe, ``{"graph": ...}`` options or a callable."""
-    from rumi_codec import _core
+    from rumi_codec._core import compress
 
     if callable(compression):
         return compression
     if compression is None or isinstance(compression, str):
-        options: dict[str, Any] = {"recipe": compression or _core.DEFAULT_RECIPE}
+        options: dict[str, Any] = {"recipe": compression} if compression else {}
     elif isinstance(compression, Mapping):
         unknown = set(compression) - {"recipe", "graph", "format_version", "checksum"}
         if unknown:
@@ -231,10 +231,10 @@ def parse_compression(compression: object, sample: SampleType) -> Encoder:
         )
     probe = np.zeros((1, 1), sample.storage)
     try:
-        _core.compress(probe, **options)
+        compress(probe, **options)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"compression={compression!r} cannot encode {sample.name}: {exc}") from exc
-    return lambda samples, key: _core.compress(samples, **options)
+    return lambda samples, key: compress(samples, **options)
 
 
 # ---------------------------------------------------------------------------------------
@@ -278,7 +278,7 @@ def build_index(plan: WritePlan, counts: np.ndarray) -> bytes:
 
 def _check_frame(frame: object, nbytes: int, k: int) -> bytes:
     """One OpenZL frame decoding to ``nbytes`` bytes (checked from its header only)."""
-    from openzl import ext
+    from rumi_codec._core import OpenZLError, decoded_nbytes
 
     try:
         data = bytes(cast("Buffer", frame))
@@ -289,15 +289,12 @@ def _check_frame(frame: object, nbytes: int, k: int) -> bytes:
     if not 0 < len(data) <= 2**32 - 1:
         raise ValueError(f"frame {k}: compressed to {len(data)} bytes; rumi stores 1..2**32-1")
     try:
-        info = ext.FrameInfo(data)
-        ok = info.num_outputs == 1 and info.output_type(0) == ext.Type.Numeric
-        size = info.output_content_size(0) if ok else -1
-    except RuntimeError as exc:
-        raise ValueError(f"frame {k}: compression returned no OpenZL frame ({exc})") from None
-    if size != nbytes:
+        decoded_nbytes(data, nbytes=nbytes)
+    except OpenZLError as exc:
         raise ValueError(
-            f"frame {k}: the OpenZL frame must hold one numeric output of {nbytes} bytes"
-        )
+            f"frame {k}: compression returned no OpenZL frame holding one numeric output of "
+            f"{nbytes} bytes ({exc})"
+        ) from None
     return data
 
 

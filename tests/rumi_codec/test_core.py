@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 from openzl import ext
 
 from rumi_codec import _core
-from rumi_codec._core import OpenZLError, compress, decompress, decompress_output
+from rumi_codec._core import (
+    OpenZLError,
+    compress,
+    decoded_nbytes,
+    decompress,
+    decompress_output,
+)
 
 if TYPE_CHECKING:
     from _fixtures import Fixture
@@ -299,6 +305,20 @@ def test_trailing_bytes_are_refused(tail: bytes) -> None:
 def test_size_mismatch(nbytes: int, found: int) -> None:
     with pytest.raises(OpenZLError, match=f"frame decodes to {found} bytes, expected {nbytes}"):
         decompress(GOLDEN_GEOZL, nbytes=nbytes)
+
+
+@pytest.mark.parametrize(("nbytes", "found"), [(64, 128), (4096, 128)])
+def test_header_check_alone_refuses_another_size(nbytes: int, found: int) -> None:
+    """``decoded_nbytes(nbytes=)``: the check writers make before storing a frame."""
+    assert decoded_nbytes(GOLDEN_GEOZL) == decoded_nbytes(GOLDEN_GEOZL, nbytes=128) == 128
+    with pytest.raises(OpenZLError, match=f"frame decodes to {found} bytes, expected {nbytes}"):
+        decoded_nbytes(GOLDEN_GEOZL, nbytes=nbytes)
+    serial = _core.compress_serial(b"abc")
+    with pytest.raises(OpenZLError, match="output is Serial, expected Numeric"):
+        decoded_nbytes(serial, nbytes=3)
+    assert decoded_nbytes(serial, nbytes=3, serial=True) == 3
+    with pytest.raises(ValueError, match="nbytes must be >= 0"):
+        decoded_nbytes(GOLDEN_GEOZL, nbytes=-1)
 
 
 def test_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:

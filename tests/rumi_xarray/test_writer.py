@@ -644,6 +644,19 @@ def test_wrong_size_frame_is_refused(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == []
 
 
+def test_frames_are_checked_and_made_by_the_codec_alone() -> None:
+    """No module of rumi_xarray imports OpenZL: the writer uses rumi_codec's functions."""
+    import ast
+
+    package = Path(writer.__file__).parents[1]
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            assert not [n for n in names if n.split(".")[0] in ("openzl", "geozl")], path
+
+
 @pytest.mark.parametrize("where", ["missing/dir/x.rumi", "a-directory"])
 def test_os_errors_name_the_target_not_the_temporary_file(where: str, tmp_path: Path) -> None:
     (tmp_path / "a-directory").mkdir()
