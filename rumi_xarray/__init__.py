@@ -11,6 +11,7 @@ from __future__ import annotations
 from importlib import import_module
 
 from .errors import (
+    OpenZLError,
     RumiDataLossError,
     RumiDataLossWarning,
     RumiFormatError,
@@ -20,6 +21,7 @@ from .errors import (
 )
 
 __all__ = [
+    "OpenZLError",
     "RumiDataLossError",
     "RumiDataLossWarning",
     "RumiFormatError",
