@@ -134,17 +134,30 @@ def container(head: Buffer) -> Generation:
     """Tell the container from a file's first 4 bytes (a ``RUMI`` file reports ``RUMI_TAIL``)."""
     head = bytes(memoryview(head)[:4])
     if len(head) < 4:
-        raise RumiFormatError("could not read the 16-byte rumi file header")
+        raise RumiFormatError.invalid(
+            "file header", "could not read the 16-byte rumi file header", offset=0,
+            expected=FILE_HEADER.size, found=len(head)
+        )
     if head == RUMI_MAGIC:
         return Generation.RUMI_TAIL
     if head == BIGTIFF_MAGIC:
         return Generation.BIGTIFF
     if head[:2] == b"MM":
-        raise RumiFormatError("rumi requires little-endian TIFF (II); file starts with 0x4D 0x4D")
+        raise RumiFormatError.invalid(
+            "little-endian TIFF",
+            "rumi requires little-endian TIFF (II); file starts with 0x4D 0x4D",
+            offset=0, expected=b"II", found=head[:2]
+        )
     if head == b"II*\x00":
-        raise RumiFormatError("rumi requires BigTIFF; file is classic TIFF")
+        raise RumiFormatError.invalid(
+            "BigTIFF", "rumi requires BigTIFF; file is classic TIFF", offset=0,
+            expected=BIGTIFF_MAGIC, found=head
+        )
     found = " ".join(f"0x{b:02X}" for b in head)
-    raise RumiFormatError(f"not a rumi file: it starts with {found}, where rumi writes 'RUMI'")
+    raise RumiFormatError.invalid(
+        "rumi file", f"not a rumi file: it starts with {found}, where rumi writes 'RUMI'",
+        offset=0, expected=RUMI_MAGIC, found=head
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -176,7 +189,10 @@ class _Entry:
 def _parse_header(buf: memoryview) -> Generation:
     generation = container(buf)
     if len(buf) < FILE_HEADER.size:
-        raise RumiFormatError("could not read the 16-byte rumi file header")
+        raise RumiFormatError.invalid(
+            "file header", "could not read the 16-byte rumi file header", offset=0,
+            expected=FILE_HEADER.size, found=len(buf)
+        )
     if generation is Generation.BIGTIFF:
         _, version, size, reserved, ifd = BIGTIFF_HEADER.unpack_from(buf)
         if (version, size, reserved) != (43, 8, 0):
@@ -186,11 +202,21 @@ def _parse_header(buf: memoryview) -> Generation:
     else:
         _, version, reserved, ifd = FILE_HEADER.unpack_from(buf)
         if version != 1:
-            raise RumiFormatError(f"rumi file version {version}, this reader implements 1")
+            raise RumiFormatError.invalid(
+                "file version", f"rumi file version {version}, this reader implements 1",
+                offset=4, expected=1, found=version
+            )
         if reserved != 0:
-            raise RumiFormatError(f"the reserved field of the file header is {reserved}, not 0")
+            raise RumiFormatError.invalid(
+                "reserved field",
+                f"the reserved field of the file header is {reserved}, not 0",
+                offset=6, expected=0, found=reserved
+            )
     if ifd != IFD_OFFSET:
-        raise RumiFormatError(f"rumi requires the IFD at byte 16; file puts it at {ifd}")
+        raise RumiFormatError.invalid(
+            "IFD", f"rumi requires the IFD at byte 16; file puts it at {ifd}", offset=8,
+            expected=IFD_OFFSET, found=ifd
+        )
     return generation
 
 
@@ -198,25 +224,40 @@ def _parse_entries(buf: memoryview, generation: Generation) -> dict[Tag, _Entry]
     """Check the IFD's structure and place every value; reads no out-of-line bytes."""
     tags = generation.ifd_tags
     if len(buf) < IFD_OFFSET + IFD_COUNT.size:
-        raise RumiFormatError("could not read the IFD entry count")
+        raise RumiFormatError.invalid(
+            "IFD entry count", "could not read the IFD entry count", offset=IFD_OFFSET,
+            expected=IFD_OFFSET + IFD_COUNT.size, found=len(buf)
+        )
     (count,) = IFD_COUNT.unpack_from(buf, IFD_OFFSET)
     if count != len(tags):
-        raise RumiFormatError(f"rumi requires exactly {len(tags)} IFD tags; file has {count}")
+        raise RumiFormatError.invalid(
+            "IFD tags", f"rumi requires exactly {len(tags)} IFD tags; file has {count}",
+            offset=IFD_OFFSET, expected=len(tags), found=count
+        )
     if len(buf) < generation.ifd_end:
-        raise RumiFormatError("could not read the IFD entries")
-    if int.from_bytes(buf[generation.ifd_end - 8 : generation.ifd_end], "little"):
-        raise RumiFormatError("rumi requires a single IFD; the file chains another one")
+        raise RumiFormatError.invalid(
+            "IFD entries", "could not read the IFD entries", offset=IFD_OFFSET + IFD_COUNT.size,
+            expected=generation.ifd_end, found=len(buf)
+        )
+    if next_ifd := int.from_bytes(buf[generation.ifd_end - 8 : generation.ifd_end], "little"):
+        raise RumiFormatError.invalid(
+            "single IFD", "rumi requires a single IFD; the file chains another one",
+            offset=generation.ifd_end - 8, expected=0, found=next_ifd
+        )
     entries: dict[Tag, _Entry] = {}
     for i, want in enumerate(tags):
         at = IFD_OFFSET + IFD_COUNT.size + i * IFD_ENTRY.size
         tag, kind, n, value = IFD_ENTRY.unpack_from(buf, at)
         if tag != want:
-            raise RumiFormatError(
-                f"IFD entry {i} is tag {tag}, expected tag {want.value} in rising order"
+            raise RumiFormatError.invalid(
+                f"IFD entry {i}",
+                f"IFD entry {i} is tag {tag}, expected tag {want.value} in rising order",
+                offset=at, expected=want.value, found=tag
             )
         if kind != TAG_TYPES[want]:
-            raise RumiFormatError(
-                f"tag {tag} has TIFF type {kind}, expected {TAG_TYPES[want].value}"
+            raise RumiFormatError.invalid(
+                f"tag {tag}", f"tag {tag} has TIFF type {kind}, expected {TAG_TYPES[want].value}",
+                offset=at + 2, expected=TAG_TYPES[want].value, found=kind
             )
         entries[want] = _Entry(want, TiffType(kind), n, value, at + 12)
     _check_counts(entries)
@@ -225,15 +266,19 @@ def _parse_entries(buf: memoryview, generation: Generation) -> dict[Tag, _Entry]
         if entry.inline:
             used = entry.nbytes
             if any(entry.value[used:]):
-                raise RumiFormatError(
+                raise RumiFormatError.invalid(
+                    f"tag {entry.tag.value}",
                     f"tag {entry.tag.value} fills {used} of its 8 inline bytes and byte {used} "
-                    "of the rest is not zero"
+                    "of the rest is not zero",
+                    offset=entry.at + used, expected=bytes(8 - used), found=entry.value[used:]
                 )
             continue
         pointer = int.from_bytes(entry.value, "little")
         if pointer != pos:
-            raise RumiFormatError(
-                f"tag {entry.tag.value} external value starts at {pointer}, expected {pos}"
+            raise RumiFormatError.invalid(
+                f"tag {entry.tag.value}",
+                f"tag {entry.tag.value} external value starts at {pointer}, expected {pos}",
+                offset=entry.at, expected=pos, found=pointer
             )
         entries[entry.tag] = _Entry(entry.tag, entry.type, entry.count, entry.value, pos)
         pos += entry.nbytes
@@ -250,20 +295,34 @@ def _check_counts(entries: dict[Tag, _Entry]) -> None:
             continue
         if tag in (Tag.BITS_PER_SAMPLE, Tag.SAMPLE_FORMAT):
             if entry.count != bands:
-                raise RumiFormatError(
-                    f"tag {tag.value} has {entry.count} entries, expected {bands}"
+                raise RumiFormatError.invalid(
+                    f"tag {tag.value}",
+                    f"tag {tag.value} has {entry.count} entries, expected {bands}",
+                    offset=entry.at - 8, expected=bands, found=entry.count
                 )
         elif entry.count != fixed.get(tag, 1):
-            raise RumiFormatError(
-                f"tag {tag.value} has {entry.count} values, expected {fixed.get(tag, 1)}"
+            raise RumiFormatError.invalid(
+                f"tag {tag.value}",
+                f"tag {tag.value} has {entry.count} values, expected {fixed.get(tag, 1)}",
+                offset=entry.at - 8, expected=fixed.get(tag, 1), found=entry.count
             )
     offsets, counts = entries[Tag.TILE_OFFSETS], entries[Tag.TILE_BYTE_COUNTS]
     if offsets.count == 0:
-        raise RumiFormatError("TileOffsets has 0 entries; a rumi file has at least one frame")
-    if counts.count != offsets.count:
-        raise RumiFormatError(
-            f"TileByteCounts has {counts.count} entries, TileOffsets {offsets.count}"
+        raise RumiFormatError.invalid(
+            "TileOffsets", "TileOffsets has 0 entries; a rumi file has at least one frame",
+            offset=offsets.at - 8, expected="at least 1", found=0
         )
+    if counts.count != offsets.count:
+        raise RumiFormatError.invalid(
+            "TileByteCounts",
+            f"TileByteCounts has {counts.count} entries, TileOffsets {offsets.count}",
+            offset=counts.at - 8, expected=offsets.count, found=counts.count
+        )
+
+
+def _count_at(generation: Generation, tag: Tag) -> int:
+    """Offset of the count field of ``tag``'s IFD entry (§3)."""
+    return IFD_OFFSET + IFD_COUNT.size + generation.ifd_tags.index(tag) * IFD_ENTRY.size + 4
 
 
 def _grid_from_entries(entries: dict[Tag, _Entry], generation: Generation) -> tuple[FrameGrid, int]:
@@ -272,29 +331,47 @@ def _grid_from_entries(entries: dict[Tag, _Entry], generation: Generation) -> tu
     bands = entries[Tag.SAMPLES_PER_PIXEL].scalar()
     tw, tl = entries[Tag.TILE_WIDTH].scalar(), entries[Tag.TILE_LENGTH].scalar()
     if width == 0 or length == 0:
-        raise RumiFormatError("missing or zero image dimensions")
+        raise RumiFormatError.invalid(
+            "image dimensions", "missing or zero image dimensions",
+            offset=entries[Tag.IMAGE_WIDTH if width == 0 else Tag.IMAGE_LENGTH].at,
+            found=(width, length)
+        )
     if tw == 0 or tl == 0:
-        raise RumiFormatError("file is not tiled (no TileWidth/TileLength)")
+        raise RumiFormatError.invalid(
+            "TileWidth/TileLength", "file is not tiled (no TileWidth/TileLength)",
+            offset=entries[Tag.TILE_WIDTH if tw == 0 else Tag.TILE_LENGTH].at, found=(tw, tl)
+        )
     if bands == 0:
-        raise RumiFormatError("SamplesPerPixel is 0")
+        raise RumiFormatError.invalid(
+            "SamplesPerPixel", "SamplesPerPixel is 0",
+            offset=entries[Tag.SAMPLES_PER_PIXEL].at, expected="at least 1", found=0
+        )
     n = entries[Tag.TILE_OFFSETS].count
     dims = {"length": length, "width": width, "tile_length": tl, "tile_width": tw, "bands": bands}
     if generation is Generation.BIGTIFF:
         cells = FrameGrid.from_unit(**dims, times=1, unit=0).cells
         if n not in (cells, cells * bands):
-            raise RumiFormatError(
+            raise RumiFormatError.invalid(
+                "TileOffsets",
                 f"TileOffsets has {n} entries, but a 0.16 file wants {cells} (cell) "
-                f"or {cells * bands} (tile)"
+                f"or {cells * bands} (tile)",
+                offset=_count_at(generation, Tag.TILE_OFFSETS), expected=(cells, cells * bands),
+                found=n
             )
         unit = 1 if n == cells and bands > 1 else 0
         return FrameGrid.from_unit(**dims, times=1, unit=unit), unit
     unit, times = entries[Tag.FRAME_UNIT].scalar(), entries[Tag.TIME_COUNT].scalar()
     if times == 0:
-        raise RumiFormatError("time_count is 0, which is not a usable count")
+        raise RumiFormatError.invalid(
+            "time_count", "time_count is 0, which is not a usable count",
+            offset=entries[Tag.TIME_COUNT].at, expected="at least 1", found=0
+        )
     grid = FrameGrid.from_unit(**dims, times=times, unit=unit)
     if grid.frame_count != n:
-        raise RumiFormatError(
-            f"TileOffsets has {n} entries, but frame_unit {unit} wants {grid.frame_count}"
+        raise RumiFormatError.invalid(
+            "TileOffsets",
+            f"TileOffsets has {n} entries, but frame_unit {unit} wants {grid.frame_count}",
+            offset=_count_at(generation, Tag.TILE_OFFSETS), expected=grid.frame_count, found=n
         )
     return grid, unit
 
@@ -307,7 +384,10 @@ def _index(
     grid, unit = _grid_from_entries(entries, generation)
     for entry in entries.values():
         if not entry.inline and entry.at + entry.nbytes > file_length:
-            raise RumiFormatError(f"could not read the tag {entry.tag.value} array")
+            raise RumiFormatError.invalid(
+                f"tag {entry.tag.value}", f"could not read the tag {entry.tag.value} array",
+                offset=entry.at, expected=entry.at + entry.nbytes, found=file_length
+            )
     return generation, entries, grid, unit
 
 
@@ -324,15 +404,22 @@ def index_nbytes(head: Buffer, file_length: int) -> int:
 def _array(buf: memoryview, entry: _Entry) -> np.ndarray:
     data = entry.value if entry.inline else buf[entry.at : entry.at + entry.nbytes]
     if len(data) < entry.nbytes:
-        raise RumiFormatError(f"could not read the tag {entry.tag.value} array")
+        raise RumiFormatError.invalid(
+            f"tag {entry.tag.value}", f"could not read the tag {entry.tag.value} array",
+            offset=entry.at, expected=entry.nbytes, found=len(data)
+        )
     return np.frombuffer(data, f"<{entry.type.code}", count=entry.count)
 
 
 def _sample_type(bits: np.ndarray, formats: np.ndarray, generation: Generation) -> SampleType:
     if np.any(bits != bits[0]):
-        raise RumiFormatError("mixed BitsPerSample is not supported")
+        raise RumiFormatError.invalid(
+            "BitsPerSample", "mixed BitsPerSample is not supported", found=tuple(bits.tolist())
+        )
     if np.any(formats != formats[0]):
-        raise RumiFormatError("mixed SampleFormat is not supported")
+        raise RumiFormatError.invalid(
+            "SampleFormat", "mixed SampleFormat is not supported", found=tuple(formats.tolist())
+        )
     return _lookup_sample(int(formats[0]), int(bits[0]), generation)
 
 
@@ -340,8 +427,10 @@ def _lookup_sample(sample_format: int, bits: int, generation: Generation) -> Sam
     table = SAMPLE_TYPES_016 if generation is Generation.BIGTIFF else SAMPLE_TYPES
     sample = table.get((sample_format, bits))
     if sample is None:
-        raise RumiFormatError(
-            f"unsupported (sample_format={sample_format}, bits_per_sample={bits}) pair"
+        raise RumiFormatError.invalid(
+            "sample_format",
+            f"unsupported (sample_format={sample_format}, bits_per_sample={bits}) pair",
+            expected=tuple(sorted(table)), found=(sample_format, bits)
         )
     return sample
 
@@ -358,7 +447,10 @@ def parse_index(prefix: Buffer, file_length: int) -> tuple[_Frames, Georef]:
     _check_offsets(_array(buf, entries[Tag.TILE_OFFSETS]), frames)
     geo = entries[Tag.MODEL_TRANSFORMATION].at
     if len(buf) < geo + GEO_NBYTES:
-        raise RumiFormatError("could not read the tag 34735 array")
+        raise RumiFormatError.invalid(
+            "tag 34735", "could not read the tag 34735 array", offset=geo,
+            expected=geo + GEO_NBYTES, found=len(buf)
+        )
     georef = parse_georef(buf[geo : geo + GEO_NBYTES], geo)
     frames_end(frames, file_length)
     return frames, georef
@@ -368,15 +460,22 @@ def frames_end(frames: _Frames, file_length: int) -> int:
     """Where the last frame ends, checked against the file length (§3, §12, §15)."""
     end = frames.base + int(frames.counts.sum())
     if end > file_length:
-        raise RumiFormatError(f"frame data needs {end} bytes, source has {file_length}")
+        raise RumiFormatError.invalid(
+            "frame data", f"frame data needs {end} bytes, source has {file_length}",
+            offset=frames.base, expected=end, found=file_length
+        )
     if frames.generation is Generation.BIGTIFF and end != file_length:
-        raise RumiFormatError(
+        raise RumiFormatError.invalid(
+            "frames end",
             f"frames end at {end} but the file is {file_length} bytes; "
-            "it is truncated or has trailing bytes"
+            "it is truncated or has trailing bytes",
+            offset=end, expected=end, found=file_length
         )
     if frames.generation is not Generation.BIGTIFF and end == file_length:
-        raise RumiFormatError(
-            f"frames end at {end}, leaving no room for a trailer in a file of {file_length} bytes"
+        raise RumiFormatError.invalid(
+            "trailer",
+            f"frames end at {end}, leaving no room for a trailer in a file of {file_length} bytes",
+            offset=end, expected=f"more than {end} bytes", found=file_length
         )
     return end
 
@@ -384,28 +483,37 @@ def frames_end(frames: _Frames, file_length: int) -> int:
 def _check_offsets(offsets: np.ndarray, frames: _Frames) -> None:
     zero = np.flatnonzero(frames.counts == 0)
     if zero.size:
-        raise RumiFormatError(f"frame {int(zero[0])} has a zero byte count")
+        k = int(zero[0])
+        raise RumiFormatError.invalid(
+            f"frame {k}", f"frame {k} has a zero byte count", expected="at least 1", found=0
+        )
     if int(offsets[0]) != frames.base:
-        raise RumiFormatError(
+        raise RumiFormatError.invalid(
+            "frame data",
             f"frame data starts at {int(offsets[0])}, the profile puts it at {frames.base}; "
-            "the file has padding or a value out of place"
+            "the file has padding or a value out of place",
+            expected=frames.base, found=int(offsets[0])
         )
     want = frames.offsets()[:-1]
     bad = np.flatnonzero(offsets != want)
     if bad.size:
         k = int(bad[0])
-        raise RumiFormatError(
+        raise RumiFormatError.invalid(
+            f"frame {k}",
             f"frame {k} is not contiguous (expected {int(want[k])}, got {int(offsets[k])}); "
-            "the file is band-interleaved or has framing between frames"
+            "the file is band-interleaved or has framing between frames",
+            expected=int(want[k]), found=int(offsets[k])
         )
 
 
 def _check_frame_size(frames: _Frames) -> None:
     nbytes = frames.grid.max_frame_samples() * frames.sample.nbytes
     if nbytes > MAX_FRAME_BYTES:
-        raise RumiFormatError(
+        raise RumiFormatError.invalid(
+            "decoded frame",
             f"a decoded frame of {nbytes} bytes is past the size limit for this reader "
-            f"({MAX_FRAME_BYTES})"
+            f"({MAX_FRAME_BYTES})",
+            expected=f"<= {MAX_FRAME_BYTES}", found=nbytes
         )
 
 
@@ -417,9 +525,11 @@ def trailer_range(frames: _Frames, file_length: int) -> tuple[int, int] | None:
     length = file_length - end
     limit = max_trailer_nbytes(frames.grid.bands, frames.grid.times)
     if length > limit:
-        raise RumiFormatError(
+        raise RumiFormatError.invalid(
+            "trailer",
             f"the file has {length} bytes after its frames, more than a trailer for "
-            f"{frames.grid.bands} bands and {frames.grid.times} time steps can hold ({limit})"
+            f"{frames.grid.bands} bands and {frames.grid.times} time steps can hold ({limit})",
+            offset=end, expected=f"<= {limit}", found=length
         )
     return end, length
 
@@ -444,7 +554,9 @@ def parse_blob(
     """
     buf = memoryview(blob)
     if not len(buf):
-        raise RumiFormatError("the header blob is empty")
+        raise RumiFormatError.invalid(
+            "header blob", "the header blob is empty", offset=0, expected="a blob", found=b""
+        )
     if generation is not None:
         return _parse_blob(buf, generation, source_length)
     try:
@@ -459,7 +571,10 @@ def parse_blob(
 def _parse_blob(buf: memoryview, generation: Generation, source_length: int | None) -> _Frames:
     layout = generation.blob_header
     if len(buf) < layout.size:
-        raise RumiFormatError(f"blob shorter than header ({len(buf)} < {layout.size} bytes)")
+        raise RumiFormatError.invalid(
+            "blob", f"blob shorter than header ({len(buf)} < {layout.size} bytes)", offset=0,
+            expected=layout.size, found=len(buf)
+        )
     fields = layout.unpack_from(buf)
     if generation is Generation.BIGTIFF:
         magic, version, width, length, tw, tl, bands, bits, fmt, unit, count_min, count_bits = (
@@ -487,8 +602,11 @@ def _parse_blob(buf: memoryview, generation: Generation, source_length: int | No
     if version != 1:
         raise RumiFormatError.mismatch("blob version", expected=1, found=version, offset=4)
     if 0 in (width, length, tw, tl, bands, times) or max(width, length) > MAX_DIMENSION:
-        raise RumiFormatError(
-            f"invalid dimensions: {width}x{length} pixels, tile {tw}x{tl}, {bands} bands, {times} steps"
+        raise RumiFormatError.invalid(
+            "dimensions",
+            f"invalid dimensions: {width}x{length} pixels, tile {tw}x{tl}, {bands} bands, {times} steps",
+            offset=6, expected=f"non-zero, at most {MAX_DIMENSION} pixels",
+            found=(width, length, tw, tl, bands, times)
         )
     sample = _lookup_sample(fmt, bits, generation)
     grid_unit = unit
@@ -509,25 +627,44 @@ def _parse_blob(buf: memoryview, generation: Generation, source_length: int | No
     )
     n = grid.frame_count
     if n > 2**32 - 1:
-        raise RumiFormatError(f"frame count overflows uint32 ({n} frames)")
+        raise RumiFormatError.invalid(
+            "frame count", f"frame count overflows uint32 ({n} frames)",
+            expected=f"<= {2**32 - 1}", found=n
+        )
     if count_bits > 32:
-        raise RumiFormatError(f"count_bits above 32 ({count_bits})")
+        raise RumiFormatError.invalid(
+            "count_bits", f"count_bits above 32 ({count_bits})", offset=layout.size - 1,
+            expected="0..32", found=count_bits
+        )
     if count_min == 0:
-        raise RumiFormatError("frame byte count is zero")
-    if len(buf) != layout.size + packed_nbytes(n, count_bits):
-        raise RumiFormatError(
+        raise RumiFormatError.invalid(
+            "frame byte count", "frame byte count is zero", offset=layout.size - 5,
+            expected="at least 1", found=0
+        )
+    if len(buf) != (want := layout.size + packed_nbytes(n, count_bits)):
+        raise RumiFormatError.invalid(
+            "blob size",
             f"blob size does not match frame count: {len(buf)} bytes for {n} frames of "
-            f"{count_bits} bits (expected {layout.size + packed_nbytes(n, count_bits)})"
+            f"{count_bits} bits (expected {want})",
+            offset=0, expected=want, found=len(buf)
         )
     _check_blob_frames(
         n, count_min, base_frame_offset(generation, bands, n), source_length, count_bits
     )
     packed = buf[layout.size :]
     if not trailing_bits_zero(packed, n, count_bits):
-        raise RumiFormatError("frame byte counts are not packed canonically")
+        raise RumiFormatError.invalid(
+            "frame byte counts", "frame byte counts are not packed canonically",
+            offset=len(buf) - 1
+        )
     counts = unpack_bits(packed, n, count_bits) + np.uint64(count_min)
     if count_bits != int(counts.max() - count_min).bit_length() or int(counts.min()) != count_min:
-        raise RumiFormatError("frame byte counts are not packed canonically")
+        raise RumiFormatError.invalid(
+            "frame byte counts", "frame byte counts are not packed canonically",
+            offset=layout.size - 5,
+            expected=(int(counts.min()), int(counts.max() - counts.min()).bit_length()),
+            found=(count_min, count_bits)
+        )
     frames = _Frames(generation, grid, sample, unit, counts)
     _check_frame_size(frames)
     return frames
@@ -537,12 +674,15 @@ def _check_blob_frames(
     n: int, count_min: int, base: int, source_length: int | None, bits: int
 ) -> None:
     if source_length is not None and base + n * count_min > source_length:
-        raise RumiFormatError(
-            f"frame data needs at least {base + n * count_min} bytes, source has {source_length}"
+        raise RumiFormatError.invalid(
+            "frame data",
+            f"frame data needs at least {base + n * count_min} bytes, source has {source_length}",
+            expected=base + n * count_min, found=source_length
         )
     if source_length is None and bits == 0 and n > MAX_BLOB_FRAMES:
-        raise RumiFormatError(
-            f"the blob declares {n} frames, more than the {MAX_BLOB_FRAMES} accepted"
+        raise RumiFormatError.invalid(
+            "frames", f"the blob declares {n} frames, more than the {MAX_BLOB_FRAMES} accepted",
+            expected=f"<= {MAX_BLOB_FRAMES}", found=n
         )
 
 
