@@ -321,10 +321,8 @@ def decompress(
     except (RuntimeError, ValueError) as exc:
         raise OpenZLError.invalid("OpenZL decode", f"OpenZL decode failed: {_reason(exc)}") from exc
     if out.size != size:
-        raise OpenZLError.invalid(
-            "frame", f"frame decodes to {out.size} bytes, its header declares {size}",
-            expected=size, found=out.size
-        )
+        msg = f"frame decodes to {out.size} bytes, its header declares {size}"
+        raise OpenZLError.invalid("frame", msg, expected=size, found=out.size)
     return out
 
 
@@ -372,10 +370,8 @@ def decompress_into(
             "OpenZL decode", f"OpenZL decode failed: {_reason(RuntimeError(text))}"
         )
     if written[0] != size:
-        raise OpenZLError.invalid(
-            "frame", f"frame decodes to {written[0]} bytes, its header declares {size}",
-            expected=size, found=written[0]
-        )
+        msg = f"frame decodes to {written[0]} bytes, its header declares {size}"
+        raise OpenZLError.invalid("frame", msg, expected=size, found=written[0])
 
 
 def _decoded_for_width(
@@ -390,11 +386,12 @@ def _decoded_for_width(
         _header.learn_width(key, width)
     if width not in widths:
         expected = " or ".join(str(w) for w in sorted(widths))
-        raise OpenZLError.invalid(
-            "frame output element width",
+        msg = (
             f"frame output element width is {width} bytes, expected {expected}"
-            " (the width of the samples or of their complex components)",
-            expected=tuple(sorted(widths)), found=width
+            " (the width of the samples or of their complex components)"
+        )
+        raise OpenZLError.invalid(
+            "frame output element width", msg, expected=tuple(sorted(widths)), found=width
         )
     if decoded:
         out[:] = data
@@ -483,10 +480,8 @@ def _check_header(
         info = ext.FrameInfo(_head(frame, view))
         count = info.num_outputs
         if count != 1:
-            raise OpenZLError.invalid(
-                "OpenZL frame", f"OpenZL frame has {count} outputs, expected 1",
-                expected=1, found=count
-            )
+            msg = f"OpenZL frame has {count} outputs, expected 1"
+            raise OpenZLError.invalid("OpenZL frame", msg, expected=1, found=count)
         kind = info.output_type(0)
         size: int = info.output_content_size(0)
     except RuntimeError as exc:
@@ -495,20 +490,14 @@ def _check_header(
         ) from exc
     if kind != ext.Type.Numeric and not (serial and kind == ext.Type.Serial):
         expected = "Numeric or Serial" if serial else "Numeric"
-        raise OpenZLError.invalid(
-            "OpenZL frame output", f"OpenZL frame output is {kind.name}, expected {expected}",
-            expected=expected, found=kind.name
-        )
+        msg = f"OpenZL frame output is {kind.name}, expected {expected}"
+        raise OpenZLError.invalid("OpenZL frame output", msg, expected=expected, found=kind.name)
     if nbytes is not None and size != nbytes:
-        raise OpenZLError.invalid(
-            "frame", f"frame decodes to {size} bytes, expected {nbytes}",
-            expected=nbytes, found=size
-        )
+        msg = f"frame decodes to {size} bytes, expected {nbytes}"
+        raise OpenZLError.invalid("frame", msg, expected=nbytes, found=size)
     if nbytes is None and size > MAX_FRAME_BYTES:
-        raise OpenZLError.invalid(
-            "frame", f"frame decodes to {size} bytes, past the limit of {MAX_FRAME_BYTES}",
-            expected=f"<= {MAX_FRAME_BYTES}", found=size
-        )
+        msg = f"frame decodes to {size} bytes, past the limit of {MAX_FRAME_BYTES}"
+        raise OpenZLError.invalid("frame", msg, expected=f"<= {MAX_FRAME_BYTES}", found=size)
     return size
 
 
@@ -525,10 +514,8 @@ def _decode_dctx(
     except RuntimeError as exc:
         raise OpenZLError.invalid("OpenZL decode", f"OpenZL decode failed: {_reason(exc)}") from exc
     if output.content_size != size:
-        raise OpenZLError.invalid(
-            "frame", f"frame decodes to {output.content_size} bytes, its header declares {size}",
-            expected=size, found=output.content_size
-        )
+        msg = f"frame decodes to {output.content_size} bytes, its header declares {size}"
+        raise OpenZLError.invalid("frame", msg, expected=size, found=output.content_size)
     out = np.array(output.content.as_nparray().reshape(-1).view(np.uint8))
     return out, output.elt_width
 

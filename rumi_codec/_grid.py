@@ -238,12 +238,13 @@ def decode(frame: Buffer, grid: GridConfig) -> np.ndarray:
         return _fill(raw, grid, shapes, key)
     if not (wide or tall):
         (h1, w1), (h2, w2) = shapes
-        raise OpenZLError.invalid(
-            f"frame {key}",
+        msg = (
             f"frame {key} decodes to {nbytes} bytes, which fits both a {h1}x{w1} bottom-row"
             f" tile and a {h2}x{w2} right-column tile, and it is not recorded in this codec's"
-            " configuration (wide/tall): the references are stale or from another file",
-            expected="a frame recorded in wide or tall", found=key
+            " configuration (wide/tall): the references are stale or from another file"
+        )
+        raise OpenZLError.invalid(
+            f"frame {key}", msg, expected="a frame recorded in wide or tall", found=key
         )
     return _place(raw, grid, shapes[0] if wide else shapes[1])
 
@@ -257,13 +258,12 @@ def _tile_shapes(grid: GridConfig, nbytes: int) -> list[tuple[int, int]]:
     fits = [hw for hw in dict.fromkeys(candidates) if per_pixel * hw[0] * hw[1] == nbytes]
     if not fits:
         sizes = sorted({per_pixel * h * w for h, w in candidates})
-        raise OpenZLError.invalid(
-            "frame",
+        msg = (
             f"frame decodes to {nbytes} bytes, but a tile of this chunk holds one of {sizes}"
             f" (chunk_shape {list(grid.chunk_shape)}, edge {list(grid.edge)},"
-            f" itemsize {grid.itemsize}): the references are stale or from another file",
-            expected=tuple(sizes), found=nbytes
+            f" itemsize {grid.itemsize}): the references are stale or from another file"
         )
+        raise OpenZLError.invalid("frame", msg, expected=tuple(sizes), found=nbytes)
     return fits
 
 
@@ -300,11 +300,11 @@ def _fill(raw: np.ndarray, grid: GridConfig, tiles: list[tuple[int, int]], key: 
             break
         firsts.append(first)
     if len(firsts) != 2 or not np.array_equal(*firsts):
-        raise OpenZLError.invalid(
-            f"frame {key}",
+        msg = (
             f"frame {key} is recorded both wide and tall, but its bottom-row and right-column"
             " readings differ: the references are inconsistent"
         )
+        raise OpenZLError.invalid(f"frame {key}", msg)
     out = np.empty((*grid.chunk_shape, grid.itemsize), np.uint8)
     out[...] = firsts[0]
     return out.reshape(-1)

@@ -230,11 +230,12 @@ def _decode_block(desc: RumiFile, k: int, frame: Buffer, verify: bool) -> np.nda
         raise OpenZLError.of_frame(k, exc, offset=offset, nbytes=length) from exc
     if desc.sample.name == "bool" and raw.size and raw.max() > 1:
         bad = int(np.flatnonzero(raw > 1)[0])
-        raise RumiFormatError.invalid(
-            f"frame {k}",
+        msg = (
             f"frame {k} (bytes {offset}..{offset + length}): byte {bad} of a decoded bool "
-            f"frame is {int(raw[bad])}, neither 0 nor 1",
-            offset=offset, expected=(0, 1), found=int(raw[bad])
+            f"frame is {int(raw[bad])}, neither 0 nor 1"
+        )
+        raise RumiFormatError.invalid(
+            f"frame {k}", msg, offset=offset, expected=(0, 1), found=int(raw[bad])
         )
     return desc.grid.to_block(k, desc.sample.to_array(raw))
 

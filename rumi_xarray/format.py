@@ -134,30 +134,25 @@ def container(head: Buffer) -> Generation:
     """Tell the container from a file's first 4 bytes (a ``RUMI`` file reports ``RUMI_TAIL``)."""
     head = bytes(memoryview(head)[:4])
     if len(head) < 4:
+        msg = "could not read the 16-byte rumi file header"
         raise RumiFormatError.invalid(
-            "file header", "could not read the 16-byte rumi file header", offset=0,
-            expected=FILE_HEADER.size, found=len(head)
+            "file header", msg, offset=0, expected=FILE_HEADER.size, found=len(head)
         )
     if head == RUMI_MAGIC:
         return Generation.RUMI_TAIL
     if head == BIGTIFF_MAGIC:
         return Generation.BIGTIFF
     if head[:2] == b"MM":
+        msg = "rumi requires little-endian TIFF (II); file starts with 0x4D 0x4D"
         raise RumiFormatError.invalid(
-            "little-endian TIFF",
-            "rumi requires little-endian TIFF (II); file starts with 0x4D 0x4D",
-            offset=0, expected=b"II", found=head[:2]
+            "little-endian TIFF", msg, offset=0, expected=b"II", found=head[:2]
         )
     if head == b"II*\x00":
-        raise RumiFormatError.invalid(
-            "BigTIFF", "rumi requires BigTIFF; file is classic TIFF", offset=0,
-            expected=BIGTIFF_MAGIC, found=head
-        )
+        msg = "rumi requires BigTIFF; file is classic TIFF"
+        raise RumiFormatError.invalid("BigTIFF", msg, offset=0, expected=BIGTIFF_MAGIC, found=head)
     found = " ".join(f"0x{b:02X}" for b in head)
-    raise RumiFormatError.invalid(
-        "rumi file", f"not a rumi file: it starts with {found}, where rumi writes 'RUMI'",
-        offset=0, expected=RUMI_MAGIC, found=head
-    )
+    msg = f"not a rumi file: it starts with {found}, where rumi writes 'RUMI'"
+    raise RumiFormatError.invalid("rumi file", msg, offset=0, expected=RUMI_MAGIC, found=head)
 
 
 # ---------------------------------------------------------------------------------------
@@ -189,9 +184,9 @@ class _Entry:
 def _parse_header(buf: memoryview) -> Generation:
     generation = container(buf)
     if len(buf) < FILE_HEADER.size:
+        msg = "could not read the 16-byte rumi file header"
         raise RumiFormatError.invalid(
-            "file header", "could not read the 16-byte rumi file header", offset=0,
-            expected=FILE_HEADER.size, found=len(buf)
+            "file header", msg, offset=0, expected=FILE_HEADER.size, found=len(buf)
         )
     if generation is Generation.BIGTIFF:
         _, version, size, reserved, ifd = BIGTIFF_HEADER.unpack_from(buf)
@@ -202,62 +197,54 @@ def _parse_header(buf: memoryview) -> Generation:
     else:
         _, version, reserved, ifd = FILE_HEADER.unpack_from(buf)
         if version != 1:
-            raise RumiFormatError.invalid(
-                "file version", f"rumi file version {version}, this reader implements 1",
-                offset=4, expected=1, found=version
-            )
+            msg = f"rumi file version {version}, this reader implements 1"
+            raise RumiFormatError.invalid("file version", msg, offset=4, expected=1, found=version)
         if reserved != 0:
+            msg = f"the reserved field of the file header is {reserved}, not 0"
             raise RumiFormatError.invalid(
-                "reserved field",
-                f"the reserved field of the file header is {reserved}, not 0",
-                offset=6, expected=0, found=reserved
+                "reserved field", msg, offset=6, expected=0, found=reserved
             )
     if ifd != IFD_OFFSET:
-        raise RumiFormatError.invalid(
-            "IFD", f"rumi requires the IFD at byte 16; file puts it at {ifd}", offset=8,
-            expected=IFD_OFFSET, found=ifd
-        )
+        msg = f"rumi requires the IFD at byte 16; file puts it at {ifd}"
+        raise RumiFormatError.invalid("IFD", msg, offset=8, expected=IFD_OFFSET, found=ifd)
     return generation
 
 
 def _parse_entries(buf: memoryview, generation: Generation) -> dict[Tag, _Entry]:
     """Check the IFD's structure and place every value; reads no out-of-line bytes."""
     tags = generation.ifd_tags
-    if len(buf) < IFD_OFFSET + IFD_COUNT.size:
+    if len(buf) < (need := IFD_OFFSET + IFD_COUNT.size):
+        msg = "could not read the IFD entry count"
         raise RumiFormatError.invalid(
-            "IFD entry count", "could not read the IFD entry count", offset=IFD_OFFSET,
-            expected=IFD_OFFSET + IFD_COUNT.size, found=len(buf)
+            "IFD entry count", msg, offset=IFD_OFFSET, expected=need, found=len(buf)
         )
     (count,) = IFD_COUNT.unpack_from(buf, IFD_OFFSET)
     if count != len(tags):
+        msg = f"rumi requires exactly {len(tags)} IFD tags; file has {count}"
         raise RumiFormatError.invalid(
-            "IFD tags", f"rumi requires exactly {len(tags)} IFD tags; file has {count}",
-            offset=IFD_OFFSET, expected=len(tags), found=count
+            "IFD tags", msg, offset=IFD_OFFSET, expected=len(tags), found=count
         )
-    if len(buf) < generation.ifd_end:
-        raise RumiFormatError.invalid(
-            "IFD entries", "could not read the IFD entries", offset=IFD_OFFSET + IFD_COUNT.size,
-            expected=generation.ifd_end, found=len(buf)
-        )
+    if len(buf) < (end := generation.ifd_end):
+        msg = "could not read the IFD entries"
+        raise RumiFormatError.invalid("IFD entries", msg, offset=need, expected=end, found=len(buf))
     if next_ifd := int.from_bytes(buf[generation.ifd_end - 8 : generation.ifd_end], "little"):
+        msg = "rumi requires a single IFD; the file chains another one"
         raise RumiFormatError.invalid(
-            "single IFD", "rumi requires a single IFD; the file chains another one",
-            offset=generation.ifd_end - 8, expected=0, found=next_ifd
+            "single IFD", msg, offset=generation.ifd_end - 8, expected=0, found=next_ifd
         )
     entries: dict[Tag, _Entry] = {}
     for i, want in enumerate(tags):
         at = IFD_OFFSET + IFD_COUNT.size + i * IFD_ENTRY.size
         tag, kind, n, value = IFD_ENTRY.unpack_from(buf, at)
         if tag != want:
+            msg = f"IFD entry {i} is tag {tag}, expected tag {want.value} in rising order"
             raise RumiFormatError.invalid(
-                f"IFD entry {i}",
-                f"IFD entry {i} is tag {tag}, expected tag {want.value} in rising order",
-                offset=at, expected=want.value, found=tag
+                f"IFD entry {i}", msg, offset=at, expected=want.value, found=tag
             )
         if kind != TAG_TYPES[want]:
+            msg = f"tag {tag} has TIFF type {kind}, expected {TAG_TYPES[want].value}"
             raise RumiFormatError.invalid(
-                f"tag {tag}", f"tag {tag} has TIFF type {kind}, expected {TAG_TYPES[want].value}",
-                offset=at + 2, expected=TAG_TYPES[want].value, found=kind
+                f"tag {tag}", msg, offset=at + 2, expected=TAG_TYPES[want].value, found=kind
             )
         entries[want] = _Entry(want, TiffType(kind), n, value, at + 12)
     _check_counts(entries)
@@ -265,20 +252,20 @@ def _parse_entries(buf: memoryview, generation: Generation) -> dict[Tag, _Entry]
     for entry in entries.values():
         if entry.inline:
             used = entry.nbytes
-            if any(entry.value[used:]):
-                raise RumiFormatError.invalid(
-                    f"tag {entry.tag.value}",
+            if any(rest := entry.value[used:]):
+                msg = (
                     f"tag {entry.tag.value} fills {used} of its 8 inline bytes and byte {used} "
-                    "of the rest is not zero",
-                    offset=entry.at + used, expected=bytes(8 - used), found=entry.value[used:]
+                    "of the rest is not zero"
+                )
+                raise RumiFormatError.invalid(
+                    f"tag {entry.tag.value}", msg, offset=entry.at + used, found=rest
                 )
             continue
         pointer = int.from_bytes(entry.value, "little")
         if pointer != pos:
+            msg = f"tag {entry.tag.value} external value starts at {pointer}, expected {pos}"
             raise RumiFormatError.invalid(
-                f"tag {entry.tag.value}",
-                f"tag {entry.tag.value} external value starts at {pointer}, expected {pos}",
-                offset=entry.at, expected=pos, found=pointer
+                f"tag {entry.tag.value}", msg, offset=entry.at, expected=pos, found=pointer
             )
         entries[entry.tag] = _Entry(entry.tag, entry.type, entry.count, entry.value, pos)
         pos += entry.nbytes
@@ -295,28 +282,25 @@ def _check_counts(entries: dict[Tag, _Entry]) -> None:
             continue
         if tag in (Tag.BITS_PER_SAMPLE, Tag.SAMPLE_FORMAT):
             if entry.count != bands:
+                msg = f"tag {tag.value} has {entry.count} entries, expected {bands}"
                 raise RumiFormatError.invalid(
-                    f"tag {tag.value}",
-                    f"tag {tag.value} has {entry.count} entries, expected {bands}",
-                    offset=entry.at - 8, expected=bands, found=entry.count
+                    f"tag {tag.value}", msg, offset=entry.at - 8, expected=bands, found=entry.count
                 )
-        elif entry.count != fixed.get(tag, 1):
+        elif entry.count != (want := fixed.get(tag, 1)):
+            msg = f"tag {tag.value} has {entry.count} values, expected {want}"
             raise RumiFormatError.invalid(
-                f"tag {tag.value}",
-                f"tag {tag.value} has {entry.count} values, expected {fixed.get(tag, 1)}",
-                offset=entry.at - 8, expected=fixed.get(tag, 1), found=entry.count
+                f"tag {tag.value}", msg, offset=entry.at - 8, expected=want, found=entry.count
             )
     offsets, counts = entries[Tag.TILE_OFFSETS], entries[Tag.TILE_BYTE_COUNTS]
     if offsets.count == 0:
+        msg = "TileOffsets has 0 entries; a rumi file has at least one frame"
         raise RumiFormatError.invalid(
-            "TileOffsets", "TileOffsets has 0 entries; a rumi file has at least one frame",
-            offset=offsets.at - 8, expected="at least 1", found=0
+            "TileOffsets", msg, offset=offsets.at - 8, expected="at least 1", found=0
         )
     if counts.count != offsets.count:
+        msg = f"TileByteCounts has {counts.count} entries, TileOffsets {offsets.count}"
         raise RumiFormatError.invalid(
-            "TileByteCounts",
-            f"TileByteCounts has {counts.count} entries, TileOffsets {offsets.count}",
-            offset=counts.at - 8, expected=offsets.count, found=counts.count
+            "TileByteCounts", msg, offset=counts.at - 8, expected=offsets.count, found=counts.count
         )
 
 
@@ -331,47 +315,46 @@ def _grid_from_entries(entries: dict[Tag, _Entry], generation: Generation) -> tu
     bands = entries[Tag.SAMPLES_PER_PIXEL].scalar()
     tw, tl = entries[Tag.TILE_WIDTH].scalar(), entries[Tag.TILE_LENGTH].scalar()
     if width == 0 or length == 0:
-        raise RumiFormatError.invalid(
-            "image dimensions", "missing or zero image dimensions",
-            offset=entries[Tag.IMAGE_WIDTH if width == 0 else Tag.IMAGE_LENGTH].at,
-            found=(width, length)
-        )
+        at = entries[Tag.IMAGE_WIDTH if width == 0 else Tag.IMAGE_LENGTH].at
+        msg = "missing or zero image dimensions"
+        raise RumiFormatError.invalid("image dimensions", msg, offset=at, found=(width, length))
     if tw == 0 or tl == 0:
-        raise RumiFormatError.invalid(
-            "TileWidth/TileLength", "file is not tiled (no TileWidth/TileLength)",
-            offset=entries[Tag.TILE_WIDTH if tw == 0 else Tag.TILE_LENGTH].at, found=(tw, tl)
-        )
+        at = entries[Tag.TILE_WIDTH if tw == 0 else Tag.TILE_LENGTH].at
+        msg = "file is not tiled (no TileWidth/TileLength)"
+        raise RumiFormatError.invalid("TileWidth/TileLength", msg, offset=at, found=(tw, tl))
     if bands == 0:
+        at = entries[Tag.SAMPLES_PER_PIXEL].at
+        msg = "SamplesPerPixel is 0"
         raise RumiFormatError.invalid(
-            "SamplesPerPixel", "SamplesPerPixel is 0",
-            offset=entries[Tag.SAMPLES_PER_PIXEL].at, expected="at least 1", found=0
+            "SamplesPerPixel", msg, offset=at, expected="at least 1", found=0
         )
     n = entries[Tag.TILE_OFFSETS].count
     dims = {"length": length, "width": width, "tile_length": tl, "tile_width": tw, "bands": bands}
     if generation is Generation.BIGTIFF:
         cells = FrameGrid.from_unit(**dims, times=1, unit=0).cells
         if n not in (cells, cells * bands):
-            raise RumiFormatError.invalid(
-                "TileOffsets",
+            at = _count_at(generation, Tag.TILE_OFFSETS)
+            msg = (
                 f"TileOffsets has {n} entries, but a 0.16 file wants {cells} (cell) "
-                f"or {cells * bands} (tile)",
-                offset=_count_at(generation, Tag.TILE_OFFSETS), expected=(cells, cells * bands),
-                found=n
+                f"or {cells * bands} (tile)"
+            )
+            raise RumiFormatError.invalid(
+                "TileOffsets", msg, offset=at, expected=(cells, cells * bands), found=n
             )
         unit = 1 if n == cells and bands > 1 else 0
         return FrameGrid.from_unit(**dims, times=1, unit=unit), unit
     unit, times = entries[Tag.FRAME_UNIT].scalar(), entries[Tag.TIME_COUNT].scalar()
     if times == 0:
+        msg = "time_count is 0, which is not a usable count"
         raise RumiFormatError.invalid(
-            "time_count", "time_count is 0, which is not a usable count",
-            offset=entries[Tag.TIME_COUNT].at, expected="at least 1", found=0
+            "time_count", msg, offset=entries[Tag.TIME_COUNT].at, expected="at least 1", found=0
         )
     grid = FrameGrid.from_unit(**dims, times=times, unit=unit)
     if grid.frame_count != n:
+        at = _count_at(generation, Tag.TILE_OFFSETS)
+        msg = f"TileOffsets has {n} entries, but frame_unit {unit} wants {grid.frame_count}"
         raise RumiFormatError.invalid(
-            "TileOffsets",
-            f"TileOffsets has {n} entries, but frame_unit {unit} wants {grid.frame_count}",
-            offset=_count_at(generation, Tag.TILE_OFFSETS), expected=grid.frame_count, found=n
+            "TileOffsets", msg, offset=at, expected=grid.frame_count, found=n
         )
     return grid, unit
 
@@ -383,10 +366,10 @@ def _index(
     entries = _parse_entries(buf, generation)
     grid, unit = _grid_from_entries(entries, generation)
     for entry in entries.values():
-        if not entry.inline and entry.at + entry.nbytes > file_length:
+        if not entry.inline and (end := entry.at + entry.nbytes) > file_length:
+            msg = f"could not read the tag {entry.tag.value} array"
             raise RumiFormatError.invalid(
-                f"tag {entry.tag.value}", f"could not read the tag {entry.tag.value} array",
-                offset=entry.at, expected=entry.at + entry.nbytes, found=file_length
+                f"tag {entry.tag.value}", msg, offset=entry.at, expected=end, found=file_length
             )
     return generation, entries, grid, unit
 
@@ -404,9 +387,9 @@ def index_nbytes(head: Buffer, file_length: int) -> int:
 def _array(buf: memoryview, entry: _Entry) -> np.ndarray:
     data = entry.value if entry.inline else buf[entry.at : entry.at + entry.nbytes]
     if len(data) < entry.nbytes:
+        msg = f"could not read the tag {entry.tag.value} array"
         raise RumiFormatError.invalid(
-            f"tag {entry.tag.value}", f"could not read the tag {entry.tag.value} array",
-            offset=entry.at, expected=entry.nbytes, found=len(data)
+            f"tag {entry.tag.value}", msg, offset=entry.at, expected=entry.nbytes, found=len(data)
         )
     return np.frombuffer(data, f"<{entry.type.code}", count=entry.count)
 
@@ -427,10 +410,9 @@ def _lookup_sample(sample_format: int, bits: int, generation: Generation) -> Sam
     table = SAMPLE_TYPES_016 if generation is Generation.BIGTIFF else SAMPLE_TYPES
     sample = table.get((sample_format, bits))
     if sample is None:
+        msg = f"unsupported (sample_format={sample_format}, bits_per_sample={bits}) pair"
         raise RumiFormatError.invalid(
-            "sample_format",
-            f"unsupported (sample_format={sample_format}, bits_per_sample={bits}) pair",
-            expected=tuple(sorted(table)), found=(sample_format, bits)
+            "sample_format", msg, expected=tuple(sorted(table)), found=(sample_format, bits)
         )
     return sample
 
@@ -447,9 +429,9 @@ def parse_index(prefix: Buffer, file_length: int) -> tuple[_Frames, Georef]:
     _check_offsets(_array(buf, entries[Tag.TILE_OFFSETS]), frames)
     geo = entries[Tag.MODEL_TRANSFORMATION].at
     if len(buf) < geo + GEO_NBYTES:
+        msg = "could not read the tag 34735 array"
         raise RumiFormatError.invalid(
-            "tag 34735", "could not read the tag 34735 array", offset=geo,
-            expected=geo + GEO_NBYTES, found=len(buf)
+            "tag 34735", msg, offset=geo, expected=geo + GEO_NBYTES, found=len(buf)
         )
     georef = parse_georef(buf[geo : geo + GEO_NBYTES], geo)
     frames_end(frames, file_length)
@@ -460,22 +442,22 @@ def frames_end(frames: _Frames, file_length: int) -> int:
     """Where the last frame ends, checked against the file length (§3, §12, §15)."""
     end = frames.base + int(frames.counts.sum())
     if end > file_length:
+        msg = f"frame data needs {end} bytes, source has {file_length}"
         raise RumiFormatError.invalid(
-            "frame data", f"frame data needs {end} bytes, source has {file_length}",
-            offset=frames.base, expected=end, found=file_length
+            "frame data", msg, offset=frames.base, expected=end, found=file_length
         )
     if frames.generation is Generation.BIGTIFF and end != file_length:
-        raise RumiFormatError.invalid(
-            "frames end",
+        msg = (
             f"frames end at {end} but the file is {file_length} bytes; "
-            "it is truncated or has trailing bytes",
-            offset=end, expected=end, found=file_length
+            "it is truncated or has trailing bytes"
+        )
+        raise RumiFormatError.invalid(
+            "frames end", msg, offset=end, expected=end, found=file_length
         )
     if frames.generation is not Generation.BIGTIFF and end == file_length:
+        msg = f"frames end at {end}, leaving no room for a trailer in a file of {file_length} bytes"
         raise RumiFormatError.invalid(
-            "trailer",
-            f"frames end at {end}, leaving no room for a trailer in a file of {file_length} bytes",
-            offset=end, expected=f"more than {end} bytes", found=file_length
+            "trailer", msg, offset=end, expected=f"more than {end} bytes", found=file_length
         )
     return end
 
@@ -488,32 +470,35 @@ def _check_offsets(offsets: np.ndarray, frames: _Frames) -> None:
             f"frame {k}", f"frame {k} has a zero byte count", expected="at least 1", found=0
         )
     if int(offsets[0]) != frames.base:
-        raise RumiFormatError.invalid(
-            "frame data",
+        msg = (
             f"frame data starts at {int(offsets[0])}, the profile puts it at {frames.base}; "
-            "the file has padding or a value out of place",
-            expected=frames.base, found=int(offsets[0])
+            "the file has padding or a value out of place"
+        )
+        raise RumiFormatError.invalid(
+            "frame data", msg, expected=frames.base, found=int(offsets[0])
         )
     want = frames.offsets()[:-1]
     bad = np.flatnonzero(offsets != want)
     if bad.size:
         k = int(bad[0])
-        raise RumiFormatError.invalid(
-            f"frame {k}",
+        msg = (
             f"frame {k} is not contiguous (expected {int(want[k])}, got {int(offsets[k])}); "
-            "the file is band-interleaved or has framing between frames",
-            expected=int(want[k]), found=int(offsets[k])
+            "the file is band-interleaved or has framing between frames"
+        )
+        raise RumiFormatError.invalid(
+            f"frame {k}", msg, expected=int(want[k]), found=int(offsets[k])
         )
 
 
 def _check_frame_size(frames: _Frames) -> None:
     nbytes = frames.grid.max_frame_samples() * frames.sample.nbytes
     if nbytes > MAX_FRAME_BYTES:
-        raise RumiFormatError.invalid(
-            "decoded frame",
+        msg = (
             f"a decoded frame of {nbytes} bytes is past the size limit for this reader "
-            f"({MAX_FRAME_BYTES})",
-            expected=f"<= {MAX_FRAME_BYTES}", found=nbytes
+            f"({MAX_FRAME_BYTES})"
+        )
+        raise RumiFormatError.invalid(
+            "decoded frame", msg, expected=f"<= {MAX_FRAME_BYTES}", found=nbytes
         )
 
 
@@ -525,11 +510,12 @@ def trailer_range(frames: _Frames, file_length: int) -> tuple[int, int] | None:
     length = file_length - end
     limit = max_trailer_nbytes(frames.grid.bands, frames.grid.times)
     if length > limit:
-        raise RumiFormatError.invalid(
-            "trailer",
+        msg = (
             f"the file has {length} bytes after its frames, more than a trailer for "
-            f"{frames.grid.bands} bands and {frames.grid.times} time steps can hold ({limit})",
-            offset=end, expected=f"<= {limit}", found=length
+            f"{frames.grid.bands} bands and {frames.grid.times} time steps can hold ({limit})"
+        )
+        raise RumiFormatError.invalid(
+            "trailer", msg, offset=end, expected=f"<= {limit}", found=length
         )
     return end, length
 
@@ -571,10 +557,8 @@ def parse_blob(
 def _parse_blob(buf: memoryview, generation: Generation, source_length: int | None) -> _Frames:
     layout = generation.blob_header
     if len(buf) < layout.size:
-        raise RumiFormatError.invalid(
-            "blob", f"blob shorter than header ({len(buf)} < {layout.size} bytes)", offset=0,
-            expected=layout.size, found=len(buf)
-        )
+        msg = f"blob shorter than header ({len(buf)} < {layout.size} bytes)"
+        raise RumiFormatError.invalid("blob", msg, offset=0, expected=layout.size, found=len(buf))
     fields = layout.unpack_from(buf)
     if generation is Generation.BIGTIFF:
         magic, version, width, length, tw, tl, bands, bits, fmt, unit, count_min, count_bits = (
@@ -601,13 +585,10 @@ def _parse_blob(buf: memoryview, generation: Generation, source_length: int | No
         raise RumiFormatError.mismatch("blob magic", expected=BLOB_MAGIC, found=magic, offset=0)
     if version != 1:
         raise RumiFormatError.mismatch("blob version", expected=1, found=version, offset=4)
-    if 0 in (width, length, tw, tl, bands, times) or max(width, length) > MAX_DIMENSION:
-        raise RumiFormatError.invalid(
-            "dimensions",
-            f"invalid dimensions: {width}x{length} pixels, tile {tw}x{tl}, {bands} bands, {times} steps",
-            offset=6, expected=f"non-zero, at most {MAX_DIMENSION} pixels",
-            found=(width, length, tw, tl, bands, times)
-        )
+    if 0 in (dims := (width, length, tw, tl, bands, times)) or max(width, length) > MAX_DIMENSION:
+        msg = f"invalid dimensions: {width}x{length} pixels, tile {tw}x{tl}, {bands} bands, {times} steps"
+        limits = f"non-zero, at most {MAX_DIMENSION} pixels"
+        raise RumiFormatError.invalid("dimensions", msg, offset=6, expected=limits, found=dims)
     sample = _lookup_sample(fmt, bits, generation)
     grid_unit = unit
     if generation is Generation.BIGTIFF:
@@ -627,43 +608,39 @@ def _parse_blob(buf: memoryview, generation: Generation, source_length: int | No
     )
     n = grid.frame_count
     if n > 2**32 - 1:
-        raise RumiFormatError.invalid(
-            "frame count", f"frame count overflows uint32 ({n} frames)",
-            expected=f"<= {2**32 - 1}", found=n
-        )
+        msg = f"frame count overflows uint32 ({n} frames)"
+        raise RumiFormatError.invalid("frame count", msg, expected=f"<= {2**32 - 1}", found=n)
     if count_bits > 32:
+        msg = f"count_bits above 32 ({count_bits})"
         raise RumiFormatError.invalid(
-            "count_bits", f"count_bits above 32 ({count_bits})", offset=layout.size - 1,
-            expected="0..32", found=count_bits
+            "count_bits", msg, offset=layout.size - 1, expected="0..32", found=count_bits
         )
     if count_min == 0:
+        msg = "frame byte count is zero"
         raise RumiFormatError.invalid(
-            "frame byte count", "frame byte count is zero", offset=layout.size - 5,
-            expected="at least 1", found=0
+            "frame byte count", msg, offset=layout.size - 5, expected="at least 1", found=0
         )
     if len(buf) != (want := layout.size + packed_nbytes(n, count_bits)):
-        raise RumiFormatError.invalid(
-            "blob size",
+        msg = (
             f"blob size does not match frame count: {len(buf)} bytes for {n} frames of "
-            f"{count_bits} bits (expected {want})",
-            offset=0, expected=want, found=len(buf)
+            f"{count_bits} bits (expected {want})"
         )
+        raise RumiFormatError.invalid("blob size", msg, offset=0, expected=want, found=len(buf))
     _check_blob_frames(
         n, count_min, base_frame_offset(generation, bands, n), source_length, count_bits
     )
     packed = buf[layout.size :]
     if not trailing_bits_zero(packed, n, count_bits):
         raise RumiFormatError.invalid(
-            "frame byte counts", "frame byte counts are not packed canonically",
-            offset=len(buf) - 1
+            "frame byte counts", "frame byte counts are not packed canonically", offset=len(buf) - 1
         )
     counts = unpack_bits(packed, n, count_bits) + np.uint64(count_min)
     if count_bits != int(counts.max() - count_min).bit_length() or int(counts.min()) != count_min:
+        canonical = (int(counts.min()), int(counts.max() - counts.min()).bit_length())
+        msg = "frame byte counts are not packed canonically"
+        stored = (count_min, count_bits)
         raise RumiFormatError.invalid(
-            "frame byte counts", "frame byte counts are not packed canonically",
-            offset=layout.size - 5,
-            expected=(int(counts.min()), int(counts.max() - counts.min()).bit_length()),
-            found=(count_min, count_bits)
+            "frame byte counts", msg, offset=layout.size - 5, expected=canonical, found=stored
         )
     frames = _Frames(generation, grid, sample, unit, counts)
     _check_frame_size(frames)
@@ -674,16 +651,13 @@ def _check_blob_frames(
     n: int, count_min: int, base: int, source_length: int | None, bits: int
 ) -> None:
     if source_length is not None and base + n * count_min > source_length:
+        msg = f"frame data needs at least {base + n * count_min} bytes, source has {source_length}"
         raise RumiFormatError.invalid(
-            "frame data",
-            f"frame data needs at least {base + n * count_min} bytes, source has {source_length}",
-            expected=base + n * count_min, found=source_length
+            "frame data", msg, expected=base + n * count_min, found=source_length
         )
     if source_length is None and bits == 0 and n > MAX_BLOB_FRAMES:
-        raise RumiFormatError.invalid(
-            "frames", f"the blob declares {n} frames, more than the {MAX_BLOB_FRAMES} accepted",
-            expected=f"<= {MAX_BLOB_FRAMES}", found=n
-        )
+        msg = f"the blob declares {n} frames, more than the {MAX_BLOB_FRAMES} accepted"
+        raise RumiFormatError.invalid("frames", msg, expected=f"<= {MAX_BLOB_FRAMES}", found=n)
 
 
 def build_blob(

@@ -47,20 +47,24 @@ class RangeReader(Protocol):
 
 def _check(reader: RangeReader, offset: int, length: int) -> None:
     if offset < 0 or length < 0 or offset + length > reader.size:
+        msg = f"byte range [{offset}, {offset + length}) is outside the {reader.size}-byte source"
         raise RumiFormatError.invalid(
             "byte range",
-            f"byte range [{offset}, {offset + length}) is outside the {reader.size}-byte source",
-            offset=offset, expected=f"within [0, {reader.size})", found=(offset, offset + length)
+            msg,
+            offset=offset,
+            expected=f"within [0, {reader.size})",
+            found=(offset, offset + length),
         )
 
 
 def _checked(data: Buffer, offset: int, length: int) -> Buffer:
     if len(memoryview(data)) != length:
-        raise RumiFormatError.invalid(
-            "source",
+        msg = (
             f"read {len(memoryview(data))} bytes at {offset}, expected {length}; "
-            "the source changed or is truncated",
-            offset=offset, expected=length, found=len(memoryview(data))
+            "the source changed or is truncated"
+        )
+        raise RumiFormatError.invalid(
+            "source", msg, offset=offset, expected=length, found=len(memoryview(data))
         )
     return data
 

@@ -31,29 +31,23 @@ def unit_axes(unit: int, bands: int, times: int) -> tuple[str, str]:
     present = "".join(a for a, n in (("b", bands), ("t", times)) if n > 1)
     if unit in (0, 9):
         if unit == 9 and present != "bt":
-            raise RumiFormatError.invalid(
-                "frame_unit", f"frame_unit 9 does not fit {bands} bands and {times} time steps",
-                found=unit
-            )
+            msg = f"frame_unit 9 does not fit {bands} bands and {times} time steps"
+            raise RumiFormatError.invalid("frame_unit", msg, found=unit)
         return "hw", present[::-1] if unit == 9 else present
     layouts = FRAME_AXES.get(unit)
     if layouts is None:
+        msg = f"frame_unit is {unit}, which names no frame layout"
         raise RumiFormatError.invalid(
-            "frame_unit", f"frame_unit is {unit}, which names no frame layout",
-            expected=tuple(sorted({0, 9, *FRAME_AXES})), found=unit
+            "frame_unit", msg, expected=tuple(sorted({0, 9, *FRAME_AXES})), found=unit
         )
     if isinstance(layouts, tuple):
         if len(present) != 1:
-            raise RumiFormatError.invalid(
-                "frame_unit", f"frame_unit {unit} does not fit {bands} bands and {times} time steps",
-                found=unit
-            )
+            msg = f"frame_unit {unit} does not fit {bands} bands and {times} time steps"
+            raise RumiFormatError.invalid("frame_unit", msg, found=unit)
         return layouts[0 if present == "b" else 1], ""
     if present != "bt":
-        raise RumiFormatError.invalid(
-            "frame_unit", f"frame_unit {unit} does not fit {bands} bands and {times} time steps",
-            found=unit
-        )
+        msg = f"frame_unit {unit} does not fit {bands} bands and {times} time steps"
+        raise RumiFormatError.invalid("frame_unit", msg, found=unit)
     return layouts, ""
 
 

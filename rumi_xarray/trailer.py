@@ -58,15 +58,15 @@ def parse_trailer(buf: bytes | memoryview, *, bands: int, times: int, offset: in
     """Parse a ``TAIL`` or ``TIME`` trailer that starts at file offset ``offset`` and ends at EOF."""
     buf = memoryview(buf)
     if len(buf) < TRAILER_HEAD.size or bytes(buf[:4]) not in (TAIL_MAGIC, TIME_MAGIC):
+        msg = f"no trailer where the frames end, at {offset}"
         raise RumiFormatError.invalid(
-            "trailer", f"no trailer where the frames end, at {offset}", offset=offset,
-            expected=(TAIL_MAGIC, TIME_MAGIC), found=bytes(buf[:4])
+            "trailer", msg, offset=offset, expected=(TAIL_MAGIC, TIME_MAGIC), found=bytes(buf[:4])
         )
     magic, version = TRAILER_HEAD.unpack_from(buf)
     if version != 1:
+        msg = f"trailer version {version}, this reader implements 1"
         raise RumiFormatError.invalid(
-            "trailer version", f"trailer version {version}, this reader implements 1",
-            offset=offset + 4, expected=1, found=version
+            "trailer version", msg, offset=offset + 4, expected=1, found=version
         )
     pos = TRAILER_HEAD.size
     texts = None
@@ -83,16 +83,14 @@ def _parse_band_texts(
     texts: list[str] = []
     for b in range(bands):
         if pos + 2 > len(buf):
-            raise RumiFormatError.invalid(
-                f"band {b}", f"the trailer ends inside the text of band {b}, at {offset + pos}",
-                offset=offset + pos
-            )
+            msg = f"the trailer ends inside the text of band {b}, at {offset + pos}"
+            raise RumiFormatError.invalid(f"band {b}", msg, offset=offset + pos)
         n = int.from_bytes(buf[pos : pos + 2], "little")
         raw = bytes(buf[pos + 2 : pos + 2 + n])
         if len(raw) < n:
+            msg = f"the trailer ends inside the text of band {b}, at {offset + pos}"
             raise RumiFormatError.invalid(
-                f"band {b}", f"the trailer ends inside the text of band {b}, at {offset + pos}",
-                offset=offset + pos, expected=n, found=len(raw)
+                f"band {b}", msg, offset=offset + pos, expected=n, found=len(raw)
             )
         problem = _band_text_problem(b, raw)
         if problem:
@@ -105,9 +103,9 @@ def _parse_band_texts(
             ) from None
         if text in texts:
             first = texts.index(text)
+            msg = f"bands {first} and {b} have the same text"
             raise RumiFormatError.invalid(
-                f"bands {first} and {b}", f"bands {first} and {b} have the same text",
-                offset=offset + pos, found=text
+                f"bands {first} and {b}", msg, offset=offset + pos, found=text
             )
         texts.append(text)
         pos += 2 + n
@@ -116,24 +114,25 @@ def _parse_band_texts(
 
 def _parse_time(buf: memoryview, times: int, offset: int, *, required: bool) -> TimeAxis | None:
     if len(buf) < TIME_BLOCK.size:
+        msg = f"the trailer ends before its time fields, at {offset}"
         raise RumiFormatError.invalid(
-            "time fields", f"the trailer ends before its time fields, at {offset}",
-            offset=offset, expected=TIME_BLOCK.size, found=len(buf)
+            "time fields", msg, offset=offset, expected=TIME_BLOCK.size, found=len(buf)
         )
     kind, bits, origin, step, scale = TIME_BLOCK.unpack_from(buf)
     if kind not in tuple(TimeKind) or (required and kind == TimeKind.NONE):
         allowed = "intervals (1) or instants (2)" + ("" if required else " or none (0)")
-        raise RumiFormatError.invalid(
-            "time_type", f"time_type is {kind}; rumi records {allowed}", offset=offset,
-            expected=allowed, found=kind
-        )
+        msg = f"time_type is {kind}; rumi records {allowed}"
+        raise RumiFormatError.invalid("time_type", msg, offset=offset, expected=allowed, found=kind)
     rest = buf[TIME_BLOCK.size :]
     if kind == TimeKind.NONE:
         if (bits, origin, step, scale) != (0, 0, 0, 1) or len(rest):
+            msg = "a trailer without time must hold bits 0, origin 0, step 0, scale 1"
             raise RumiFormatError.invalid(
                 "trailer without time",
-                "a trailer without time must hold bits 0, origin 0, step 0, scale 1",
-                offset=offset, expected=(0, 0, 0, 1), found=(bits, origin, step, scale)
+                msg,
+                offset=offset,
+                expected=(0, 0, 0, 1),
+                found=(bits, origin, step, scale),
             )
         return None
     if times > MAX_TIME_COUNT:
@@ -141,29 +140,33 @@ def _parse_time(buf: memoryview, times: int, offset: int, *, required: bool) -> 
     if bits > 64:
         raise RumiFormatError.mismatch("time_bits", expected="0..64", found=bits, offset=offset + 1)
     if scale not in (1, DAY):
+        msg = f"time_scale is {scale}; rumi stores seconds (1) or whole days (86400)"
         raise RumiFormatError.invalid(
-            "time_scale", f"time_scale is {scale}; rumi stores seconds (1) or whole days (86400)",
-            offset=offset + 18, expected=(1, DAY), found=scale
+            "time_scale", msg, offset=offset + 18, expected=(1, DAY), found=scale
         )
     n = times * (2 if kind == TimeKind.INTERVAL else 1)
     need = packed_nbytes(n, bits)
     if len(rest) < need:
+        msg = f"the time residuals need {need} bytes, the trailer has {len(rest)}"
         raise RumiFormatError.invalid(
-            "time residuals",
-            f"the time residuals need {need} bytes, the trailer has {len(rest)}",
-            offset=offset + TIME_BLOCK.size, expected=need, found=len(rest)
+            "time residuals", msg, offset=offset + TIME_BLOCK.size, expected=need, found=len(rest)
         )
     if len(rest) > need:
         extra = len(rest) - need
+        msg = (
+            f"the trailer has {extra} extra byte after the time residuals; a file ends with its trailer"
+        )
         raise RumiFormatError.invalid(
             "time residuals",
-            f"the trailer has {extra} extra byte after the time residuals; a file ends with its trailer",
-            offset=offset + TIME_BLOCK.size + need, expected=need, found=len(rest)
+            msg,
+            offset=offset + TIME_BLOCK.size + need,
+            expected=need,
+            found=len(rest),
         )
     if not trailing_bits_zero(rest, n, bits):
+        msg = "the unused bits of the last residual byte are not zero"
         raise RumiFormatError.invalid(
-            "last residual byte", "the unused bits of the last residual byte are not zero",
-            offset=offset + TIME_BLOCK.size + need - 1
+            "last residual byte", msg, offset=offset + TIME_BLOCK.size + need - 1
         )
     zigzag = unpack_bits(rest, n, bits)
     seconds = _decode_coords(zigzag, origin, step, scale, bits)
@@ -184,28 +187,22 @@ def _decode_coords(zigzag: np.ndarray, origin: int, step: int, scale: int, bits:
         )
     units = origin + np.arange(n, dtype=np.int64) * step + residual
     if n and units[0] != origin:
-        raise RumiFormatError.invalid(
-            "time_epoch", "time_epoch is not the first coordinate",
-            expected=int(units[0]), found=origin
-        )
+        msg = "time_epoch is not the first coordinate"
+        raise RumiFormatError.invalid("time_epoch", msg, expected=int(units[0]), found=origin)
     if step != (slope := _slope(int(units[0]), int(units[-1]), n)):
-        raise RumiFormatError.invalid(
-            "time_step", "time_step is not the slope the coordinates imply",
-            expected=slope, found=step
-        )
+        msg = "time_step is not the slope the coordinates imply"
+        raise RumiFormatError.invalid("time_step", msg, expected=slope, found=step)
     if bits != (width := int(zigzag.max()).bit_length()):
         raise RumiFormatError.invalid(
-            "time_bits", "time_bits is not the width the residuals need",
-            expected=width, found=bits
+            "time_bits", "time_bits is not the width the residuals need", expected=width, found=bits
         )
     seconds = units * scale
     if scale == 1 and np.all(seconds % DAY == 0):
-        raise RumiFormatError.invalid(
-            "time_scale",
+        msg = (
             "time_scale is seconds but every coordinate falls on a whole day, "
-            "which rumi stores as days",
-            expected=DAY, found=scale
+            "which rumi stores as days"
         )
+        raise RumiFormatError.invalid("time_scale", msg, expected=DAY, found=scale)
     return seconds
 
 
@@ -220,27 +217,23 @@ def _check_order(seconds: np.ndarray, kind: int) -> None:
         if back.size:
             i = int(back[0]) + 1
             raise RumiFormatError.invalid(
-                f"time coordinate {i}", f"time coordinate {i} goes backwards",
-                found=int(seconds[i])
+                f"time coordinate {i}", f"time coordinate {i} goes backwards", found=int(seconds[i])
             )
         return
     starts, ends = seconds[0::2], seconds[1::2]
     empty = np.flatnonzero(starts >= ends)
     if empty.size:
         i = int(empty[0])
-        raise RumiFormatError.invalid(
-            f"time step {i}", f"time step {i} starts at or after it ends, so it covers nothing",
-            found=(int(starts[i]), int(ends[i]))
-        )
+        msg = f"time step {i} starts at or after it ends, so it covers nothing"
+        raise RumiFormatError.invalid(f"time step {i}", msg, found=(int(starts[i]), int(ends[i])))
     overlap = np.flatnonzero(ends[:-1] > starts[1:])
     if overlap.size:
         i = int(overlap[0])
-        raise RumiFormatError.invalid(
-            f"time step {i}",
+        msg = (
             f"time step {i} ends after step {i + 1} starts; rumi records steps that "
-            "meet or leave a gap, never steps that overlap",
-            found=(int(starts[i]), int(ends[i]))
+            "meet or leave a gap, never steps that overlap"
         )
+        raise RumiFormatError.invalid(f"time step {i}", msg, found=(int(starts[i]), int(ends[i])))
 
 
 # ---------------------------------------------------------------------------------------

@@ -179,9 +179,9 @@ def read_catalog(source: str | os.PathLike[str] | pa.Table) -> list[Entry]:
     table = pq.read_table(os.fspath(source)) if is_path else source  # type: ignore[arg-type]
     missing = [c for c in COLUMNS if c not in table.column_names and c not in _OPTIONAL]
     if missing:
+        msg = f"catalog lacks the columns {missing}"
         raise RumiFormatError.invalid(
-            "columns", f"catalog lacks the columns {missing}",
-            expected=[c for c in COLUMNS if c not in _OPTIONAL], found=missing
+            "columns", msg, expected=[c for c in COLUMNS if c not in _OPTIONAL], found=missing
         )
     n = table.num_rows
     columns = {
@@ -195,9 +195,12 @@ def read_catalog(source: str | os.PathLike[str] | pa.Table) -> list[Entry]:
             desc = _describe_row(row)
             entries.append(Entry(row["path"], desc, row["nbytes"], _row_nodata(row, desc)))
         except (RumiFormatError, TypeError, ValueError, KeyError) as exc:
+            msg = f"catalog row {i} ({row['path']!r}): {exc}"
             raise RumiFormatError.invalid(
-                f"catalog row {i}", f"catalog row {i} ({row['path']!r}): {exc}",
-                expected=getattr(exc, "expected", None), found=getattr(exc, "found", None)
+                f"catalog row {i}",
+                msg,
+                expected=getattr(exc, "expected", None),
+                found=getattr(exc, "found", None),
             ) from exc
     return entries
 
@@ -208,9 +211,9 @@ def _describe_row(row: dict[str, Any]) -> RumiFile:
             "path", "path must be a non-empty string", expected="a non-empty str", found=row["path"]
         )
     if not isinstance(row["header"], bytes):
+        msg = "header must be the file's header blob"
         raise RumiFormatError.invalid(
-            "header", "header must be the file's header blob", expected="bytes",
-            found=type(row["header"]).__name__
+            "header", msg, expected="bytes", found=type(row["header"]).__name__
         )
     nbytes = row["nbytes"]
     if not isinstance(nbytes, int) or nbytes <= 0:
@@ -251,10 +254,8 @@ def _georef(row: dict[str, Any]) -> Georef:
     crs, transform = row["crs"], row["transform"]
     if crs is None or transform is None:
         if crs is not None or transform is not None:
-            raise RumiFormatError.invalid(
-                "crs and transform", "crs and transform must be given together",
-                found=(crs, transform)
-            )
+            msg = "crs and transform must be given together"
+            raise RumiFormatError.invalid("crs and transform", msg, found=(crs, transform))
         return Georef(None, None, bool(row["pixel_is_point"]))
     if not crs.startswith("EPSG:") or not crs[5:].isdigit():
         raise RumiFormatError.mismatch("crs", expected="'EPSG:<code>'", found=crs)

@@ -17,7 +17,7 @@ import struct
 from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pytest
@@ -46,7 +46,7 @@ EXAMPLE = DATA / "examples" / "example_0261.rumi"
 """FORMAT §11: uint8, 2 bands, 50x40, tile 32; frame 0 is bytes 548..608."""
 ERRORS = frozenset(("RumiFormatError", "OpenZLError"))
 CONSTRUCTORS = frozenset(("mismatch", "invalid", "of_frame"))
-DYNAMIC_MESSAGES = {("rumi_xarray/trailer.py", "problem")}
+DYNAMIC_MESSAGES = {("rumi_xarray/trailer.py", "_band_text_problem(b, raw)")}
 """Messages built elsewhere (``_band_text_problem``, shared with the writer): checked by running."""
 
 
@@ -73,14 +73,42 @@ def _template(node: ast.expr) -> str | None:
     return None
 
 
-def _sites() -> Iterator[tuple[str, ast.AST]]:
+class _Site(NamedTuple):
+    node: ast.AST
+    """The ``raise``, or the call of the class or of one of its constructors."""
+    names: dict[str, ast.expr]
+    """What each local name last held before the site (``msg = f"..."``)."""
+
+
+def _sites() -> Iterator[tuple[str, _Site]]:
     """Every call of an error class or of its constructors, and every bare ``raise Error``."""
     for package in PACKAGES:
         for path in sorted(package.rglob("*.py")):
             where = path.relative_to(ROOT).as_posix()
-            for node in ast.walk(ast.parse(path.read_text(), where)):
+            tree = ast.parse(path.read_text(), where)
+            functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
+            for node in ast.walk(tree):
                 if _is_site(node):
-                    yield f"{where}:{node.lineno}", node  # type: ignore[attr-defined]
+                    line = node.lineno  # type: ignore[attr-defined]
+                    yield f"{where}:{line}", _Site(node, _names_before(functions, line))
+
+
+def _names_before(functions: list[ast.FunctionDef], line: int) -> dict[str, ast.expr]:
+    """The values assigned to plain names in the innermost function holding ``line``, before it."""
+    around = [f for f in functions if f.lineno <= line <= (f.end_lineno or f.lineno)]
+    if not around:
+        return {}
+    innermost = max(around, key=lambda f: f.lineno)
+    assigns = [
+        n
+        for n in ast.walk(innermost)
+        if isinstance(n, ast.Assign) and len(n.targets) == 1 and n.lineno < line
+    ]
+    return {
+        a.targets[0].id: a.value
+        for a in sorted(assigns, key=lambda a: a.lineno)
+        if isinstance(a.targets[0], ast.Name)
+    }
 
 
 def _is_site(node: ast.AST) -> bool:
@@ -104,9 +132,10 @@ def test_the_walk_finds_the_raise_sites() -> None:
     assert {"rumi_xarray/format.py", "rumi_xarray/trailer.py", "rumi_codec/_core.py"} <= files
 
 
-@pytest.mark.parametrize(("where", "node"), SITES, ids=[where for where, _ in SITES])
-def test_every_site_names_its_field(where: str, node: ast.AST) -> None:
+@pytest.mark.parametrize(("where", "site"), SITES, ids=[where for where, _ in SITES])
+def test_every_site_names_its_field(where: str, site: _Site) -> None:
     """Built by ``mismatch``/``invalid`` (field first) or ``of_frame`` (the frame first)."""
+    node = site.node
     assert isinstance(node, ast.Call), f"{where}: raises the bare class"
     func = node.func
     assert isinstance(func, ast.Attribute), f"{where}: calls the class, not a constructor"
@@ -120,9 +149,12 @@ def test_every_site_names_its_field(where: str, node: ast.AST) -> None:
     if func.attr == "mismatch":  # the message is "<field> ...: expected ..., found ..."
         return
     assert len(node.args) == 2, f"{where}: invalid(field, message)"
-    message = _template(node.args[1])
+    given = node.args[1]
+    if isinstance(given, ast.Name) and given.id in site.names:
+        given = site.names[given.id]
+    message = _template(given)
     if message is None:
-        assert (where.split(":")[0], ast.unparse(node.args[1])) in DYNAMIC_MESSAGES, where
+        assert (where.split(":")[0], ast.unparse(given)) in DYNAMIC_MESSAGES, where
         return
     assert field in message, f"{where}: the message {message!r} does not name {field!r}"
 
