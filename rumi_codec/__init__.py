@@ -15,9 +15,10 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rumi_codec._core import OpenZLError, compress, decompress, encode
+    from rumi_codec._core import compress, decompress, encode
     from rumi_codec._grid import frame_key
     from rumi_codec.numcodecs_ import OpenZLCodec, OpenZLGridCodec
+    from rumi_xarray.errors import OpenZLError
 
 __all__ = [
     "OpenZLCodec",
@@ -32,7 +33,7 @@ __all__ = [
 _MODULES = {
     "OpenZLCodec": "rumi_codec.numcodecs_",
     "OpenZLGridCodec": "rumi_codec.numcodecs_",
-    "OpenZLError": "rumi_codec._core",
+    "OpenZLError": "rumi_xarray.errors",
     "compress": "rumi_codec._core",
     "decompress": "rumi_codec._core",
     "encode": "rumi_codec._core",

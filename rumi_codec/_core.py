@@ -36,7 +36,7 @@ from rumi_codec._options import (
     parse_options,
     parse_verify,
 )
-from rumi_xarray.errors import RumiFormatError
+from rumi_xarray.errors import OpenZLError
 
 if TYPE_CHECKING:
     from collections.abc import Buffer, Callable, Collection, Hashable
@@ -51,7 +51,6 @@ __all__ = [
     "PLAIN_GRAPHS",
     "SERIAL_GRAPH",
     "VERIFY_VARIABLE",
-    "OpenZLError",
     "compress",
     "compress_serial",
     "decoded_nbytes",
@@ -74,14 +73,6 @@ _HEADER_BYTES: Final = 1024  # FrameInfo reads ~8 + 2 bytes per output, never th
 _MAX_CACHED: Final = 16  # contexts kept per thread and per kind
 _ENABLE, _DISABLE = 1, 2  # ZL_TernaryParam values of the checksum parameters
 _REASON: Final = re.compile(r"(?:Code|OpenZL error string): ([^\n]+)")
-
-
-class OpenZLError(RumiFormatError):
-    """An OpenZL frame that cannot be decoded, or an array that cannot be encoded.
-
-    A `rumi_xarray.RumiFormatError` (so a ValueError): every OpenZL failure on a read
-    path, through the engine or a Zarr codec, is one.
-    """
 
 
 class _ThreadState(threading.local):
@@ -236,7 +227,9 @@ def _compress_recipe(rows: np.ndarray, recipe: str) -> bytes:
     try:
         return geozl.compress(rows, graph=graph)
     except (RuntimeError, ValueError) as exc:
-        raise OpenZLError(f"OpenZL encode failed ({recipe!r}): {_reason(exc)}") from exc
+        raise OpenZLError.invalid(
+            "OpenZL encode", f"OpenZL encode failed ({recipe!r}): {_reason(exc)}", found=recipe
+        ) from exc
 
 
 def _build_recipe(recipe: str, rows: np.ndarray) -> geozl.Graph:
@@ -263,7 +256,9 @@ def _compress_plain(data: ext.Input, graph: str, version: int, checksum: bool) -
     try:
         frame: bytes = cctx.compress([data])
     except RuntimeError as exc:
-        raise OpenZLError(f"OpenZL encode failed ({graph!r}): {_reason(exc)}") from exc
+        raise OpenZLError.invalid(
+            "OpenZL encode", f"OpenZL encode failed ({graph!r}): {_reason(exc)}", found=graph
+        ) from exc
     return frame
 
 
@@ -324,9 +319,10 @@ def decompress(
         # typed `bytes`, but geozl reads any buffer through np.frombuffer
         out = geozl.decompress(view, verify=verify, max_output_size=size)  # type: ignore[arg-type]
     except (RuntimeError, ValueError) as exc:
-        raise OpenZLError(f"OpenZL decode failed: {_reason(exc)}") from exc
+        raise OpenZLError.invalid("OpenZL decode", f"OpenZL decode failed: {_reason(exc)}") from exc
     if out.size != size:
-        raise OpenZLError(f"frame decodes to {out.size} bytes, its header declares {size}")
+        msg = f"frame decodes to {out.size} bytes, its header declares {size}"
+        raise OpenZLError.invalid("frame", msg, expected=size, found=out.size)
     return out
 
 
@@ -370,9 +366,12 @@ def decompress_into(
     )
     if rc != 0:
         text = ffi.string(reason).decode("utf-8", "replace")
-        raise OpenZLError(f"OpenZL decode failed: {_reason(RuntimeError(text))}")
+        raise OpenZLError.invalid(
+            "OpenZL decode", f"OpenZL decode failed: {_reason(RuntimeError(text))}"
+        )
     if written[0] != size:
-        raise OpenZLError(f"frame decodes to {written[0]} bytes, its header declares {size}")
+        msg = f"frame decodes to {written[0]} bytes, its header declares {size}"
+        raise OpenZLError.invalid("frame", msg, expected=size, found=written[0])
 
 
 def _decoded_for_width(
@@ -387,9 +386,12 @@ def _decoded_for_width(
         _header.learn_width(key, width)
     if width not in widths:
         expected = " or ".join(str(w) for w in sorted(widths))
-        raise OpenZLError(
+        msg = (
             f"frame output element width is {width} bytes, expected {expected}"
             " (the width of the samples or of their complex components)"
+        )
+        raise OpenZLError.invalid(
+            "frame output element width", msg, expected=tuple(sorted(widths)), found=width
         )
     if decoded:
         out[:] = data
@@ -479,18 +481,24 @@ def _check_header(
         info = ext.FrameInfo(_head(frame, view))
         count = info.num_outputs
         if count != 1:
-            raise OpenZLError(f"OpenZL frame has {count} outputs, expected 1")
+            msg = f"OpenZL frame has {count} outputs, expected 1"
+            raise OpenZLError.invalid("OpenZL frame", msg, expected=1, found=count)
         kind = info.output_type(0)
         size: int = info.output_content_size(0)
     except RuntimeError as exc:
-        raise OpenZLError(f"OpenZL frame header unreadable: {_reason(exc)}") from exc
+        raise OpenZLError.invalid(
+            "OpenZL frame header", f"OpenZL frame header unreadable: {_reason(exc)}"
+        ) from exc
     if kind != ext.Type.Numeric and not (serial and kind == ext.Type.Serial):
         expected = "Numeric or Serial" if serial else "Numeric"
-        raise OpenZLError(f"OpenZL frame output is {kind.name}, expected {expected}")
+        msg = f"OpenZL frame output is {kind.name}, expected {expected}"
+        raise OpenZLError.invalid("OpenZL frame output", msg, expected=expected, found=kind.name)
     if nbytes is not None and size != nbytes:
-        raise OpenZLError(f"frame decodes to {size} bytes, expected {nbytes}")
+        msg = f"frame decodes to {size} bytes, expected {nbytes}"
+        raise OpenZLError.invalid("frame", msg, expected=nbytes, found=size)
     if nbytes is None and size > MAX_FRAME_BYTES:
-        raise OpenZLError(f"frame decodes to {size} bytes, past the limit of {MAX_FRAME_BYTES}")
+        msg = f"frame decodes to {size} bytes, past the limit of {MAX_FRAME_BYTES}"
+        raise OpenZLError.invalid("frame", msg, expected=f"<= {MAX_FRAME_BYTES}", found=size)
     return size
 
 
@@ -505,11 +513,10 @@ def _decode_dctx(
     try:
         (output,) = dctx.decompress(data)
     except RuntimeError as exc:
-        raise OpenZLError(f"OpenZL decode failed: {_reason(exc)}") from exc
+        raise OpenZLError.invalid("OpenZL decode", f"OpenZL decode failed: {_reason(exc)}") from exc
     if output.content_size != size:
-        raise OpenZLError(
-            f"frame decodes to {output.content_size} bytes, its header declares {size}"
-        )
+        msg = f"frame decodes to {output.content_size} bytes, its header declares {size}"
+        raise OpenZLError.invalid("frame", msg, expected=size, found=output.content_size)
     out = np.array(output.content.as_nparray().reshape(-1).view(np.uint8))
     return out, output.elt_width
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final, SupportsIndex, cast
 import numpy as np
 
 from rumi_codec import _core, _header
-from rumi_codec._core import OpenZLError
+from rumi_xarray.errors import OpenZLError
 from rumi_xarray.layout import to_array_order
 
 if TYPE_CHECKING:
@@ -114,17 +114,19 @@ def skeleton_key(frame: Buffer) -> str | None:
 
 @contextlib.contextmanager
 def naming_the_frame(frame: Buffer) -> Iterator[None]:
-    """Prefix an `OpenZLError` raised inside with ``"frame <key>: "`` (`frame_key`).
+    """Name the frame of an `OpenZLError` raised inside by its key (`frame_key`).
 
     A Zarr codec is never told which chunk it decodes, so the key is how its errors
-    name the frame; messages that already start with it are left as they are.
+    name the frame: ``"frame <key>: <message>"`` with ``field`` ``"frame <key>"``
+    (`OpenZLError.of_frame`); errors that already name it are left as they are.
     """
     try:
         yield
     except OpenZLError as exc:
-        if str(exc).startswith("frame ") and ":" in str(exc).split()[1]:
+        key = frame_key(frame)
+        if exc.field == f"frame {key}":
             raise
-        raise OpenZLError(f"frame {frame_key(frame)}: {exc}") from exc
+        raise OpenZLError.of_frame(key, exc) from exc
 
 
 def parse_grid_config(
@@ -238,10 +240,13 @@ def decode(frame: Buffer, grid: GridConfig) -> np.ndarray:
         return _fill(raw, grid, shapes, key)
     if not (wide or tall):
         (h1, w1), (h2, w2) = shapes
-        raise OpenZLError(
+        msg = (
             f"frame {key} decodes to {nbytes} bytes, which fits both a {h1}x{w1} bottom-row"
             f" tile and a {h2}x{w2} right-column tile, and it is not recorded in this codec's"
             " configuration (wide/tall): the references are stale or from another file"
+        )
+        raise OpenZLError.invalid(
+            f"frame {key}", msg, expected="a frame recorded in wide or tall", found=key
         )
     return _place(raw, grid, shapes[0] if wide else shapes[1])
 
@@ -255,11 +260,12 @@ def _tile_shapes(grid: GridConfig, nbytes: int) -> list[tuple[int, int]]:
     fits = [hw for hw in dict.fromkeys(candidates) if per_pixel * hw[0] * hw[1] == nbytes]
     if not fits:
         sizes = sorted({per_pixel * h * w for h, w in candidates})
-        raise OpenZLError(
+        msg = (
             f"frame decodes to {nbytes} bytes, but a tile of this chunk holds one of {sizes}"
             f" (chunk_shape {list(grid.chunk_shape)}, edge {list(grid.edge)},"
             f" itemsize {grid.itemsize}): the references are stale or from another file"
         )
+        raise OpenZLError.invalid("frame", msg, expected=tuple(sizes), found=nbytes)
     return fits
 
 
@@ -294,10 +300,11 @@ def _fill(raw: np.ndarray, grid: GridConfig, tiles: list[tuple[int, int]], key: 
             break
         firsts.append(first)
     if len(firsts) != 2 or not np.array_equal(firsts[0], firsts[1]):
-        raise OpenZLError(
+        msg = (
             f"frame {key} is recorded both wide and tall, but its bottom-row and right-column"
             " readings differ: the references are inconsistent"
         )
+        raise OpenZLError.invalid(f"frame {key}", msg)
     out = np.empty((*grid.chunk_shape, grid.itemsize), np.uint8)
     out[...] = firsts[0]
     return out.reshape(-1)

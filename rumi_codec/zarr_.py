@@ -18,7 +18,7 @@ from zarr.abc.codec import BytesBytesCodec
 from zarr.core.common import parse_named_configuration
 
 from rumi_codec import _core, _grid
-from rumi_codec._core import OpenZLError
+from rumi_xarray.errors import OpenZLError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -209,12 +209,13 @@ def _decode_frame(frame: np.ndarray, chunk_spec: ArraySpec, verify: bool) -> np.
     nbytes = _chunk_nbytes(chunk_spec)
     found = _core.decoded_nbytes(frame)
     if found != nbytes:
-        raise OpenZLError(
+        msg = (
             f"frame decodes to {found} bytes, but a chunk of shape {chunk_spec.shape}"
             f" ({chunk_spec.dtype.to_native_dtype()}) holds {nbytes}: it is a clipped edge"
             f" frame or belongs to another array. Read clipped rumi edge tiles with a"
             f" rectilinear chunk grid and {NAME}, or with {GRID_NAME} on a regular grid"
         )
+        raise OpenZLError.invalid("frame", msg, expected=nbytes, found=found)
     return _core.decompress(frame, nbytes=nbytes, verify=verify)
 
 

@@ -12,6 +12,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 from .errors import (
+    OpenZLError,
     RumiDataLossError,
     RumiDataLossWarning,
     RumiFormatError,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # what type checkers see of the names `__getattr__` loads on 
     from .write.to_rumi import to_rumi
 
 __all__ = [
+    "OpenZLError",
     "RumiDataLossError",
     "RumiDataLossWarning",
     "RumiFormatError",

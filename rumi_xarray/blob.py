@@ -51,7 +51,9 @@ def parse_blob(
     """
     buf = memoryview(blob)
     if not len(buf):
-        raise RumiFormatError("the header blob is empty")
+        raise RumiFormatError.invalid(
+            "header blob", "the header blob is empty", offset=0, expected="a blob", found=b""
+        )
     if generation is not None:
         return _parse_blob(buf, generation, source_length)
     try:
@@ -67,10 +69,10 @@ def _parse_blob(buf: memoryview, generation: Generation, source_length: int | No
     fields = _header_fields(buf, generation)
     width, length, tw, tl = (fields[n] for n in ("width", "length", "tile_width", "tile_length"))
     bands, times, unit = fields["bands"], fields["times"], fields["unit"]
-    if 0 in (width, length, tw, tl, bands, times) or max(width, length) > MAX_DIMENSION:
-        raise RumiFormatError(
-            f"invalid dimensions: {width}x{length} pixels, tile {tw}x{tl}, {bands} bands, {times} steps"
-        )
+    if 0 in (dims := (width, length, tw, tl, bands, times)) or max(width, length) > MAX_DIMENSION:
+        msg = f"invalid dimensions: {width}x{length} pixels, tile {tw}x{tl}, {bands} bands, {times} steps"
+        limits = f"non-zero, at most {MAX_DIMENSION} pixels"
+        raise RumiFormatError.invalid("dimensions", msg, offset=6, expected=limits, found=dims)
     sample = lookup_sample(fields["sample_format"], fields["bits"], generation)
     grid_unit = unit
     if generation is Generation.BIGTIFF:
@@ -90,7 +92,8 @@ def _header_fields(buf: memoryview, generation: Generation) -> dict[str, int]:
     """The header's values by name, after checking its length, magic and version."""
     layout = generation.blob_header
     if len(buf) < layout.size:
-        raise RumiFormatError(f"blob shorter than header ({len(buf)} < {layout.size} bytes)")
+        msg = f"blob shorter than header ({len(buf)} < {layout.size} bytes)"
+        raise RumiFormatError.invalid("blob", msg, offset=0, expected=layout.size, found=len(buf))
     magic, version, *values = layout.unpack_from(buf)
     if magic != BLOB_MAGIC:
         raise RumiFormatError.mismatch("blob magic", expected=BLOB_MAGIC, found=magic, offset=0)
@@ -110,25 +113,40 @@ def _counts(
     n, count_min, count_bits = grid.frame_count, fields["count_min"], fields["count_bits"]
     size = generation.blob_header.size
     if n > 2**32 - 1:
-        raise RumiFormatError(f"frame count overflows uint32 ({n} frames)")
+        msg = f"frame count overflows uint32 ({n} frames)"
+        raise RumiFormatError.invalid("frame count", msg, expected=f"<= {2**32 - 1}", found=n)
     if count_bits > 32:
-        raise RumiFormatError(f"count_bits above 32 ({count_bits})")
-    if count_min == 0:
-        raise RumiFormatError("frame byte count is zero")
-    if len(buf) != size + packed_nbytes(n, count_bits):
-        raise RumiFormatError(
-            f"blob size does not match frame count: {len(buf)} bytes for {n} frames of "
-            f"{count_bits} bits (expected {size + packed_nbytes(n, count_bits)})"
+        msg = f"count_bits above 32 ({count_bits})"
+        raise RumiFormatError.invalid(
+            "count_bits", msg, offset=size - 1, expected="0..32", found=count_bits
         )
+    if count_min == 0:
+        msg = "frame byte count is zero"
+        raise RumiFormatError.invalid(
+            "frame byte count", msg, offset=size - 5, expected="at least 1", found=0
+        )
+    if len(buf) != (want := size + packed_nbytes(n, count_bits)):
+        msg = (
+            f"blob size does not match frame count: {len(buf)} bytes for {n} frames of "
+            f"{count_bits} bits (expected {want})"
+        )
+        raise RumiFormatError.invalid("blob size", msg, offset=0, expected=want, found=len(buf))
     _check_blob_frames(
         n, count_min, base_frame_offset(generation, grid.bands, n), source_length, count_bits
     )
     packed = buf[size:]
     if not trailing_bits_zero(packed, n, count_bits):
-        raise RumiFormatError("frame byte counts are not packed canonically")
+        raise RumiFormatError.invalid(
+            "frame byte counts", "frame byte counts are not packed canonically", offset=len(buf) - 1
+        )
     counts = unpack_bits(packed, n, count_bits) + np.uint64(count_min)
     if count_bits != int(counts.max() - count_min).bit_length() or int(counts.min()) != count_min:
-        raise RumiFormatError("frame byte counts are not packed canonically")
+        canonical = (int(counts.min()), int(counts.max() - counts.min()).bit_length())
+        msg = "frame byte counts are not packed canonically"
+        stored = (count_min, count_bits)
+        raise RumiFormatError.invalid(
+            "frame byte counts", msg, offset=size - 5, expected=canonical, found=stored
+        )
     return counts
 
 
@@ -136,13 +154,13 @@ def _check_blob_frames(
     n: int, count_min: int, base: int, source_length: int | None, bits: int
 ) -> None:
     if source_length is not None and base + n * count_min > source_length:
-        raise RumiFormatError(
-            f"frame data needs at least {base + n * count_min} bytes, source has {source_length}"
+        msg = f"frame data needs at least {base + n * count_min} bytes, source has {source_length}"
+        raise RumiFormatError.invalid(
+            "frame data", msg, expected=base + n * count_min, found=source_length
         )
     if source_length is None and bits == 0 and n > MAX_BLOB_FRAMES:
-        raise RumiFormatError(
-            f"the blob declares {n} frames, more than the {MAX_BLOB_FRAMES} accepted"
-        )
+        msg = f"the blob declares {n} frames, more than the {MAX_BLOB_FRAMES} accepted"
+        raise RumiFormatError.invalid("frames", msg, expected=f"<= {MAX_BLOB_FRAMES}", found=n)
 
 
 def build_blob(

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rumi_codec._core import OpenZLError, decompress_into, parse_verify
+from rumi_codec._core import decompress_into, parse_verify
 
-from .errors import RumiFormatError
+from .errors import OpenZLError, RumiFormatError
 from .format import describe_source
 from .io import open_reader
 
@@ -266,12 +266,15 @@ def _decode_block(desc: RumiFile, k: int, frame: Buffer, verify: bool) -> np.nda
     try:
         decompress_into(frame, raw, verify=verify, widths=frame_widths(desc.sample))
     except OpenZLError as exc:
-        raise RumiFormatError(f"frame {k} (bytes {offset}..{offset + length}): {exc}") from exc
+        raise OpenZLError.of_frame(k, exc, offset=offset, nbytes=length) from exc
     if desc.sample.name == "bool" and raw.size and raw.max() > 1:
         bad = int(np.flatnonzero(raw > 1)[0])
-        raise RumiFormatError(
+        msg = (
             f"frame {k} (bytes {offset}..{offset + length}): byte {bad} of a decoded bool "
             f"frame is {int(raw[bad])}, neither 0 nor 1"
+        )
+        raise RumiFormatError.invalid(
+            f"frame {k}", msg, offset=offset, expected=(0, 1), found=int(raw[bad])
         )
     return desc.grid.to_block(k, desc.sample.to_array(raw))
 

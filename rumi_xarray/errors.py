@@ -8,8 +8,10 @@ from typing import Self
 class RumiFormatError(ValueError):
     """Bytes that break the rumi format, or use a feature this reader cannot read.
 
-    ``field`` names what is wrong, ``offset`` is the byte offset in the file or blob
-    (``None`` when it has none), ``expected`` and ``found`` are the values involved.
+    ``field`` names what is wrong, as the message spells it; ``offset`` is the byte offset
+    in the file or blob (``None`` when it has none), ``expected`` and ``found`` are the
+    values involved (``None`` when unknown). Every raise site builds one with `mismatch`,
+    `invalid` or `of_frame`, which set all four; the error pickles with them.
     """
 
     field: str | None = None
@@ -26,6 +28,62 @@ class RumiFormatError(ValueError):
         err = cls(f"{field}{at}: expected {expected}, found {found!r}")
         err.field, err.expected, err.found, err.offset = field, expected, found, offset
         return err
+
+    @classmethod
+    def invalid(
+        cls,
+        field: str,
+        message: str,
+        *,
+        offset: int | None = None,
+        expected: object = None,
+        found: object = None,
+    ) -> Self:
+        """Build an error whose message is not "expected X, found Y"; it names ``field``.
+
+        Parameters
+        ----------
+        field
+            What is wrong, as the message spells it (e.g. ``"TileOffsets"``, ``"band 1"``).
+        message
+            The whole message, kept as it is.
+        offset, expected, found
+            As for `mismatch`; None where the error has no such value.
+        """
+        err = cls(message)
+        err.field, err.expected, err.found, err.offset = field, expected, found, offset
+        return err
+
+    @classmethod
+    def of_frame(
+        cls,
+        frame: int | str,
+        cause: RumiFormatError,
+        *,
+        offset: int | None = None,
+        nbytes: int | None = None,
+    ) -> Self:
+        """Name the frame an error is about: ``"frame <frame> (bytes <a>..<b>): <cause>"``.
+
+        Every read path (the engine, the Zarr and numcodecs codecs) names a frame that does
+        not decode this way: by its index and byte range where it knows them, else by its
+        key (`rumi_codec.frame_key`). ``field`` becomes ``"frame <frame>"``, ``offset`` the
+        frame's offset; ``expected`` and ``found`` are the cause's. Chain it ``from cause``.
+        """
+        field = f"frame {frame}"
+        where = "" if offset is None or nbytes is None else f" (bytes {offset}..{offset + nbytes})"
+        err = cls(f"{field}{where}: {cause}")
+        err.field, err.expected, err.found, err.offset = field, cause.expected, cause.found, offset
+        return err
+
+
+class OpenZLError(RumiFormatError):
+    """An OpenZL frame that cannot be decoded, or an array that cannot be encoded.
+
+    A `RumiFormatError` (so a ValueError): every OpenZL failure on a read path, through
+    the engine, a Zarr v3 codec or a numcodecs codec (kerchunk), is one, and names the
+    frame (`RumiFormatError.of_frame`). Raised by `rumi_codec`, which imports it from here.
+    """
 
 
 class RumiVirtualError(ValueError):

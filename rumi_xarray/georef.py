@@ -40,13 +40,13 @@ def crs_kind(epsg: int) -> str:
     import pyproj
 
     if not _EPSG_RANGE[0] <= epsg <= _EPSG_RANGE[1]:
-        raise RumiFormatError(
-            f"EPSG code {epsg} is outside the {_EPSG_RANGE[0]} to {_EPSG_RANGE[1]} rumi accepts"
-        )
+        msg = f"EPSG code {epsg} is outside the {_EPSG_RANGE[0]} to {_EPSG_RANGE[1]} rumi accepts"
+        raise RumiFormatError.invalid("EPSG", msg, expected=_EPSG_RANGE, found=epsg)
     try:
         crs = pyproj.CRS.from_epsg(epsg)
     except pyproj.exceptions.CRSError:
-        raise RumiFormatError(f"EPSG code {epsg} is not in the registry") from None
+        msg = f"EPSG code {epsg} is not in the registry"
+        raise RumiFormatError.invalid("EPSG", msg, expected="in the registry", found=epsg) from None
     if crs.is_projected:
         return "projected"
     return "geographic" if crs.is_geographic else "other"
@@ -64,17 +64,27 @@ def parse_georef(buf: bytes | memoryview, offset: int) -> Georef:
     if model == ModelType.UNDEFINED:
         for i, (v, want) in enumerate(zip(matrix, _UNDEFINED_MATRIX, strict=True)):
             if v != want:
-                raise RumiFormatError(
+                msg = (
                     "an undefined CRS carries the identity-like matrix the specification "
                     f"fixes; element {i} is {v:g}, not {want:g}"
+                )
+                raise RumiFormatError.invalid(
+                    f"element {i}", msg, offset=offset + 8 * i, expected=want, found=v
                 )
         return Georef(None, None, raster == RasterType.PIXEL_IS_POINT)
     for i, v in enumerate(matrix):
         want = 1.0 if i == 15 else 0.0
-        if i not in _FREE and not v == want:
-            raise RumiFormatError(
+        if i not in _FREE and v != want:
+            msg = (
                 f"ModelTransformationTag element {i} is {v:g}; only the six affine "
                 "coefficients are free and element 15 is 1"
+            )
+            raise RumiFormatError.invalid(
+                f"ModelTransformationTag element {i}",
+                msg,
+                offset=offset + 8 * i,
+                expected=want,
+                found=v,
             )
     a, b, c, d, e, f = (matrix[i] for i in _FREE)
     return Georef((a, b, c, d, e, f), epsg, raster == RasterType.PIXEL_IS_POINT)
@@ -82,38 +92,62 @@ def parse_georef(buf: bytes | memoryview, offset: int) -> Georef:
 
 def _parse_keys(keys: tuple[int, ...], offset: int) -> tuple[ModelType, RasterType, int]:
     if keys[:4] != (1, 1, 0, 3):
-        raise RumiFormatError(
-            "GeoKeyDirectory header is {} {} {} {}, rumi writes 1 1 0 3".format(*keys[:4])
+        msg = "GeoKeyDirectory header is {} {} {} {}, rumi writes 1 1 0 3".format(*keys[:4])
+        raise RumiFormatError.invalid(
+            "GeoKeyDirectory header", msg, offset=offset, expected=(1, 1, 0, 3), found=keys[:4]
         )
     for i in (4, 8, 12):
         if keys[i + 1 : i + 3] != (0, 1):
-            raise RumiFormatError(
+            msg = (
                 f"GeoKey {keys[i]} is stored as {keys[i : i + 4]}; rumi writes every key "
                 "as (key_id, 0, 1, value)"
+            )
+            raise RumiFormatError.invalid(
+                f"GeoKey {keys[i]}",
+                msg,
+                offset=offset + 2 * i,
+                expected=(0, 1),
+                found=keys[i + 1 : i + 3],
             )
     if keys[4] != 1024 or keys[8] != 1025:
         raise RumiFormatError.mismatch(
             "GeoKey ids", expected=(1024, 1025), found=(keys[4], keys[8]), offset=offset
         )
     if keys[7] not in tuple(ModelType):
-        raise RumiFormatError(f"GTModelType is {keys[7]}, rumi allows 0, 1 or 2")
+        msg = f"GTModelType is {keys[7]}, rumi allows 0, 1 or 2"
+        raise RumiFormatError.invalid(
+            "GTModelType", msg, offset=offset + 14, expected=(0, 1, 2), found=keys[7]
+        )
     if keys[11] not in tuple(RasterType):
-        raise RumiFormatError(f"GTRasterType is {keys[11]}, rumi allows 1 or 2")
+        msg = f"GTRasterType is {keys[11]}, rumi allows 1 or 2"
+        raise RumiFormatError.invalid(
+            "GTRasterType", msg, offset=offset + 22, expected=(1, 2), found=keys[11]
+        )
     model, raster, key, value = ModelType(keys[7]), RasterType(keys[11]), keys[12], keys[15]
     if model == ModelType.UNDEFINED:
         if (key, value) != (2048, 0):
-            raise RumiFormatError(
-                f"an undefined CRS needs key 2048 set to 0, found key {key} set to {value}"
+            msg = f"an undefined CRS needs key 2048 set to 0, found key {key} set to {value}"
+            raise RumiFormatError.invalid(
+                "undefined CRS", msg, offset=offset + 24, expected=(2048, 0), found=(key, value)
             )
         return model, raster, 0
     want = 3072 if model == ModelType.PROJECTED else 2048
     if key != want:
-        raise RumiFormatError(f"GTModelType {model.value} needs key {want}, found {key}")
+        msg = f"GTModelType {model.value} needs key {want}, found {key}"
+        raise RumiFormatError.invalid(
+            "GTModelType", msg, offset=offset + 24, expected=want, found=key
+        )
     kind = crs_kind(value)
     if kind == "other":
-        raise RumiFormatError(f"EPSG:{value} is not a projected or geographic CRS")
+        msg = f"EPSG:{value} is not a projected or geographic CRS"
+        raise RumiFormatError.invalid(
+            "EPSG", msg, offset=offset + 30, expected=("projected", "geographic"), found=value
+        )
     if kind != model.name.lower():
-        raise RumiFormatError(f"EPSG {value} is {kind} but GTModelType says {model.name.lower()}")
+        msg = f"EPSG {value} is {kind} but GTModelType says {model.name.lower()}"
+        raise RumiFormatError.invalid(
+            "EPSG", msg, offset=offset + 30, expected=model.name.lower(), found=kind
+        )
     return model, raster, value
 
 

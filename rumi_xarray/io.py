@@ -47,16 +47,24 @@ class RangeReader(Protocol):
 
 def _check(reader: RangeReader, offset: int, length: int) -> None:
     if offset < 0 or length < 0 or offset + length > reader.size:
-        raise RumiFormatError(
-            f"byte range [{offset}, {offset + length}) is outside the {reader.size}-byte source"
+        msg = f"byte range [{offset}, {offset + length}) is outside the {reader.size}-byte source"
+        raise RumiFormatError.invalid(
+            "byte range",
+            msg,
+            offset=offset,
+            expected=f"within [0, {reader.size})",
+            found=(offset, offset + length),
         )
 
 
 def _checked(data: Buffer, offset: int, length: int) -> Buffer:
     if len(memoryview(data)) != length:
-        raise RumiFormatError(
+        msg = (
             f"read {len(memoryview(data))} bytes at {offset}, expected {length}; "
             "the source changed or is truncated"
+        )
+        raise RumiFormatError.invalid(
+            "source", msg, offset=offset, expected=length, found=len(memoryview(data))
         )
     return data
 

@@ -45,21 +45,23 @@ def unit_axes(unit: int, bands: int, times: int) -> tuple[str, str]:
     present = "".join(a for a, n in (("b", bands), ("t", times)) if n > 1)
     if unit in (0, 9):
         if unit == 9 and present != "bt":
-            raise RumiFormatError(f"frame_unit 9 does not fit {bands} bands and {times} time steps")
+            msg = f"frame_unit 9 does not fit {bands} bands and {times} time steps"
+            raise RumiFormatError.invalid("frame_unit", msg, found=unit)
         return "hw", present[::-1] if unit == 9 else present
     layouts = FRAME_AXES.get(unit)
     if layouts is None:
-        raise RumiFormatError(f"frame_unit is {unit}, which names no frame layout")
+        msg = f"frame_unit is {unit}, which names no frame layout"
+        raise RumiFormatError.invalid(
+            "frame_unit", msg, expected=tuple(sorted({0, 9, *FRAME_AXES})), found=unit
+        )
     if isinstance(layouts, tuple):
         if len(present) != 1:
-            raise RumiFormatError(
-                f"frame_unit {unit} does not fit {bands} bands and {times} time steps"
-            )
+            msg = f"frame_unit {unit} does not fit {bands} bands and {times} time steps"
+            raise RumiFormatError.invalid("frame_unit", msg, found=unit)
         return layouts[0 if present == "b" else 1], ""
     if present != "bt":
-        raise RumiFormatError(
-            f"frame_unit {unit} does not fit {bands} bands and {times} time steps"
-        )
+        msg = f"frame_unit {unit} does not fit {bands} bands and {times} time steps"
+        raise RumiFormatError.invalid("frame_unit", msg, found=unit)
     return layouts, ""
 
 
@@ -325,7 +327,10 @@ class FrameTable:
         """Refuse frames that decode past :data:`~rumi_xarray.spec.MAX_FRAME_BYTES`."""
         nbytes = self.grid.max_frame_samples() * self.sample.nbytes
         if nbytes > MAX_FRAME_BYTES:
-            raise RumiFormatError(
+            msg = (
                 f"a decoded frame of {nbytes} bytes is past the size limit for this reader "
                 f"({MAX_FRAME_BYTES})"
+            )
+            raise RumiFormatError.invalid(
+                "decoded frame", msg, expected=f"<= {MAX_FRAME_BYTES}", found=nbytes
             )

@@ -58,10 +58,16 @@ def parse_trailer(buf: Buffer, *, bands: int, times: int, offset: int) -> Traile
     """Parse a ``TAIL`` or ``TIME`` trailer that starts at file offset ``offset`` and ends at EOF."""
     buf = memoryview(buf)
     if len(buf) < TRAILER_HEAD.size or bytes(buf[:4]) not in (TAIL_MAGIC, TIME_MAGIC):
-        raise RumiFormatError(f"no trailer where the frames end, at {offset}")
+        msg = f"no trailer where the frames end, at {offset}"
+        raise RumiFormatError.invalid(
+            "trailer", msg, offset=offset, expected=(TAIL_MAGIC, TIME_MAGIC), found=bytes(buf[:4])
+        )
     magic, version = TRAILER_HEAD.unpack_from(buf)
     if version != 1:
-        raise RumiFormatError(f"trailer version {version}, this reader implements 1")
+        msg = f"trailer version {version}, this reader implements 1"
+        raise RumiFormatError.invalid(
+            "trailer version", msg, offset=offset + 4, expected=1, found=version
+        )
     pos = TRAILER_HEAD.size
     texts = None
     if magic == TAIL_MAGIC:
@@ -77,24 +83,30 @@ def _parse_band_texts(
     texts: list[str] = []
     for b in range(bands):
         if pos + 2 > len(buf):
-            raise RumiFormatError(
-                f"the trailer ends inside the text of band {b}, at {offset + pos}"
-            )
+            msg = f"the trailer ends inside the text of band {b}, at {offset + pos}"
+            raise RumiFormatError.invalid(f"band {b}", msg, offset=offset + pos)
         n = int.from_bytes(buf[pos : pos + 2], "little")
         raw = bytes(buf[pos + 2 : pos + 2 + n])
         if len(raw) < n:
-            raise RumiFormatError(
-                f"the trailer ends inside the text of band {b}, at {offset + pos}"
+            msg = f"the trailer ends inside the text of band {b}, at {offset + pos}"
+            raise RumiFormatError.invalid(
+                f"band {b}", msg, offset=offset + pos, expected=n, found=len(raw)
             )
         problem = _band_text_problem(b, raw)
         if problem:
-            raise RumiFormatError(problem)
+            raise RumiFormatError.invalid(f"band {b}", problem, offset=offset + pos)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise RumiFormatError(f"band {b} text is not valid UTF-8") from None
+            raise RumiFormatError.invalid(
+                f"band {b}", f"band {b} text is not valid UTF-8", offset=offset + pos, found=raw
+            ) from None
         if text in texts:
-            raise RumiFormatError(f"bands {texts.index(text)} and {b} have the same text")
+            first = texts.index(text)
+            msg = f"bands {first} and {b} have the same text"
+            raise RumiFormatError.invalid(
+                f"bands {first} and {b}", msg, offset=offset + pos, found=text
+            )
         texts.append(text)
         pos += 2 + n
     return tuple(texts), pos
@@ -102,16 +114,25 @@ def _parse_band_texts(
 
 def _parse_time(buf: memoryview, times: int, offset: int, *, required: bool) -> TimeAxis | None:
     if len(buf) < TIME_BLOCK.size:
-        raise RumiFormatError(f"the trailer ends before its time fields, at {offset}")
+        msg = f"the trailer ends before its time fields, at {offset}"
+        raise RumiFormatError.invalid(
+            "time fields", msg, offset=offset, expected=TIME_BLOCK.size, found=len(buf)
+        )
     kind, bits, origin, step, scale = TIME_BLOCK.unpack_from(buf)
     if kind not in tuple(TimeKind) or (required and kind == TimeKind.NONE):
         allowed = "intervals (1) or instants (2)" + ("" if required else " or none (0)")
-        raise RumiFormatError(f"time_type is {kind}; rumi records {allowed}")
+        msg = f"time_type is {kind}; rumi records {allowed}"
+        raise RumiFormatError.invalid("time_type", msg, offset=offset, expected=allowed, found=kind)
     rest = buf[TIME_BLOCK.size :]
     if kind == TimeKind.NONE:
         if (bits, origin, step, scale) != (0, 0, 0, 1) or len(rest):
-            raise RumiFormatError(
-                "a trailer without time must hold bits 0, origin 0, step 0, scale 1"
+            msg = "a trailer without time must hold bits 0, origin 0, step 0, scale 1"
+            raise RumiFormatError.invalid(
+                "trailer without time",
+                msg,
+                offset=offset,
+                expected=(0, 0, 0, 1),
+                found=(bits, origin, step, scale),
             )
         return None
     if times > MAX_TIME_COUNT:
@@ -119,20 +140,34 @@ def _parse_time(buf: memoryview, times: int, offset: int, *, required: bool) -> 
     if bits > 64:
         raise RumiFormatError.mismatch("time_bits", expected="0..64", found=bits, offset=offset + 1)
     if scale not in (1, DAY):
-        raise RumiFormatError(
-            f"time_scale is {scale}; rumi stores seconds (1) or whole days (86400)"
+        msg = f"time_scale is {scale}; rumi stores seconds (1) or whole days (86400)"
+        raise RumiFormatError.invalid(
+            "time_scale", msg, offset=offset + 18, expected=(1, DAY), found=scale
         )
     n = times * (2 if kind == TimeKind.INTERVAL else 1)
     need = packed_nbytes(n, bits)
     if len(rest) < need:
-        raise RumiFormatError(f"the time residuals need {need} bytes, the trailer has {len(rest)}")
+        msg = f"the time residuals need {need} bytes, the trailer has {len(rest)}"
+        raise RumiFormatError.invalid(
+            "time residuals", msg, offset=offset + TIME_BLOCK.size, expected=need, found=len(rest)
+        )
     if len(rest) > need:
         extra = len(rest) - need
-        raise RumiFormatError(
+        msg = (
             f"the trailer has {extra} extra byte after the time residuals; a file ends with its trailer"
         )
+        raise RumiFormatError.invalid(
+            "time residuals",
+            msg,
+            offset=offset + TIME_BLOCK.size + need,
+            expected=need,
+            found=len(rest),
+        )
     if not trailing_bits_zero(rest, n, bits):
-        raise RumiFormatError("the unused bits of the last residual byte are not zero")
+        msg = "the unused bits of the last residual byte are not zero"
+        raise RumiFormatError.invalid(
+            "last residual byte", msg, offset=offset + TIME_BLOCK.size + need - 1
+        )
     zigzag = unpack_bits(rest, n, bits)
     seconds = _decode_coords(zigzag, origin, step, scale, bits)
     _check_order(seconds, kind)
@@ -147,20 +182,27 @@ def _decode_coords(zigzag: np.ndarray, origin: int, step: int, scale: int, bits:
     residual = (zigzag >> np.uint64(1)).astype(np.int64) ^ -(zigzag & np.uint64(1)).astype(np.int64)
     largest = max(int(residual.max()), -int(residual.min()))
     if (abs(origin) + (n - 1) * abs(step) + largest) * scale > _INT64_MAX:
-        raise RumiFormatError("a time coordinate in seconds does not fit in int64")
+        raise RumiFormatError.invalid(
+            "time coordinate", "a time coordinate in seconds does not fit in int64"
+        )
     units = origin + np.arange(n, dtype=np.int64) * step + residual
     if n and units[0] != origin:
-        raise RumiFormatError("time_epoch is not the first coordinate")
-    if step != _slope(int(units[0]), int(units[-1]), n):
-        raise RumiFormatError("time_step is not the slope the coordinates imply")
-    if bits != int(zigzag.max()).bit_length():
-        raise RumiFormatError("time_bits is not the width the residuals need")
+        msg = "time_epoch is not the first coordinate"
+        raise RumiFormatError.invalid("time_epoch", msg, expected=int(units[0]), found=origin)
+    if step != (slope := _slope(int(units[0]), int(units[-1]), n)):
+        msg = "time_step is not the slope the coordinates imply"
+        raise RumiFormatError.invalid("time_step", msg, expected=slope, found=step)
+    if bits != (width := int(zigzag.max()).bit_length()):
+        raise RumiFormatError.invalid(
+            "time_bits", "time_bits is not the width the residuals need", expected=width, found=bits
+        )
     seconds = units * scale
     if scale == 1 and np.all(seconds % DAY == 0):
-        raise RumiFormatError(
+        msg = (
             "time_scale is seconds but every coordinate falls on a whole day, "
             "which rumi stores as days"
         )
+        raise RumiFormatError.invalid("time_scale", msg, expected=DAY, found=scale)
     return seconds
 
 
@@ -173,21 +215,25 @@ def _check_order(seconds: np.ndarray, kind: int) -> None:
     if kind == TimeKind.INSTANT:
         back = np.flatnonzero(seconds[1:] < seconds[:-1])  # np.diff can wrap around int64
         if back.size:
-            raise RumiFormatError(f"time coordinate {int(back[0]) + 1} goes backwards")
+            i = int(back[0]) + 1
+            raise RumiFormatError.invalid(
+                f"time coordinate {i}", f"time coordinate {i} goes backwards", found=int(seconds[i])
+            )
         return
     starts, ends = seconds[0::2], seconds[1::2]
     empty = np.flatnonzero(starts >= ends)
     if empty.size:
-        raise RumiFormatError(
-            f"time step {int(empty[0])} starts at or after it ends, so it covers nothing"
-        )
+        i = int(empty[0])
+        msg = f"time step {i} starts at or after it ends, so it covers nothing"
+        raise RumiFormatError.invalid(f"time step {i}", msg, found=(int(starts[i]), int(ends[i])))
     overlap = np.flatnonzero(ends[:-1] > starts[1:])
     if overlap.size:
         i = int(overlap[0])
-        raise RumiFormatError(
+        msg = (
             f"time step {i} ends after step {i + 1} starts; rumi records steps that "
             "meet or leave a gap, never steps that overlap"
         )
+        raise RumiFormatError.invalid(f"time step {i}", msg, found=(int(starts[i]), int(ends[i])))
 
 
 # ---------------------------------------------------------------------------------------

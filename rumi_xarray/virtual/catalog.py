@@ -180,7 +180,10 @@ def read_catalog(source: str | os.PathLike[str] | pa.Table) -> list[Entry]:
     table: pa.Table = pq.read_table(os.fspath(source)) if is_path else source
     missing = [c for c in COLUMNS if c not in table.column_names and c not in _OPTIONAL]
     if missing:
-        raise RumiFormatError(f"catalog lacks the columns {missing}")
+        msg = f"catalog lacks the columns {missing}"
+        raise RumiFormatError.invalid(
+            "columns", msg, expected=[c for c in COLUMNS if c not in _OPTIONAL], found=missing
+        )
     n = table.num_rows
     columns = {
         name: table.column(name).to_pylist() if name in table.column_names else [None] * n
@@ -193,15 +196,26 @@ def read_catalog(source: str | os.PathLike[str] | pa.Table) -> list[Entry]:
             desc = _describe_row(row)
             entries.append(Entry(row["path"], desc, row["nbytes"], _row_nodata(row, desc)))
         except (RumiFormatError, TypeError, ValueError, KeyError) as exc:
-            raise RumiFormatError(f"catalog row {i} ({row['path']!r}): {exc}") from exc
+            msg = f"catalog row {i} ({row['path']!r}): {exc}"
+            raise RumiFormatError.invalid(
+                f"catalog row {i}",
+                msg,
+                expected=getattr(exc, "expected", None),
+                found=getattr(exc, "found", None),
+            ) from exc
     return entries
 
 
 def _describe_row(row: dict[str, Any]) -> RumiFile:
     if not isinstance(row["path"], str) or not row["path"]:
-        raise RumiFormatError("path must be a non-empty string")
+        raise RumiFormatError.invalid(
+            "path", "path must be a non-empty string", expected="a non-empty str", found=row["path"]
+        )
     if not isinstance(row["header"], bytes):
-        raise RumiFormatError("header must be the file's header blob")
+        msg = "header must be the file's header blob"
+        raise RumiFormatError.invalid(
+            "header", msg, expected="bytes", found=type(row["header"]).__name__
+        )
     nbytes = row["nbytes"]
     if not isinstance(nbytes, int) or nbytes <= 0:
         raise RumiFormatError.mismatch("nbytes", expected="the file's length", found=nbytes)
@@ -241,7 +255,8 @@ def _georef(row: dict[str, Any]) -> Georef:
     crs, transform = row["crs"], row["transform"]
     if crs is None or transform is None:
         if crs is not None or transform is not None:
-            raise RumiFormatError("crs and transform must be given together")
+            msg = "crs and transform must be given together"
+            raise RumiFormatError.invalid("crs and transform", msg, found=(crs, transform))
         return Georef(None, None, bool(row["pixel_is_point"]))
     if not crs.startswith("EPSG:") or not crs[5:].isdigit():
         raise RumiFormatError.mismatch("crs", expected="'EPSG:<code>'", found=crs)

@@ -278,7 +278,9 @@ def build_index(plan: WritePlan, counts: np.ndarray) -> bytes:
 
 def _check_frame(frame: object, nbytes: int, k: int) -> bytes:
     """One OpenZL frame decoding to ``nbytes`` bytes (checked from its header only)."""
-    from rumi_codec._core import OpenZLError, decoded_nbytes
+    from rumi_codec._core import decoded_nbytes
+
+    from ..errors import OpenZLError
 
     try:
         data = bytes(cast("Buffer", frame))

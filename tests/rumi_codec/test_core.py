@@ -13,14 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openzl import ext
 
-from rumi_codec import _core
-from rumi_codec._core import (
-    OpenZLError,
-    compress,
-    decoded_nbytes,
-    decompress,
-    decompress_output,
-)
+from rumi_codec import OpenZLError, _core
+from rumi_codec._core import compress, decoded_nbytes, decompress, decompress_output
 
 if TYPE_CHECKING:
     from _fixtures import Fixture

@@ -16,8 +16,7 @@ from zarr.core.array_spec import ArrayConfig, ArraySpec
 from zarr.core.buffer import default_buffer_prototype
 from zarr.dtype import parse_dtype
 
-from rumi_codec import _core, _grid, frame_key, numcodecs_, zarr_
-from rumi_codec._core import OpenZLError
+from rumi_codec import OpenZLError, _core, _grid, frame_key, numcodecs_, zarr_
 from rumi_xarray.layout import FrameGrid, frame_order
 
 if TYPE_CHECKING:

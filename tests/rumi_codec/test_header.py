@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openzl import ext
 
-from rumi_codec import _core, _header
+from rumi_codec import OpenZLError, _core, _header
 
 if TYPE_CHECKING:
     from _fixtures import Fixture
@@ -132,6 +132,6 @@ def test_only_the_first_frame_of_a_skeleton_is_decoded_for_its_width(
         _core.decompress_into(_core.compress(tile), out, widths={2})
         assert out.tobytes() == tile.tobytes()
     assert len(calls) == 1
-    with pytest.raises(_core.OpenZLError, match="element width is 2 bytes, expected 1 or 4"):
+    with pytest.raises(OpenZLError, match="element width is 2 bytes, expected 1 or 4"):
         _core.decompress_into(_core.compress(tiles[0]), out, widths={1, 4})
     assert len(calls) == 1  # refused from the skeleton, before decoding

@@ -20,8 +20,7 @@ from zarr.core.buffer import default_buffer_prototype
 from zarr.dtype import parse_dtype
 from zarr.registry import register_codec
 
-from rumi_codec import _core, numcodecs_
-from rumi_codec._core import OpenZLError
+from rumi_codec import OpenZLError, _core, numcodecs_
 from rumi_codec.zarr_ import OpenZLCodec
 from rumi_xarray import RumiFormatError
 
