@@ -16,7 +16,6 @@ from .errors import (
     RumiFormatError,
     RumiVirtualError,
     RumiVirtualWarning,
-    StackError,
 )
 
 __all__ = [
@@ -25,7 +24,6 @@ __all__ = [
     "RumiFormatError",
     "RumiVirtualError",
     "RumiVirtualWarning",
-    "StackError",
     "catalog",
     "header_blob",
     "mosaic",

@@ -522,7 +522,7 @@ def cli_text(text: str, flags: dict[str, str]) -> str:
 
 
 def _error_text(exc: BaseException, args: argparse.Namespace) -> str:
-    """One line for an error: a remote object that is missing is "not found: URL"."""
+    """One line for an error and its notes: a remote object that is missing is "not found: URL"."""
     if isinstance(exc, FileNotFoundError) and exc.errno is None:  # fsspec: the bare path
         name = str(exc.filename if exc.filename is not None else (exc.args or ("",))[0])
         urls = [v for v in vars(args).values() if isinstance(v, str) and "://" in v]
@@ -531,7 +531,9 @@ def _error_text(exc: BaseException, args: argparse.Namespace) -> str:
                 return f"not found: {url}"
         if name and not any(c.isspace() for c in name):
             return f"not found: {name}"
-    return cli_text(str(exc), args.flags) or type(exc).__name__
+    parts = [str(exc), *getattr(exc, "__notes__", ())]  # notes name the source
+    text = "; ".join(part for part in parts if part)
+    return cli_text(text, args.flags) or type(exc).__name__
 
 
 @contextlib.contextmanager

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..coords import CF_CALENDAR, CF_TIME_UNITS
 from ..errors import RumiVirtualError, RumiVirtualWarning
+from ..values import same_value
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -242,41 +243,13 @@ def enable_rectilinear() -> None:
         zarr.config.set({"array.rectilinear_chunks": True})
 
 
-def parse_fill(name: str, value: float | bool, data_type: str) -> int | float | bool:
-    """Check that ``value`` (a nodata or fill value) is a sample of ``data_type``.
-
-    Raises a ValueError naming both when it is out of range, not integral for an
-    integer type, or not 0/1 for ``bool``.
-    """
-    if isinstance(value, complex) or not isinstance(value, int | float | np.number):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    dtype = np.dtype(data_type)
-    ok = True
-    if dtype.kind == "b":
-        ok = value in (0, 1)
-    elif dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        ok = math.isfinite(value) and value == int(value) and info.min <= value <= info.max
-    elif math.isfinite(value):
-        ok = abs(float(value)) <= float(np.finfo(dtype).max)
-    if not ok:
-        raise ValueError(f"{name}={value!r} is out of range for the files' dtype {data_type}")
-    if dtype.kind == "b":
-        return bool(value)
-    return int(value) if dtype.kind in "iu" else float(value)
-
-
-def same_value(a: object, b: object) -> bool:
-    """Equality that takes NaN as equal to NaN."""
-    return a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)
-
-
-def _fill_json(value: float | bool, data_type: str) -> Any:
+def _fill_json(value: complex | float | bool, data_type: str) -> Any:
     """A fill value as Zarr metadata spells it for ``data_type`` (NaN as ``"NaN"``)."""
     if data_type == "bool":
         return bool(value)
     if data_type.startswith("complex"):
-        return [_float_json(value), 0.0]
+        number = complex(value)
+        return [_float_json(number.real), _float_json(number.imag)]
     if data_type.startswith("float"):
         return _float_json(value)
     return int(value)
