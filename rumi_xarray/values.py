@@ -9,7 +9,7 @@ as ``keyword=value``, so that the command line can show the flag instead.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -38,7 +38,7 @@ def sample_value(keyword: str, value: Any, dtype: np.dtype) -> np.generic:
         number = complex(value)
         for part in (number.real, number.imag):
             _check_float(keyword, value, part, np.finfo(dtype).dtype, dtype)
-        return dtype.type(number)
+        return cast("np.generic", dtype.type(number))
     if isinstance(value, complex | np.complexfloating):
         if value.imag:
             raise ValueError(f"{keyword}={value!r} is complex but the data type is {dtype.name}")
@@ -46,7 +46,7 @@ def sample_value(keyword: str, value: Any, dtype: np.dtype) -> np.generic:
     if kind == "i":
         return _integer(keyword, value, dtype)
     _check_float(keyword, value, float(value), dtype, dtype)
-    return np.array(float(value)).astype(dtype)[()]
+    return cast("np.generic", np.array(float(value)).astype(dtype)[()])
 
 
 def same_value(a: object, b: object) -> bool:
@@ -71,7 +71,7 @@ def _kind(dtype: np.dtype) -> str:
     if np.issubdtype(dtype, np.inexact):
         return dtype.kind
     try:
-        ml_dtypes.iinfo(dtype)
+        ml_dtypes.iinfo(dtype)  # type: ignore[no-untyped-call]  # ml_dtypes: untyped
     except ValueError:
         return "f"
     return "i"
@@ -84,11 +84,11 @@ def _integer(keyword: str, value: Any, dtype: np.dtype) -> np.generic:
         if not np.isfinite(value) or value != int(value):
             raise ValueError(f"{keyword}={value!r} is not an integer, which {dtype.name} needs")
         value = int(value)
-    info = None if dtype.kind == "b" else ml_dtypes.iinfo(dtype)
+    info = None if dtype.kind == "b" else ml_dtypes.iinfo(dtype)  # type: ignore[no-untyped-call]
     lo, hi = (0, 1) if info is None else (info.min, info.max)
     if not int(lo) <= int(value) <= int(hi):
         raise ValueError(f"{keyword}={value!r} is out of range for {dtype.name} ({lo} to {hi})")
-    return np.array(int(value)).astype(dtype)[()]
+    return cast("np.generic", np.array(int(value)).astype(dtype)[()])
 
 
 def _check_float(
@@ -104,7 +104,7 @@ def _check_float(
         if not holds(part):
             raise ValueError(f"{keyword}={value!r} is not a value {dtype.name} can hold")
         return
-    info = ml_dtypes.finfo(part_dtype)
+    info = ml_dtypes.finfo(part_dtype)  # type: ignore[no-untyped-call]  # ml_dtypes: untyped
     if not float(info.min) <= part <= float(info.max):
         raise ValueError(
             f"{keyword}={value!r} is out of range for {dtype.name} ({info.min} to {info.max})"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import os
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 from xarray.backends import BackendArray, BackendEntrypoint
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     import xarray as xr
 
+    from ..decode import Key, Window
     from ..format import RumiFile
     from ..io import RangeReader
 
@@ -61,13 +62,15 @@ class RumiBackendArray(BackendArray):
         self.dtype = desc.dtype if nodata is None else masked_dtype(desc.dtype)
 
     def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
-        return indexing.explicit_indexing_adapter(
+        return indexing.explicit_indexing_adapter(  # type: ignore[no-any-return]  # xarray: -> Any
             key, self.shape, indexing.IndexingSupport.OUTER, self._getitem
         )
 
-    def _getitem(self, key: tuple) -> np.ndarray:
+    def _getitem(self, key: tuple[Key, ...]) -> np.ndarray:
         parts = iter(key)
-        full = tuple(self.fixed[a] if a in self.fixed else next(parts) for a in range(4))
+        full = cast(
+            "Window", tuple(self.fixed[a] if a in self.fixed else next(parts) for a in range(4))
+        )
         raw = read_window(self.desc, self.reader, full, verify=self.verify)
         if self.nodata is None:
             return raw
@@ -94,7 +97,7 @@ def masked_dtype(dtype: np.dtype) -> np.dtype:
     if np.issubdtype(dtype, np.inexact):
         return dtype
     if np.issubdtype(dtype, np.integer):
-        return np.dtype(maybe_promote(dtype)[0])
+        return np.dtype(cast("np.dtype", maybe_promote(dtype)[0]))
     return np.dtype(np.float32)
 
 
@@ -255,7 +258,7 @@ def _band_variables(
 
 
 def _variable_metadata(
-    desc: RumiFile, coords: dict, source: Any
+    desc: RumiFile, coords: dict[str, Any], source: Any
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     grid = desc.grid
     attrs: dict[str, Any] = {"AREA_OR_POINT": area_or_point(desc.georef)}
@@ -338,7 +341,7 @@ class RumiBackendEntrypoint(BackendEntrypoint):
         "verify",
     )
 
-    def open_dataset(  # type: ignore[override]
+    def open_dataset(
         self,
         filename_or_obj: Any,
         *,

@@ -6,7 +6,7 @@ import os
 import re
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .main import add_quiet, add_storage_options, storage_options
 
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import argparse
 
     from ..virtual.model import VirtualDataset
+    from ..virtual.mosaic import Entry
     from .main import Commands
 
 ICECHUNK_QUIET = "error"
@@ -98,7 +99,7 @@ def _mosaic(args: argparse.Namespace) -> int:
     if args.source.endswith(".parquet"):
         from ..virtual.catalog import read_catalog
 
-        sources = read_catalog(args.source)
+        sources: list[Entry] | list[str] = read_catalog(args.source)
     else:
         sources = _glob(args.source, storage_options(args))
     fill = int(args.fill_value) if args.fill_value.is_integer() else args.fill_value
@@ -115,7 +116,7 @@ def _mosaic(args: argparse.Namespace) -> int:
     return 0
 
 
-def _glob(pattern: str, options: dict | None) -> list[str]:
+def _glob(pattern: str, options: dict[str, Any] | None) -> list[str]:
     import fsspec
 
     fs, _ = fsspec.core.url_to_fs(pattern, **(options or {}))

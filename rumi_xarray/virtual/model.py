@@ -13,7 +13,7 @@ import math
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
@@ -111,9 +111,9 @@ class VirtualArray:
     data_type: str
     codecs: tuple[dict[str, Any], ...]
     """The v3 codec pipeline."""
-    fill_value: int | float | bool = 0
+    fill_value: int | float | complex | bool = 0
     """What missing chunks (places no file covers) read as: Zarr's ``fill_value``."""
-    nodata: int | float | bool | None = None
+    nodata: int | float | complex | bool | None = None
     """Declared nodata: the ``_FillValue`` xarray masks (a v3 attribute, the v2 fill_value)."""
     padded: bool = False
     """Whether the codecs pad clipped edge frames to full chunks (``rumi.openzl_grid``)."""
@@ -213,11 +213,14 @@ class VirtualArray:
         )
         return _fill_json(self.fill_value, self.data_type)
 
-    def chunk_urls(self) -> np.ndarray:
+    def chunk_urls(self) -> np.ndarray[Any, np.dtypes.StringDType]:
         """The URL of each chunk (shaped like the chunk grid; ``""`` where missing)."""
-        return np.asarray([*self.urls, ""], dtype=np.dtypes.StringDType())[self.files]
+        urls = np.asarray([*self.urls, ""], dtype=np.dtypes.StringDType())
+        return cast("np.ndarray[Any, np.dtypes.StringDType]", urls[self.files])
 
-    def chunk_refs(self, name: str, zarr_format: ZarrFormat) -> Iterator[tuple[str, list]]:
+    def chunk_refs(
+        self, name: str, zarr_format: ZarrFormat
+    ) -> Iterator[tuple[str, list[str | int]]]:
         """``(key, [url, offset, length])`` of every present chunk."""
         sep = "." if zarr_format == 2 else "/"
         prefix = f"{name}/" if zarr_format == 2 else f"{name}/c/"
@@ -251,8 +254,8 @@ def _fill_json(value: complex | float | bool, data_type: str) -> Any:
         number = complex(value)
         return [_float_json(number.real), _float_json(number.imag)]
     if data_type.startswith("float"):
-        return _float_json(value)
-    return int(value)
+        return _float_json(value.real)
+    return int(value.real)
 
 
 def _float_json(value: float) -> float | str:
@@ -304,9 +307,9 @@ class VirtualDataset:
         return keys
 
     def _coordinates_attr(self) -> str:
-        return " ".join(n for n in self.coords.coords if n not in self.array.dims)
+        return " ".join(str(n) for n in self.coords.coords if n not in self.array.dims)
 
-    def chunk_refs(self, zarr_format: ZarrFormat = 3) -> Iterator[tuple[str, list]]:
+    def chunk_refs(self, zarr_format: ZarrFormat = 3) -> Iterator[tuple[str, list[str | int]]]:
         return self.array.chunk_refs(self.name, zarr_format)
 
 
@@ -314,7 +317,9 @@ def _json(obj: Any) -> bytes:
     return json.dumps(obj, allow_nan=True).encode()
 
 
-def _encode_coords(coords: xr.Dataset, attrs: dict[str, Any], zarr_format: ZarrFormat) -> dict:
+def _encode_coords(
+    coords: xr.Dataset, attrs: dict[str, Any], zarr_format: ZarrFormat
+) -> dict[str, bytes]:
     """Encode the coordinates with xarray into an in-memory Zarr store; return its keys.
 
     Every chunk is written, scalars included (``write_empty_chunks``): a 0-d
@@ -359,7 +364,7 @@ def _coord_encoding(var: xr.Variable, zarr_format: ZarrFormat) -> dict[str, Any]
     return encoding
 
 
-def _fill_attr(value: float | bool, data_type: str) -> Any:
+def _fill_attr(value: complex | float | bool, data_type: str) -> Any:
     """``_FillValue`` as xarray's zarr engine reads it from v3 attributes."""
     from xarray.backends.zarr import FillValueCoder
 

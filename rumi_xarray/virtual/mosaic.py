@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -25,11 +25,13 @@ from .file import VARIABLE, source_url
 from .model import VirtualArray, VirtualDataset, frame_chunks, frame_codecs, zarr_data_type
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Iterable, Mapping, Sequence
 
     import xarray as xr
 
     from ..format import RumiFile
+    from ..trailer import TimeAxis
 
 _TOLERANCE = 1e-6
 """Largest misfit, in pixels, of a file origin on the mosaic's pixel grid."""
@@ -127,7 +129,7 @@ def _nodata(
 
 
 def describe_entries(
-    sources: Iterable[str] | Sequence[Entry],
+    sources: Iterable[str | os.PathLike[str]] | Sequence[Entry],
     headers: Sequence[bytes] | None = None,
     storage_options: dict[str, Any] | None = None,
     max_workers: int | None = None,
@@ -146,9 +148,9 @@ def describe_entries(
     RumiVirtualError
         Naming the first entry that differs from the first one, and the field.
     """
-    items = list(sources)
+    items: list[str | os.PathLike[str] | Entry] = list(sources)
     if items and all(isinstance(s, Entry) for s in items):
-        entries: list[Entry] = items  # type: ignore[assignment]
+        entries = cast("list[Entry]", items)
         expected = facts(entries[0].desc)
         for i, entry in enumerate(entries[1:], 1):
             check_agree(i, entry.url, entry.desc, expected, agree)
@@ -241,7 +243,7 @@ def _pattern_dims(
     return names, values
 
 
-def _coordinate_values(name: str, texts: list[str], mapping: Mapping[str, Any] | None) -> list:
+def _coordinate_values(name: str, texts: list[str], mapping: Mapping[str, Any] | None) -> list[Any]:
     if mapping is not None:
         missing = next((t for t in texts if t not in mapping), None)
         if missing is not None:
@@ -275,7 +277,7 @@ class _Placement:
     cols: np.ndarray
     y_edges: np.ndarray
     x_edges: np.ndarray
-    transform: tuple[float, ...]
+    transform: tuple[float, float, float, float, float, float]
 
     @classmethod
     def of(cls, entries: Sequence[Entry]) -> _Placement:
@@ -404,8 +406,8 @@ def _fill(
             row_chunk[ids][:, None] + local[None, :, 2],
             col_chunk[ids][:, None] + local[None, :, 3],
         ]
-        index = np.broadcast_arrays(*index)
-        flat = np.ravel_multi_index(index, files.shape).ravel()
+        broadcast = np.broadcast_arrays(*index)
+        flat = np.ravel_multi_index(broadcast, files.shape).ravel()
         owner = np.repeat(ids, len(local))
         flat_all.append(flat)
         owner_all.append(owner)
@@ -452,16 +454,16 @@ def _times_along(entries: Sequence[Entry], extra: _Extra) -> dict[str, xr.Variab
     import xarray as xr
 
     dim = extra.time_dim
-    d = extra.names.index(dim)  # type: ignore[arg-type]
+    d = extra.names.index(dim)
     n, at = len(extra.coords[d]), extra.index[:, d]
-    axes = [e.desc.time for e in entries]
+    axes = [cast("TimeAxis", e.desc.time) for e in entries]  # every file has one instant
     starts = np.empty(n, "datetime64[s]")
-    starts[at] = [a.starts[0] for a in axes]  # type: ignore[union-attr]
+    starts[at] = [a.starts[0] for a in axes]
     attrs = {"standard_name": "time", "long_name": "time"}
     coords = {}
-    if all(a.kind == TimeKind.INTERVAL for a in axes):  # type: ignore[union-attr]
+    if all(a.kind == TimeKind.INTERVAL for a in axes):
         bounds = np.empty((n, 2), "datetime64[s]")
-        bounds[at] = [a.seconds[0] for a in axes]  # type: ignore[union-attr]
+        bounds[at] = [a.seconds[0] for a in axes]
         attrs["bounds"] = "time_bounds"
         coords["time_bounds"] = xr.Variable((dim, "bnds"), bounds)
     coords["time"] = xr.Variable(dim, starts, attrs)
