@@ -34,8 +34,11 @@ def test_every_consumer_uses_the_one_set_of_field_names(tmp_path: Path) -> None:
 
 def test_the_first_differing_source_and_field_are_named(tmp_path: Path) -> None:
     moved = (10.0, 0.0, 500160.0, 0.0, -10.0, 4000000.0)
-    paths = [_write(tmp_path / "a.rumi"), _write(tmp_path / "b.rumi", transform=moved),
-             _write(tmp_path / "c.rumi", tile=16)]
+    paths = [
+        _write(tmp_path / "a.rumi"),
+        _write(tmp_path / "b.rumi", transform=moved),
+        _write(tmp_path / "c.rumi", tile=16),
+    ]
     assert len(describe_sources(paths, agree=MOSAIC[:1])) == 3  # dtype only
     with pytest.raises(RumiVirtualError) as info:
         describe_sources(paths, agree=FIELDS)
@@ -46,8 +49,10 @@ def test_the_first_differing_source_and_field_are_named(tmp_path: Path) -> None:
 
 
 def test_check_agree_alone(tmp_path: Path) -> None:
-    a, b = (describe_sources([_write(tmp_path / f"{n}.rumi", tile=t)])[0][0]
-            for n, t in (("a", 8), ("b", 16)))
+    a, b = (
+        describe_sources([_write(tmp_path / f"{n}.rumi", tile=t)])[0][0]
+        for n, t in (("a", 8), ("b", 16))
+    )
     check_agree(1, "b", b, facts(a), ("dtype", "crs"))
     with pytest.raises(RumiVirtualError, match=r"in tile: \(16, 16\) != \(8, 8\)"):
         check_agree(1, "b", b, facts(a), ("dtype", "tile"))

@@ -51,7 +51,7 @@ def test_nan_fits_floats_and_complex() -> None:
         ("fill_value", -1, "uint8", "fill_value=-1 is out of range for uint8 (0 to 255)"),
         ("nodata", 2, "bool", "nodata=2 is out of range for bool (0 to 1)"),
         ("nodata", 0.5, "int16", "nodata=0.5 is not an integer, which int16 needs"),
-        ("fill_value", float("nan"), "uint8", "fill_value=nan is not an integer, which uint8 needs"),
+        ("fill_value", float("nan"), "uint8", "fill_value=nan is not an integer"),
         ("nodata", 1e39, "float32", "nodata=1e+39 is out of range for float32"),
         ("nodata", 1e39, "complex64", "nodata=1e+39 is out of range for complex64"),
         ("nodata", 1j, "float64", "nodata=1j is complex but the data type is float64"),
