@@ -18,7 +18,6 @@ from .errors import (
     RumiFormatError,
     RumiVirtualError,
     RumiVirtualWarning,
-    StackError,
 )
 
 if TYPE_CHECKING:  # what type checkers see of the names `__getattr__` loads on first use
@@ -38,7 +37,6 @@ __all__ = [
     "RumiFormatError",
     "RumiVirtualError",
     "RumiVirtualWarning",
-    "StackError",
     "catalog",
     "header_blob",
     "mosaic",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .crs import check_crs, spatial_ref_attrs
 from .georef import Georef
 from .spec import TimeKind
 
@@ -60,19 +60,22 @@ def spatial_coords(georef: Georef, length: int, width: int) -> dict[str, xr.Vari
 
     ``x``/``y`` when the transform has no rotation or shear, else 2-D ``xc``/``yc`` on
     ``(y, x)``. Without georeferencing: ``x``/``y`` 0.5, 1.5, ... and a ``spatial_ref``
-    holding only the identity ``GeoTransform``.
+    holding only the identity ``GeoTransform``. The CRS is checked here, with PROJ
+    (:func:`rumi_xarray.crs.check_crs`): a :class:`~rumi_xarray.errors.RumiFormatError`
+    for a code not in the registry or not of the kind the file's GTModelType says.
     """
     import xarray as xr
 
     corner = corner_transform(georef)
     if corner is None or georef.epsg is None:
         georef = Georef(None, None)
-        ref_attrs = {"GeoTransform": _geotransform(IDENTITY)}
+        ref_attrs = spatial_ref_attrs(None, IDENTITY)
         x_attrs: dict[str, str] = {}
         y_attrs: dict[str, str] = {}
     else:
+        kind = check_crs(georef.epsg, georef.model)
         ref_attrs = spatial_ref_attrs(georef.epsg, corner)
-        x_attrs, y_attrs = _axis_attrs("x", georef.epsg), _axis_attrs("y", georef.epsg)
+        x_attrs, y_attrs = _axis_attrs("x", kind), _axis_attrs("y", kind)
     a, b, c, d, e, f = centre_transform(georef)
     coords = {"spatial_ref": xr.Variable((), np.int64(0), ref_attrs)}
     if b == 0 and d == 0:
@@ -90,30 +93,9 @@ def file_coords(desc: RumiFile) -> dict[str, xr.Variable]:
     return {**spatial_coords(desc.georef, desc.grid.length, desc.grid.width), **time_coords(desc)}
 
 
-def spatial_ref_attrs(epsg: int, transform: tuple[float, ...]) -> dict[str, Any]:
-    """CF grid-mapping attributes plus the ``crs_wkt``/``spatial_ref``/``GeoTransform`` GDAL reads."""
-    return {**_crs_attrs(epsg), "GeoTransform": _geotransform(transform)}
-
-
-@lru_cache(maxsize=64)
-def _crs_attrs(epsg: int) -> dict[str, Any]:
-    import pyproj
-
-    crs = pyproj.CRS.from_epsg(epsg)
-    wkt = crs.to_wkt()
-    return {**crs.to_cf(), "crs_wkt": wkt, "spatial_ref": wkt}
-
-
-def _geotransform(transform: tuple[float, ...]) -> str:
-    """GDAL's ``GeoTransform`` text, ``"c a b f d e"``."""
-    a, b, c, d, e, f = transform
-    return " ".join(repr(float(v)) for v in (c, a, b, f, d, e))
-
-
-def _axis_attrs(axis: str, epsg: int) -> dict[str, str]:
-    from .georef import crs_kind
-
-    if crs_kind(epsg) == "geographic":
+def _axis_attrs(axis: str, kind: str) -> dict[str, str]:
+    """CF attributes of the ``x`` or ``y`` axis of a ``"projected"`` or ``"geographic"`` CRS."""
+    if kind == "geographic":
         name, units = (
             ("longitude", "degrees_east") if axis == "x" else ("latitude", "degrees_north")
         )

@@ -87,7 +87,33 @@ class OpenZLError(RumiFormatError):
 
 
 class RumiVirtualError(ValueError):
-    """Rumi files that cannot be shown as the Zarr view asked for (dtype, grid, mosaic)."""
+    """Rumi files that cannot be shown as the view asked for: a stack, a mosaic, a Zarr array.
+
+    Files of one stack or mosaic that disagree (:meth:`mismatch`) set ``index``, the
+    position of the first source that differs from source 0, ``field``, what differs
+    (``"shape"``, ``"dtype"``, ``"tile"``, ``"frame layout"``, ``"band count"``,
+    ``"band_texts"``, ``"time steps"``, ``"time"``, ``"crs"``, ``"resolution"``,
+    ``"rotation"``, ``"transform"`` or ``"pixel_is_point"``), ``expected``, source 0's
+    value, and ``found``, the source's; other cases (a dtype without a Zarr type, a grid
+    Zarr cannot express, files that overlap) leave them ``None``.
+    """
+
+    index: int | None = None
+    field: str | None = None
+    expected: object = None
+    found: object = None
+
+    @classmethod
+    def mismatch(
+        cls, index: int, label: str, field: str, *, expected: object, found: object
+    ) -> Self:
+        """Build ``"source <i> (<name>) differs from source 0 in <field>: <found> != <expected>"``."""
+        err = cls(
+            f"source {index} ({label!r}) differs from source 0 in {field}: "
+            f"{found!r} != {expected!r}"
+        )
+        err.index, err.field, err.expected, err.found = index, field, expected, found
+        return err
 
 
 class RumiVirtualWarning(UserWarning):
@@ -113,29 +139,3 @@ class RumiDataLossWarning(_Items, UserWarning):
 
 class RumiDataLossError(_Items, ValueError):
     """``to_rumi(..., strict=True)`` refused to drop metadata (``items``); nothing was written."""
-
-
-class StackError(ValueError):
-    """A source that is not grid-aligned with the first one.
-
-    ``index`` is the source's position, ``field`` what differs (``"shape"``, ``"dtype"``,
-    ``"tile"``, ``"frame layout"``, ``"band_texts"``, ``"crs"``, ``"transform"`` or
-    ``"pixel_is_point"``), ``expected`` source 0's value and ``found`` the source's.
-    """
-
-    index: int | None = None
-    field: str | None = None
-    expected: object = None
-    found: object = None
-
-    @classmethod
-    def mismatch(
-        cls, index: int, label: str, field: str, *, expected: object, found: object
-    ) -> Self:
-        """Build ``"source <i> (<name>) differs from source 0 in <field>: <found> != <expected>"``."""
-        err = cls(
-            f"source {index} ({label!r}) differs from source 0 in {field}: "
-            f"{found!r} != {expected!r}"
-        )
-        err.index, err.field, err.expected, err.found = index, field, expected, found
-        return err

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
 
+from .crs import check_epsg, crs_kind
 from .errors import RumiFormatError
 from .spec import GEO_NBYTES, ModelType, RasterType
 
@@ -14,7 +14,6 @@ _KEYS = struct.Struct("<16H")
 _FREE = (0, 1, 3, 4, 5, 7)
 """Matrix elements holding the affine (a, b, c, d, e, f)."""
 _UNDEFINED_MATRIX = (1.0, 0, 0, 0, 0, 1.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1.0)
-_EPSG_RANGE = (1024, 32766)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,34 +25,26 @@ class Georef:
     epsg: int | None
     pixel_is_point: bool = False
     """GeoKey 1025 RasterPixelIsPoint: the transform maps pixel centres, not corners."""
+    model: ModelType | None = field(default=None, compare=False)
+    """GTModelType as a parsed file states it (``None`` when not read from a file).
+
+    Parsing checks only the EPSG code's form; :func:`rumi_xarray.crs.check_crs` checks
+    that the code is of this kind when coordinates are built."""
 
     @property
     def model_type(self) -> ModelType:
         if self.epsg is None:
             return ModelType.UNDEFINED
+        if self.model is not None:
+            return self.model
         return ModelType.GEOGRAPHIC if crs_kind(self.epsg) == "geographic" else ModelType.PROJECTED
 
 
-@lru_cache(maxsize=512)
-def crs_kind(epsg: int) -> str:
-    """``"projected"``, ``"geographic"`` or ``"other"`` for an EPSG code; raises if unknown."""
-    import pyproj
-
-    if not _EPSG_RANGE[0] <= epsg <= _EPSG_RANGE[1]:
-        msg = f"EPSG code {epsg} is outside the {_EPSG_RANGE[0]} to {_EPSG_RANGE[1]} rumi accepts"
-        raise RumiFormatError.invalid("EPSG", msg, expected=_EPSG_RANGE, found=epsg)
-    try:
-        crs = pyproj.CRS.from_epsg(epsg)
-    except pyproj.exceptions.CRSError:
-        msg = f"EPSG code {epsg} is not in the registry"
-        raise RumiFormatError.invalid("EPSG", msg, expected="in the registry", found=epsg) from None
-    if crs.is_projected:
-        return "projected"
-    return "geographic" if crs.is_geographic else "other"
-
-
 def parse_georef(buf: bytes | memoryview, offset: int) -> Georef:
-    """Parse the 160 bytes of matrix and GeoKeys that end the out-of-line values."""
+    """Parse the 160 bytes of matrix and GeoKeys that end the out-of-line values.
+
+    The EPSG code's form is checked, not the code itself: parsing never asks PROJ.
+    """
     if len(buf) < GEO_NBYTES:
         raise RumiFormatError.mismatch(
             "georeferencing tags", expected=f"{GEO_NBYTES} bytes", found=len(buf), offset=offset
@@ -87,7 +78,7 @@ def parse_georef(buf: bytes | memoryview, offset: int) -> Georef:
                 found=v,
             )
     a, b, c, d, e, f = (matrix[i] for i in _FREE)
-    return Georef((a, b, c, d, e, f), epsg, raster == RasterType.PIXEL_IS_POINT)
+    return Georef((a, b, c, d, e, f), epsg, raster == RasterType.PIXEL_IS_POINT, model)
 
 
 def _parse_keys(keys: tuple[int, ...], offset: int) -> tuple[ModelType, RasterType, int]:
@@ -137,17 +128,7 @@ def _parse_keys(keys: tuple[int, ...], offset: int) -> tuple[ModelType, RasterTy
         raise RumiFormatError.invalid(
             "GTModelType", msg, offset=offset + 24, expected=want, found=key
         )
-    kind = crs_kind(value)
-    if kind == "other":
-        msg = f"EPSG:{value} is not a projected or geographic CRS"
-        raise RumiFormatError.invalid(
-            "EPSG", msg, offset=offset + 30, expected=("projected", "geographic"), found=value
-        )
-    if kind != model.name.lower():
-        msg = f"EPSG {value} is {kind} but GTModelType says {model.name.lower()}"
-        raise RumiFormatError.invalid(
-            "EPSG", msg, offset=offset + 30, expected=model.name.lower(), found=kind
-        )
+    check_epsg(value)
     return model, raster, value
 
 

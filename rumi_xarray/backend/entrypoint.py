@@ -18,6 +18,7 @@ from ..coords import area_or_point, band_coord, cf_times, file_coords
 from ..decode import read_window, resolve_verify
 from ..io import LockedReader, open_reader
 from ..spec import RUMI_MAGIC, Generation
+from ..values import sample_value
 from ..write import accessor  # noqa: F401  (registers .rumi, as rioxarray's .rio)
 
 if TYPE_CHECKING:
@@ -98,79 +99,6 @@ def masked_dtype(dtype: np.dtype) -> np.dtype:
     if np.issubdtype(dtype, np.integer):
         return np.dtype(cast("np.dtype", maybe_promote(dtype)[0]))
     return np.dtype(np.float32)
-
-
-def parse_nodata(nodata: Any, dtype: np.dtype) -> np.generic:
-    """``nodata`` as a scalar of ``dtype``; ValueError naming both if it is not one.
-
-    Integer types need an integer in range; float types a value in range, or NaN or an
-    infinity where the type has them; complex types take each part as a float.
-    """
-    if isinstance(nodata, bool | np.bool_):
-        nodata = int(nodata)
-    if not isinstance(nodata, int | float | complex | np.number):
-        raise TypeError(f"nodata must be a number, got {nodata!r}")
-    kind = _kind(dtype)
-    if kind == "c":
-        value = complex(nodata)
-        for part in (value.real, value.imag):
-            _check_float(nodata, part, np.finfo(dtype).dtype, dtype)
-        return cast("np.generic", dtype.type(value))
-    if isinstance(nodata, complex | np.complexfloating):
-        if nodata.imag:
-            raise ValueError(f"nodata {nodata!r} is complex but the data type is {dtype.name}")
-        nodata = nodata.real
-    if kind == "i":
-        return _integer_nodata(nodata, dtype)
-    _check_float(nodata, float(nodata), dtype, dtype)
-    return cast("np.generic", np.array(float(nodata)).astype(dtype)[()])
-
-
-def _kind(dtype: np.dtype) -> str:
-    """``"i"`` (integers and bool), ``"f"`` or ``"c"``, for NumPy and ML types alike."""
-    import ml_dtypes
-
-    if np.issubdtype(dtype, np.integer) or dtype.kind == "b":
-        return "i"
-    if np.issubdtype(dtype, np.inexact):
-        return dtype.kind
-    try:
-        ml_dtypes.iinfo(dtype)  # type: ignore[no-untyped-call]  # ml_dtypes: untyped
-    except ValueError:
-        return "f"
-    return "i"
-
-
-def _integer_nodata(nodata: Any, dtype: np.dtype) -> np.generic:
-    import ml_dtypes
-
-    if isinstance(nodata, float | np.floating):
-        if not np.isfinite(nodata) or nodata != int(nodata):
-            raise ValueError(f"nodata {nodata!r} is not an integer, which {dtype.name} needs")
-        nodata = int(nodata)
-    info = None if dtype.kind == "b" else ml_dtypes.iinfo(dtype)  # type: ignore[no-untyped-call]
-    lo, hi = (0, 1) if info is None else (info.min, info.max)
-    if not int(lo) <= int(nodata) <= int(hi):
-        raise ValueError(f"nodata {nodata!r} is out of range for {dtype.name} ({lo} to {hi})")
-    return cast("np.generic", np.array(int(nodata)).astype(dtype)[()])
-
-
-def _check_float(nodata: Any, part: float, part_dtype: np.dtype, dtype: np.dtype) -> None:
-    import ml_dtypes
-
-    def holds(value: float) -> bool:
-        cast = np.array(value, np.float32).astype(part_dtype).astype(np.float32)
-        return bool(np.isnan(cast) if np.isnan(value) else cast == value)
-
-    if np.isnan(part) or np.isinf(part):
-        if not holds(part):
-            raise ValueError(f"nodata {nodata!r} is not a value {dtype.name} can hold")
-        return
-    info = ml_dtypes.finfo(part_dtype)  # type: ignore[no-untyped-call]  # ml_dtypes: untyped
-    if not float(info.min) <= part <= float(info.max):
-        raise ValueError(
-            f"nodata {nodata!r} is out of range for {dtype.name} ({info.min} to {info.max})"
-        )
 
 
 def _nodata_metadata(
@@ -265,7 +193,7 @@ def open_rumi(
     reader = _open(source, storage_options, lock)
     try:
         desc = read_description(reader, header)
-        fill = None if nodata is None else parse_nodata(nodata, desc.dtype)
+        fill = None if nodata is None else sample_value("nodata", nodata, desc.dtype)
         coords = cf_times(file_coords(desc), decode_times, use_cftime)
     except BaseException:
         _close(reader)

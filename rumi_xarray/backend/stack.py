@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import copy
 import itertools
-import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..coords import CF_CALENDAR, CF_TIME_UNITS, corner_transform
-from ..decode import read_description, read_window, resolve_verify
-from ..errors import StackError
-from ..io import LocalReader, open_reader
+from ..coords import CF_CALENDAR, CF_TIME_UNITS
+from ..decode import read_window, resolve_verify
+from ..io import LocalReader
+from ..sources import describe_sources, source_label
 from ..spec import TimeKind
 
 if TYPE_CHECKING:
@@ -35,6 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = ["open_stack"]
 
+AGREE = ("shape", "dtype", "tile", "frame layout", "band_texts", "crs", "transform", "pixel_is_point")
+"""What stacked files share with the first one (:data:`rumi_xarray.sources.FIELDS`)."""
 _MAX_WORKERS = 32
 """Threads describing files at once (mostly waiting on I/O for remote sources)."""
 
@@ -89,8 +88,9 @@ def open_stack(
 
     Raises
     ------
-    StackError
-        Naming the first source that differs from source 0, and the field.
+    RumiVirtualError
+        Naming the first source that differs from source 0, and the field (``index``,
+        ``field``, ``expected``, ``found``).
     RumiFormatError
         From the first source that cannot be described; a note names the source.
     FileNotFoundError
@@ -102,8 +102,10 @@ def open_stack(
 
     sources = list(sources)
     check = resolve_verify(verify)
-    _check_arguments(sources, headers, dim, coords)
-    described = _describe_all(sources, headers, storage_options)
+    _check_arguments(sources, dim, coords)
+    described = describe_sources(
+        sources, headers, storage_options, agree=AGREE, max_workers=_MAX_WORKERS
+    )
     descs = [desc for desc, _ in described]
     if dim == "time" and descs[0].grid.times > 1:
         raise ValueError("the files have a time dimension; choose another dim than 'time'")
@@ -124,100 +126,14 @@ def open_stack(
     return ds if chunks == {} else ds.chunk(chunks)
 
 
-def _check_arguments(
-    sources: list[Any],
-    headers: Sequence[Buffer | None] | None,
-    dim: str,
-    coords: Sequence[Any] | None,
-) -> None:
+def _check_arguments(sources: list[Any], dim: str, coords: Sequence[Any] | None) -> None:
+    """The arguments' own checks (``headers``' length: :func:`describe_sources`)."""
     if not sources:
         raise ValueError("open_stack needs at least one source")
-    for name, values in (("headers", headers), ("coords", coords)):
-        if values is not None and len(values) != len(sources):
-            raise ValueError(f"{len(values)} {name} for {len(sources)} sources")
+    if coords is not None and len(coords) != len(sources):
+        raise ValueError(f"{len(coords)} coords for {len(sources)} sources")
     if dim in ("band", "y", "x", "bnds"):
         raise ValueError(f"dim={dim!r} is already a dimension of each file; choose another name")
-
-
-# ---------------------------------------------------------------------------------------
-# Describing and checking
-
-
-def _describe_all(
-    sources: list[Any],
-    headers: Sequence[Buffer | None] | None,
-    storage_options: dict[str, Any] | None,
-) -> list[tuple[RumiFile, RangeReader]]:
-    """Describe every source in parallel and check each, in order, against source 0."""
-
-    def describe(i: int) -> tuple[RumiFile, RangeReader]:
-        try:
-            reader = open_reader(sources[i], storage_options)
-            desc = read_description(reader, headers[i] if headers else None)
-        except Exception as exc:
-            exc.add_note(f"while opening source {i} ({_label(sources[i])!r}) of the stack")
-            raise
-        if isinstance(reader, LocalReader):
-            reader.close()  # reads reopen it: a stack of many files holds no descriptors
-        return desc, reader
-
-    pool = ThreadPoolExecutor(min(_MAX_WORKERS, len(sources)), thread_name_prefix="rumi-stack")
-    described: list[tuple[RumiFile, RangeReader]] = []
-    try:
-        for i, (desc, reader) in enumerate(pool.map(describe, range(len(sources)))):
-            if described:
-                _check_aligned(i, sources[i], desc, described[0][0])
-            described.append((desc, reader))
-    finally:
-        pool.shutdown(cancel_futures=True)
-    return described
-
-
-def _facts(desc: RumiFile) -> dict[str, object]:
-    """What stacked files must share, in the order a mismatch is reported."""
-    grid = desc.grid
-    epsg = desc.georef.epsg
-    return {
-        "shape": desc.shape,
-        "dtype": desc.sample.name,
-        "tile": (grid.tile_length, grid.tile_width),
-        "frame layout": grid.frame_axes + (f" by {grid.index_axes}" if grid.index_axes else ""),
-        "band_texts": desc.band_texts,
-        "crs": None if epsg is None else f"EPSG:{epsg}",
-        "transform": corner_transform(desc.georef),
-        "pixel_is_point": desc.georef.pixel_is_point,
-    }
-
-
-def _check_aligned(index: int, source: Any, desc: RumiFile, first: RumiFile) -> None:
-    expected = _facts(first)
-    for field, found in _facts(desc).items():
-        if not _same(found, expected[field]):
-            raise StackError.mismatch(
-                index, _label(source), field, expected=expected[field], found=found
-            )
-
-
-def _same(a: object, b: object) -> bool:
-    """Equality that takes NaN transform coefficients as equal."""
-    if a == b:
-        return True
-    if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
-        return all(x == y or (_isnan(x) and _isnan(y)) for x, y in zip(a, b, strict=True))
-    return False
-
-
-def _isnan(x: object) -> bool:
-    return isinstance(x, float) and math.isnan(x)
-
-
-def _label(source: Any) -> str:
-    """How a source is named in messages."""
-    if isinstance(source, str | os.PathLike):
-        return os.fspath(source)
-    if isinstance(source, bytes | bytearray | memoryview):
-        return f"<{len(memoryview(source).cast('B'))} bytes>"
-    return str(getattr(source, "name", type(source).__name__))
 
 
 # ---------------------------------------------------------------------------------------
@@ -270,7 +186,7 @@ def _token(sources: list[Any], descs: list[RumiFile]) -> str:
     """A dask name for these files as they are now (frame sizes change with the pixels)."""
     from dask.base import tokenize
 
-    return tokenize([_label(s) for s in sources], np.concatenate([d.counts for d in descs]))
+    return tokenize([source_label(s) for s in sources], np.concatenate([d.counts for d in descs]))
 
 
 # ---------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
     from ..format import RumiFile
+    from ..georef import Georef
 
     Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 
@@ -352,7 +353,7 @@ def info_facts(desc: RumiFile, *, source: str, nbytes: int) -> dict[str, Any]:
         "decoded_nbytes": raw,
         "compression_ratio": round(raw / frames, 3),
         "header_blob_nbytes": len(desc.to_blob()),
-        "crs": _crs(desc.georef.epsg),
+        "crs": _crs(desc.georef),
         "transform": None if transform is None else list(transform),
         "stored_transform": None if transform is None else list(desc.georef.transform or ()),
         "pixel_is_point": desc.georef.pixel_is_point,
@@ -362,12 +363,14 @@ def info_facts(desc: RumiFile, *, source: str, nbytes: int) -> dict[str, Any]:
     return facts
 
 
-def _crs(epsg: int | None) -> dict[str, Any] | None:
-    if epsg is None:
+def _crs(georef: Georef) -> dict[str, Any] | None:
+    """The CRS's code and name, checked as when coordinates are built."""
+    if georef.epsg is None:
         return None
-    import pyproj
+    from ..crs import check_crs, crs_name
 
-    return {"epsg": epsg, "name": pyproj.CRS.from_epsg(epsg).name}
+    check_crs(georef.epsg, georef.model)
+    return {"epsg": georef.epsg, "name": crs_name(georef.epsg)}
 
 
 def _extent(transform: Sequence[float] | None, width: int, height: int) -> dict[str, Any]:
@@ -519,7 +522,7 @@ def cli_text(text: str, flags: dict[str, str]) -> str:
 
 
 def _error_text(exc: BaseException, args: argparse.Namespace) -> str:
-    """One line for an error: a remote object that is missing is "not found: URL"."""
+    """One line for an error and its notes: a remote object that is missing is "not found: URL"."""
     if isinstance(exc, FileNotFoundError) and exc.errno is None:  # fsspec: the bare path
         name = str(exc.filename if exc.filename is not None else (exc.args or ("",))[0])
         urls = [v for v in vars(args).values() if isinstance(v, str) and "://" in v]
@@ -528,7 +531,9 @@ def _error_text(exc: BaseException, args: argparse.Namespace) -> str:
                 return f"not found: {url}"
         if name and not any(c.isspace() for c in name):
             return f"not found: {name}"
-    return cli_text(str(exc), args.flags) or type(exc).__name__
+    parts = [str(exc), *getattr(exc, "__notes__", ())]  # notes name the source
+    text = "; ".join(part for part in parts if part)
+    return cli_text(text, args.flags) or type(exc).__name__
 
 
 @contextlib.contextmanager

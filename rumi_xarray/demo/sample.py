@@ -56,7 +56,7 @@ def synthetic_scene(
     """
     import xarray as xr
 
-    from ..coords import spatial_ref_attrs
+    from ..crs import spatial_ref_attrs
 
     rng = np.random.default_rng(seed)
     shape = (height, width)

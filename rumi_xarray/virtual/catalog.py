@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..blob import parse_blob
-from ..errors import RumiFormatError, RumiVirtualError
+from ..crs import epsg_text, parse_epsg_text
+from ..errors import RumiFormatError
 from ..format import describe
 from ..georef import Georef
 from ..spec import Generation, TimeKind
 from ..trailer import TimeAxis, Trailer, check_band_texts, check_time
-from .model import parse_fill, zarr_data_type
-from .mosaic import Entry
+from ..values import sample_value
+from .mosaic import Entry, describe_entries
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -69,9 +70,9 @@ def catalog(
     ``nodata`` is the files' nodata value, one for all or one per source (``None``
     where not declared); :func:`rumi_xarray.mosaic.mosaic` uses it.
     """
-    from .mosaic import _entries
-
-    entries = _entries(list(sources), None, storage_options, max_workers, progress)
+    entries = describe_entries(
+        list(sources), None, storage_options, max_workers, progress, agree=(), what="catalog"
+    )
     return catalog_table(entries, nodata=nodata)
 
 
@@ -96,7 +97,7 @@ def catalog_table(
         rows["header"].append(d.to_blob())
         rows["shape"].append(list(d.shape))
         rows["dtype"].append(d.sample.name)
-        rows["crs"].append(None if d.georef.epsg is None else f"EPSG:{d.georef.epsg}")
+        rows["crs"].append(epsg_text(d.georef.epsg))
         rows["transform"].append(None if t is None else list(t))
         rows["bounds"].append(_bounds(d))
         rows["pixel_is_point"].append(d.georef.pixel_is_point)
@@ -140,14 +141,9 @@ def _check_nodata(value: Nodata, desc: RumiFile) -> float | None:
     """A nodata value as the catalog stores it: float64, checked against the file's dtype."""
     if value is None:
         return None
-    try:
-        data_type = zarr_data_type(desc.sample)
-    except RumiVirtualError:
-        data_type = None  # no Zarr view of these samples, so nothing to mask
-    if data_type is not None:
-        value = parse_fill("nodata", value, data_type)
-    stored = float(value)
-    if not math.isnan(stored) and stored != value:
+    checked = sample_value("nodata", value, desc.dtype).item()
+    stored = float(checked.real)
+    if stored != checked and not (math.isnan(stored) and not checked.imag):
         raise ValueError(f"nodata {value!r} is not exactly a float64, as the catalog stores it")
     return stored
 
@@ -258,11 +254,10 @@ def _georef(row: dict[str, Any]) -> Georef:
             msg = "crs and transform must be given together"
             raise RumiFormatError.invalid("crs and transform", msg, found=(crs, transform))
         return Georef(None, None, bool(row["pixel_is_point"]))
-    if not crs.startswith("EPSG:") or not crs[5:].isdigit():
-        raise RumiFormatError.mismatch("crs", expected="'EPSG:<code>'", found=crs)
+    epsg = parse_epsg_text(crs)
     if len(transform) != 6 or not all(np.isfinite(transform)):
         raise RumiFormatError.mismatch("transform", expected="6 finite numbers", found=transform)
-    return Georef(tuple(transform), int(crs[5:]), bool(row["pixel_is_point"]))
+    return Georef(tuple(transform), epsg, bool(row["pixel_is_point"]))
 
 
 def _trailer(row: dict[str, Any], generation: Generation, bands: int, times: int) -> Trailer | None:

@@ -20,6 +20,7 @@ import numpy as np
 from ..coords import CF_CALENDAR, CF_TIME_UNITS
 from ..errors import RumiVirtualError, RumiVirtualWarning
 from ..layout import frame_order
+from ..values import same_value
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -83,9 +84,9 @@ class VirtualArray:
     data_type: str
     codecs: tuple[dict[str, Any], ...]
     """The v3 codec pipeline."""
-    fill_value: int | float | bool = 0
+    fill_value: int | float | complex | bool = 0
     """What missing chunks (places no file covers) read as: Zarr's ``fill_value``."""
-    nodata: int | float | bool | None = None
+    nodata: int | float | complex | bool | None = None
     """Declared nodata: the ``_FillValue`` xarray masks (a v3 attribute, the v2 fill_value)."""
     padded: bool = False
     """Whether the codecs pad clipped edge frames to full chunks (``rumi.openzl_grid``)."""
@@ -218,44 +219,16 @@ def enable_rectilinear() -> None:
         zarr.config.set({"array.rectilinear_chunks": True})
 
 
-def parse_fill(name: str, value: float | bool, data_type: str) -> int | float | bool:
-    """Check that ``value`` (a nodata or fill value) is a sample of ``data_type``.
-
-    Raises a ValueError naming both when it is out of range, not integral for an
-    integer type, or not 0/1 for ``bool``.
-    """
-    if isinstance(value, complex) or not isinstance(value, int | float | np.number):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    dtype = np.dtype(data_type)
-    ok = True
-    if dtype.kind == "b":
-        ok = value in (0, 1)
-    elif dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        ok = math.isfinite(value) and value == int(value) and info.min <= value <= info.max
-    elif math.isfinite(value):
-        ok = abs(float(value)) <= float(np.finfo(dtype).max)
-    if not ok:
-        raise ValueError(f"{name}={value!r} is out of range for the files' dtype {data_type}")
-    if dtype.kind == "b":
-        return bool(value)
-    return int(value) if dtype.kind in "iu" else float(value)
-
-
-def same_value(a: object, b: object) -> bool:
-    """Equality that takes NaN as equal to NaN."""
-    return a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)
-
-
-def _fill_json(value: float | bool, data_type: str) -> Any:
+def _fill_json(value: complex | float | bool, data_type: str) -> Any:
     """A fill value as Zarr metadata spells it for ``data_type`` (NaN as ``"NaN"``)."""
     if data_type == "bool":
         return bool(value)
     if data_type.startswith("complex"):
-        return [_float_json(value), 0.0]
+        number = complex(value)
+        return [_float_json(number.real), _float_json(number.imag)]
     if data_type.startswith("float"):
-        return _float_json(value)
-    return int(value)
+        return _float_json(value.real)
+    return int(value.real)
 
 
 def _float_json(value: float) -> float | str:
@@ -364,7 +337,7 @@ def _coord_encoding(var: xr.Variable, zarr_format: ZarrFormat) -> dict[str, Any]
     return encoding
 
 
-def _fill_attr(value: float | bool, data_type: str) -> Any:
+def _fill_attr(value: complex | float | bool, data_type: str) -> Any:
     """``_FillValue`` as xarray's zarr engine reads it from v3 attributes."""
     from xarray.backends.zarr import FillValueCoder
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -20,16 +19,11 @@ import numpy as np
 from ..coords import area_or_point
 from ..errors import RumiVirtualError
 from ..layout import frame_chunks
+from ..sources import FIELDS, check_agree, describe_sources, facts
 from ..spec import TimeKind
-from .file import VARIABLE
-from .model import (
-    VirtualArray,
-    VirtualDataset,
-    frame_codecs,
-    parse_fill,
-    same_value,
-    zarr_data_type,
-)
+from ..values import same_value, sample_value
+from .file import VARIABLE, source_url
+from .model import VirtualArray, VirtualDataset, frame_codecs, zarr_data_type
 
 if TYPE_CHECKING:
     import os
@@ -42,6 +36,8 @@ if TYPE_CHECKING:
 
 _TOLERANCE = 1e-6
 """Largest misfit, in pixels, of a file origin on the mosaic's pixel grid."""
+AGREE = tuple(field for field in FIELDS if field not in ("shape", "transform"))
+"""What the files of a mosaic share: all :data:`~rumi_xarray.sources.FIELDS` but placement."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,16 +98,17 @@ def mosaic(
     VirtualDataset
         Write it with :func:`rumi_xarray.to_kerchunk` or :func:`rumi_xarray.to_icechunk`.
     """
-    entries = _entries(sources, headers, storage_options, max_workers, progress)
+    entries = describe_entries(sources, headers, storage_options, max_workers, progress, AGREE)
     if not entries:
         raise RumiVirtualError("a mosaic needs at least one file")
     first = entries[0].desc
-    _check_compatible(entries)
+    if first.georef.transform is None:
+        raise RumiVirtualError(f"{entries[0].url} has no transform to place it in a mosaic")
     data_type = zarr_data_type(first.sample)
     nodata = _nodata(entries, nodata, data_type)
     if fill_value is None:
         fill_value = 0 if nodata is None else nodata
-    fill_value = parse_fill("fill_value", fill_value, data_type)
+    fill_value = sample_value("fill_value", fill_value, np.dtype(data_type)).item()
     extra = _extra_dims(entries, pattern, categories)
     placed = _Placement.of(entries)
     return _build(entries, extra, placed, fill_value, nodata)
@@ -129,85 +126,48 @@ def _nodata(
                     f"{entry.url} declares nodata {entry.nodata!r}, {entries[0].url} "
                     f"{nodata!r}: the files of one mosaic must agree (or give nodata=)"
                 )
-    return None if nodata is None else parse_fill("nodata", nodata, data_type)
+    return None if nodata is None else sample_value("nodata", nodata, np.dtype(data_type)).item()
 
 
-def _entries(
+def describe_entries(
     sources: Iterable[str | os.PathLike[str]] | Sequence[Entry],
-    headers: Sequence[bytes] | None,
-    storage_options: dict[str, Any] | None,
-    max_workers: int | None,
-    progress: bool | None,
+    headers: Sequence[bytes] | None = None,
+    storage_options: dict[str, Any] | None = None,
+    max_workers: int | None = None,
+    progress: bool | None = None,
+    agree: Sequence[str] = AGREE,
+    what: str = "mosaic",
 ) -> list[Entry]:
+    """The entries of files (described in parallel threads) or entries as given.
+
+    Each is checked, in order, against the first over ``agree`` (by default what the
+    files of a mosaic share; ``()`` checks nothing). ``progress`` shows a bar, by
+    default for more than 1000 files; ``what`` the sources make, for error notes.
+
+    Raises
+    ------
+    RumiVirtualError
+        Naming the first entry that differs from the first one, and the field.
+    """
     items: list[str | os.PathLike[str] | Entry] = list(sources)
-    if all(isinstance(s, Entry) for s in items):
-        return cast("list[Entry]", items)
-    from tqdm.auto import tqdm
-
-    from .file import source_url
-
-    if headers is not None and len(headers) != len(items):
-        raise ValueError(f"{len(headers)} headers for {len(items)} sources")
-
-    def describe(i: int) -> Entry:
-        source = cast("str | os.PathLike[str]", items[i])
-        desc, nbytes = _describe(source, None if headers is None else headers[i], storage_options)
-        return Entry(source_url(source), desc, nbytes)
-
-    show = len(items) > 1000 if progress is None else progress
-    with ThreadPoolExecutor(max_workers or 8) as pool:
-        done = pool.map(describe, range(len(items)))
-        return list(tqdm(done, total=len(items), disable=not show, desc="headers", unit="file"))
-
-
-def _describe(
-    source: str | os.PathLike[str], header: bytes | None, storage_options: dict[str, Any] | None
-) -> tuple[RumiFile, int]:
-    from ..decode import describe_file
-
-    try:
-        return describe_file(source, header, storage_options)
-    except ValueError as exc:
-        raise type(exc)(f"{source}: {exc}") from exc
-
-
-# ---------------------------------------------------------------------------------------
-# Checks
-
-
-def _check_compatible(entries: Sequence[Entry]) -> None:
-    """Reject the first file that differs from the first in anything but placement."""
-    first = entries[0].desc
-    if first.georef.transform is None:
-        raise RumiVirtualError(f"{entries[0].url} has no transform to place it in a mosaic")
-    zarr_data_type(first.sample)
-    want = _fingerprint(first)
-    for entry in entries[1:]:
-        found = _fingerprint(entry.desc)
-        if found != want:
-            field = next(k for k in want if want[k] != found[k])
-            raise RumiVirtualError(
-                f"{entry.url} differs from {entries[0].url} in {field}: "
-                f"{found[field]!r} != {want[field]!r}"
-            )
-
-
-def _fingerprint(desc: RumiFile) -> dict[str, Any]:
-    g, t = desc.grid, desc.georef.transform
-    time = desc.time
-    return {
-        "CRS": desc.georef.epsg,
-        "resolution": None if t is None else (t[0], t[4]),
-        "rotation": None if t is None else (t[1], t[3]),
-        "dtype": desc.sample.name,
-        "tile": (g.tile_length, g.tile_width),
-        "frame layout": (g.frame_axes, g.index_axes),
-        "band count": g.bands,
-        "band texts": desc.band_texts,
-        "time steps": g.times,
-        "time": None if time is None or g.times == 1 else time.seconds.tobytes(),
-        "pixel_is_point": desc.georef.pixel_is_point,
-    }
+    if items and all(isinstance(s, Entry) for s in items):
+        entries = cast("list[Entry]", items)
+        expected = facts(entries[0].desc)
+        for i, entry in enumerate(entries[1:], 1):
+            check_agree(i, entry.url, entry.desc, expected, agree)
+        return entries
+    urls = [source_url(s) for s in items]
+    described = describe_sources(
+        items,
+        headers,
+        storage_options,
+        agree=agree,
+        labels=urls,
+        what=what,
+        max_workers=max_workers or 8,
+        progress=len(items) > 1000 if progress is None else progress,
+    )
+    return [Entry(url, desc, r.size) for url, (desc, r) in zip(urls, described, strict=True)]
 
 
 # ---------------------------------------------------------------------------------------

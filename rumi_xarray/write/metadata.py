@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..crs import crs_code, crs_kind, parse_crs, proj4
 from ..errors import RumiDataLossError, RumiDataLossWarning
-from ..georef import Georef, crs_kind
+from ..georef import Georef
 
 if TYPE_CHECKING:
     from collections.abc import Hashable, Iterable, Mapping
@@ -193,44 +194,6 @@ def _area_or_point(da: xr.DataArray | None) -> bool:
     return da is not None and str(da.attrs.get("AREA_OR_POINT", "Area")).lower() == "point"
 
 
-def parse_crs(crs: Any) -> int:
-    """The EPSG code of an int, an ``"EPSG:n"``/WKT string or an object with ``to_epsg()``."""
-    code, why = _crs_code(crs)
-    if code is None:
-        raise ValueError(f"crs {crs!r} has {why}; rumi records a CRS as an EPSG code")
-    if crs_kind(code) == "other":
-        raise ValueError(f"EPSG:{code} is not a projected or geographic CRS")
-    return code
-
-
-def _crs_code(crs: Any) -> tuple[int | None, str]:
-    """The EPSG code of a CRS, or ``None`` and what it has instead."""
-    import pyproj
-
-    if isinstance(crs, int | np.integer) and not isinstance(crs, bool):
-        return int(crs), ""
-    if hasattr(crs, "to_epsg"):
-        return crs.to_epsg(), "no EPSG code"
-    if not isinstance(crs, str):
-        raise TypeError(f"crs must be an EPSG code, a string or a CRS object, got {crs!r}")
-    try:
-        return pyproj.CRS.from_user_input(crs).to_epsg(), "no EPSG code"
-    except pyproj.exceptions.CRSError as exc:
-        return None, f"no CRS pyproj knows ({exc})"
-
-
-def _proj4(crs: Any) -> str:
-    """A CRS as a PROJ string, short enough for a message (else as given)."""
-    import pyproj
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "You will likely lose important projection ..."
-            return pyproj.CRS.from_user_input(crs).to_proj4().removesuffix(" +type=crs")
-    except pyproj.exceptions.CRSError:
-        return str(crs)
-
-
 def parse_transform(transform: Any) -> Transform:
     """Six affine coefficients in rasterio order from 6 values or a 9-value affine."""
     values = tuple(float(v) for v in transform)
@@ -256,9 +219,9 @@ def _object_epsg(
         found = None if rio is None else _rio_call(lambda: rio.crs)
         if found is None:
             return None, None
-    code, why = _crs_code(str(found) if isinstance(found, str | bytes) else found)
+    code, why = crs_code(str(found) if isinstance(found, str | bytes) else found)
     if code is None:
-        return None, f"crs {_proj4(found)!r} ({why})"
+        return None, f"crs {proj4(found)!r} ({why})"
     if crs_kind(code) == "other":
         return None, f"crs EPSG:{code} (not a projected or geographic CRS)"
     return code, None

@@ -20,7 +20,7 @@ from ..errors import RumiDataLossError, RumiDataLossWarning
 from ..spec import TimeKind
 from ..trailer import TimeAxis
 from . import accessor  # noqa: F401  (registers .rumi, as rioxarray's .rio)
-from .container import _fits, parse_compression, plan_write, sample_type, write_rumi
+from .container import parse_compression, parse_frames, plan_write, sample_type, write_rumi
 from .metadata import (
     band_texts,
     dropped,
@@ -281,9 +281,12 @@ def _encoded_tile(da: xr.DataArray | None) -> int:
 def _encoded_frames(da: xr.DataArray | None, bands: int, times: int) -> int:
     """The frame unit of the file ``da`` was read from when it fits B and T, else 0 (band)."""
     unit = None if da is None else da.encoding.get("rumi_frame_unit")
-    if isinstance(unit, int) and not isinstance(unit, bool) and 0 <= unit <= 9:
-        return unit if _fits(unit, bands, times) else 0
-    return 0
+    if not isinstance(unit, int) or isinstance(unit, bool) or not 0 <= unit <= 9:
+        return 0
+    try:
+        return parse_frames(unit, bands, times)
+    except ValueError:  # the file's unit does not fit these bands and steps
+        return 0
 
 
 # ---------------------------------------------------------------------------------------

@@ -152,8 +152,9 @@ def test_no_nodata_is_null_and_old_catalogs_still_read(files):
     assert all(e.nodata is None for e in entries)
 
 
-@pytest.mark.parametrize(("nodata", "message"), [(70000, "out of range for the files' dtype uint16"),
-                                                 (2.5, "out of range"), ([1, 2], "2 nodata values")])
+@pytest.mark.parametrize(("nodata", "message"), [(70000, r"nodata=70000 is out of range for uint16"),
+                                                 (2.5, "nodata=2.5 is not an integer, which uint16"),
+                                                 ([1, 2], "2 nodata values")])
 def test_bad_nodata_is_refused_when_writing(files, nodata, message):
     with pytest.raises(ValueError, match=message):
         catalog(files[0], nodata=nodata)

@@ -107,10 +107,18 @@ def test_fill_value_out_of_range_for_the_dtype(grid, tmp_path, fill):
     result = run("mosaic", str(d / "f*_20240101.rumi"), "-o", str(tmp_path / "m.json"),
                  "--fill-value", fill)
     value = int(fill) if float(fill).is_integer() else float(fill)
-    _one_line(
-        result,
-        f"rumi-xarray: error: --fill-value {value!r} is out of range for the files' dtype uint16",
-    )
+    why = "is not an integer, which uint16 needs" if fill == "0.5" else "is out of range for uint16"
+    _one_line(result, f"rumi-xarray: error: --fill-value {value!r} {why}")
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_a_file_that_cannot_be_described_is_named(grid, tmp_path):
+    d, _ = grid
+    bad = tmp_path / "f9_20240101.rumi"
+    bad.write_bytes(b"RIFF" + (d / "f0_20240101.rumi").read_bytes()[4:])
+    result = run("mosaic", str(tmp_path / "f*.rumi"), "-o", str(tmp_path / "m.json"))
+    _one_line(result, "rumi-xarray: error: not a rumi file: it starts with 0x52 0x49 0x46 0x46")
+    assert result.stderr.endswith(f"; while opening source 0 ('file://{bad}') of the mosaic\n")
     assert not (tmp_path / "m.json").exists()
 
 

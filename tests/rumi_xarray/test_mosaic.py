@@ -13,7 +13,7 @@ from _virtual import open_default, open_refs, through_icechunk, write
 from rumi_xarray import RumiVirtualWarning
 from rumi_xarray.coords import CF_TIME_UNITS
 from rumi_xarray.decode import describe_file
-from rumi_xarray.errors import RumiVirtualError
+from rumi_xarray.errors import RumiFormatError, RumiVirtualError
 from rumi_xarray.virtual.file import source_url
 from rumi_xarray.virtual.mosaic import Entry, mosaic
 from rumi_xarray.virtual.outputs import to_icechunk, to_kerchunk
@@ -150,7 +150,7 @@ def _pair(tmp_path, **second):
 @pytest.mark.parametrize(
     ("second", "message"),
     [
-        ({"crs": 32632}, "CRS"),
+        ({"crs": 32632}, "crs: 'EPSG:32632' != 'EPSG:32633'"),
         ({"transform": (20.0, 0, 500640.0, 0, -20.0, 4000000.0)}, "resolution"),
         ({"data": np.zeros((2, 64, 64), np.int16)}, "dtype"),
         ({"data": np.zeros((3, 64, 64), np.uint16)}, "band count"),
@@ -166,6 +166,31 @@ def test_inconsistent_files_are_rejected_naming_the_file(tmp_path, second, messa
     with pytest.raises(RumiVirtualError, match=message) as err:
         mosaic(paths)
     assert "b.rumi" in str(err.value)
+
+
+def test_a_mismatch_is_structured_as_a_stack_s(tmp_path):
+    paths = _pair(tmp_path, tile=32)
+    with pytest.raises(RumiVirtualError) as info:
+        mosaic(paths)
+    err = info.value
+    assert (err.index, err.field, err.expected, err.found) == (1, "tile", (64, 64), (32, 32))
+    assert str(err) == (
+        f"source 1 ('file://{paths[1]}') differs from source 0 in tile: (32, 32) != (64, 64)"
+    )
+    entries = [Entry(source_url(p), *describe_file(p, None, None)) for p in paths]
+    with pytest.raises(RumiVirtualError, match=r"source 1 .*b\.rumi'\) differs .* in tile"):
+        mosaic(entries)  # entries (from a catalog) are checked the same way
+
+
+def test_a_file_that_cannot_be_described_keeps_its_error_with_a_note(tmp_path):
+    paths = _pair(tmp_path)
+    data = bytearray(Path(paths[1]).read_bytes())
+    data[:4] = b"RIFF"
+    Path(paths[1]).write_bytes(bytes(data))
+    with pytest.raises(RumiFormatError) as info:
+        mosaic(paths)
+    assert "b.rumi" not in str(info.value)  # the file's own error, its attributes intact
+    assert info.value.__notes__ == [f"while opening source 1 ('file://{paths[1]}') of the mosaic"]
 
 
 def test_pattern_must_match(tmp_path):

@@ -30,7 +30,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rumi_codec import compress, decompress
+from rumi_xarray import open_stack, references
 from rumi_xarray.blob import parse_blob
+from rumi_xarray.coords import file_coords
 from rumi_xarray.decode import read_description
 from rumi_xarray.errors import RumiFormatError
 from rumi_xarray.format import parse_bytes
@@ -982,18 +984,6 @@ GEOREF_CASES = [
     ),
     pytest.param(
         EXAMPLE,
-        put("H", CRS + 6, 4326),
-        exact("EPSG 4326 is geographic but GTModelType says projected"),
-        id="geographic-code-projected-model",
-    ),
-    pytest.param(
-        GEOGRAPHIC,
-        put("H", 468 + 30, 32618),
-        exact("EPSG 32618 is projected but GTModelType says geographic"),
-        id="projected-code-geographic-model",
-    ),
-    pytest.param(
-        EXAMPLE,
         put("H", CRS + 6, 32767),
         exact("EPSG code 32767 is outside the 1024 to 32766 rumi accepts"),
         id="epsg-32767",
@@ -1003,24 +993,6 @@ GEOREF_CASES = [
         put("H", CRS + 6, 1023),
         exact("EPSG code 1023 is outside the 1024 to 32766 rumi accepts"),
         id="epsg-1023",
-    ),
-    pytest.param(
-        EXAMPLE,
-        put("H", CRS + 6, 1025),
-        exact("EPSG code 1025 is not in the registry"),
-        id="epsg-unknown",
-    ),
-    pytest.param(
-        EXAMPLE,
-        put("H", CRS + 6, 4978),
-        exact("EPSG:4978 is not a projected or geographic CRS"),
-        id="epsg-geocentric",
-    ),
-    pytest.param(
-        EXAMPLE,
-        put("H", CRS + 6, 5714),
-        exact("EPSG:5714 is not a projected or geographic CRS"),
-        id="epsg-vertical",
     ),
     pytest.param(
         EXAMPLE,
@@ -1115,6 +1087,76 @@ GEOREF_CASES = [
 @pytest.mark.parametrize(("name", "mutation", "match"), GEOREF_CASES)
 def test_georef(opener: Callable[..., object], name: str, mutation: Mutation, match: str) -> None:
     _rejects(opener, mutate(name, mutation), match)
+
+
+# Whether the EPSG code is in the registry and of the kind GTModelType says is asked of PROJ
+# when coordinates are built, not while parsing: the bytes parse whatever PROJ is installed.
+
+CRS_CASES = [
+    pytest.param(
+        EXAMPLE,
+        put("H", CRS + 6, 4326),
+        exact("EPSG 4326 is geographic but GTModelType says projected"),
+        id="geographic-code-projected-model",
+    ),
+    pytest.param(
+        GEOGRAPHIC,
+        put("H", 468 + 30, 32618),
+        exact("EPSG 32618 is projected but GTModelType says geographic"),
+        id="projected-code-geographic-model",
+    ),
+    pytest.param(
+        EXAMPLE,
+        put("H", CRS + 6, 1025),
+        exact("EPSG code 1025 is not in the registry"),
+        id="epsg-unknown",
+    ),
+    pytest.param(
+        EXAMPLE,
+        put("H", CRS + 6, 4978),
+        exact("EPSG:4978 is not a projected or geographic CRS"),
+        id="epsg-geocentric",
+    ),
+    pytest.param(
+        EXAMPLE,
+        put("H", CRS + 6, 5714),
+        exact("EPSG:5714 is not a projected or geographic CRS"),
+        id="epsg-vertical",
+    ),
+]
+
+
+def _coords(data: bytes, header: bytes | None = None) -> object:
+    return file_coords(parse_bytes(data, header))
+
+
+def _references(data: bytes, header: bytes | None = None) -> object:
+    return references(data, header=header, url="file:///example.rumi")
+
+
+CRS_OPENERS = [
+    pytest.param(_xarray, id="open_dataset"),
+    pytest.param(_coords, id="file_coords"),
+    pytest.param(_references, id="references"),
+]
+
+
+@pytest.mark.parametrize("opener", CRS_OPENERS)
+@pytest.mark.parametrize(("name", "mutation", "match"), CRS_CASES)
+def test_crs_when_coordinates_are_built(
+    opener: Callable[..., object], name: str, mutation: Mutation, match: str
+) -> None:
+    data = mutate(name, mutation)
+    assert parse_bytes(data).georef.epsg == read_description(BytesReader(data)).georef.epsg
+    _rejects(opener, data, match)
+
+
+@pytest.mark.parametrize(("name", "mutation", "match"), CRS_CASES)
+def test_crs_of_every_source_of_a_stack(name: str, mutation: Mutation, match: str) -> None:
+    """Not only the first file's, whose coordinates the stack shows."""
+    with pytest.raises(RumiFormatError, match=match) as info:
+        open_stack([_read(name), mutate(name, mutation)])
+    assert any("source 1" in note for note in info.value.__notes__)
 
 
 def test_georef_offsets_of_geographic_fixture() -> None:
