@@ -30,9 +30,8 @@ EPSG_RANGE = (1024, 32766)
 def check_epsg(epsg: int) -> None:
     """Check the form of an EPSG code (its range), without asking PROJ."""
     if not EPSG_RANGE[0] <= epsg <= EPSG_RANGE[1]:
-        raise RumiFormatError(
-            f"EPSG code {epsg} is outside the {EPSG_RANGE[0]} to {EPSG_RANGE[1]} rumi accepts"
-        )
+        msg = f"EPSG code {epsg} is outside the {EPSG_RANGE[0]} to {EPSG_RANGE[1]} rumi accepts"
+        raise RumiFormatError.invalid("EPSG", msg, expected=EPSG_RANGE, found=epsg)
 
 
 @lru_cache(maxsize=512)
@@ -44,7 +43,8 @@ def _registered(epsg: int) -> pyproj.CRS:
     try:
         return pyproj.CRS.from_epsg(epsg)
     except pyproj.exceptions.CRSError:
-        raise RumiFormatError(f"EPSG code {epsg} is not in the registry") from None
+        msg = f"EPSG code {epsg} is not in the registry"
+        raise RumiFormatError.invalid("EPSG", msg, expected="in the registry", found=epsg) from None
 
 
 def crs_kind(epsg: int) -> str:
@@ -64,9 +64,13 @@ def check_crs(epsg: int, model: ModelType | None = None) -> str:
     """
     kind = crs_kind(epsg)
     if kind == "other":
-        raise RumiFormatError(f"EPSG:{epsg} is not a projected or geographic CRS")
+        msg = f"EPSG:{epsg} is not a projected or geographic CRS"
+        raise RumiFormatError.invalid(
+            "EPSG", msg, expected=("projected", "geographic"), found=epsg
+        )
     if model is not None and kind != model.name.lower():
-        raise RumiFormatError(f"EPSG {epsg} is {kind} but GTModelType says {model.name.lower()}")
+        msg = f"EPSG {epsg} is {kind} but GTModelType says {model.name.lower()}"
+        raise RumiFormatError.invalid("EPSG", msg, expected=model.name.lower(), found=kind)
     return kind
 
 
