@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime
 
 import numpy as np
@@ -138,12 +136,3 @@ def test_time_file_reads_through_tail_swap() -> None:
     assert old.band_texts is None
     assert np.array_equal(old.time.seconds, desc.time.seconds)
     assert old.to_blob() == desc.to_blob()
-
-
-def test_format_core_imports_no_array_stack() -> None:
-    code = (
-        "import sys, rumi_xarray.format, rumi_xarray.layout;"
-        "heavy = {'xarray', 'zarr', 'fsspec', 'numcodecs', 'dask'} & set(sys.modules);"
-        "assert not heavy, heavy"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
