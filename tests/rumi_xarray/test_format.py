@@ -94,37 +94,6 @@ def test_base_frame_offset_formula(
     assert base_frame_offset(generation, bands, frames) == expected
 
 
-def test_annotated_example_day_offsets() -> None:
-    """FORMAT §9: instants at day offsets 0, 1, 2, 5 pack to step 2, bits 2, byte 0x74."""
-    from rumi_xarray.trailer import parse_trailer
-
-    block = bytes([2, 2]) + (19723).to_bytes(8, "little") + (2).to_bytes(8, "little")
-    trailer = b"TAIL\x01\x00" + b"\x01\x00a" + block + (86400).to_bytes(4, "little") + b"\x74"
-    parsed = parse_trailer(trailer, bands=1, times=4, offset=0)
-    days = (parsed.time.seconds // 86400 - 19723).tolist()
-    assert days == [0, 1, 2, 5]
-    assert parsed.band_texts == ("a",)
-
-
-def test_time_trailer_generation() -> None:
-    """A 0.18-0.24 file: the TIME trailer (no band texts) in place of TAIL."""
-    from rumi_xarray.trailer import parse_trailer
-
-    none = b"TIME\x01\x00" + bytes([0, 0]) + bytes(16) + (1).to_bytes(4, "little")
-    parsed = parse_trailer(none, bands=3, times=1, offset=0)
-    assert parsed.generation is Generation.RUMI_TIME
-    assert parsed.band_texts is None and parsed.time is None
-    instant = (
-        b"TIME\x01\x00"
-        + bytes([2, 0])
-        + (19723).to_bytes(8, "little")
-        + bytes(8)
-        + (86400).to_bytes(4, "little")
-    )
-    parsed = parse_trailer(instant, bands=3, times=1, offset=0)
-    assert parsed.time.seconds.tolist() == [19723 * 86400]
-
-
 def test_time_file_reads_through_tail_swap() -> None:
     """Re-wrap a 0.26 file with a TIME trailer: it parses as 0.18-0.24, pixels unchanged."""
     data = (DATA / "rumi-0.26.1" / "u8_b1_37x45_t16_crs.rumi").read_bytes()
