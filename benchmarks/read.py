@@ -225,8 +225,8 @@ def timed(fn: Callable[[], object], n: int) -> list[float]:
     return times
 
 
-def ours_full(path: Path) -> np.ndarray:
-    with xr.open_dataset(path, engine="rumi") as ds:
+def ours_full(path: Path, verify: bool = False) -> np.ndarray:
+    with xr.open_dataset(path, engine="rumi", verify=verify) as ds:
         return ds.band_data.load().values
 
 
@@ -315,6 +315,7 @@ def main() -> None:
             add("eo", eo.ask(f"full {n}"))
             add("eo_n", eo_n.ask(f"full {n}"))
             add("ours", timed(lambda: ours_full(path), n))
+            add("ours_verify", timed(lambda: ours_full(path, verify=True), n))
             add("open", timed(lambda: ours_open(path), n))
             add("raw", timed(lambda: list(pool.map(decode, frames)), n))
             add("raw1", timed(lambda: [decode(f) for f in frames], 1))
@@ -371,6 +372,7 @@ def main() -> None:
         (f"rumi-eo full read, {info['threads']} thr. (default)", "eo", True),
         (f"rumi-eo full read, {eo_n.info['threads']} thr. (info)", "eo_n", True),
         ("ours open + band_data.load()", "ours", True),
+        ("ours, verify=True (OpenZL checksums)", "ours_verify", True),
         ("ours open only", "open", False),
         (f"raw geozl decode, {WORKERS} thr.", "raw", True),
         ("raw geozl decode, 1 thr.", "raw1", True),
@@ -407,6 +409,7 @@ def main() -> None:
         ),
         ("chip latency, ours / rumi-eo", best["ours_chip"] / best["eo_chip"], "<=", TARGET_CHIP),
         ("(info) throughput, ours / raw decode + copy", best["raw_image"] / best["ours"], "", None),
+        ("(info) full-read time, verify=True / default", best["ours_verify"] / best["ours"], "", None),
         (f"(info) throughput, ours / rumi-eo {n_eo} thr.", best["eo_n"] / best["ours"], "", None),
         (
             f"(info) chip latency, ours / rumi-eo {n_eo} thr.",

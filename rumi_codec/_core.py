@@ -402,7 +402,7 @@ def _c_decompress() -> tuple[Any, Any] | None:
     try:
         from geozl._ffi import _load_lib_full, ffi
 
-        lib = _load_lib_full()
+        lib = _load_lib_full()  # type: ignore[no-untyped-call]  # geozl._ffi: untyped
         lib.geozl_2d_decompress_c  # noqa: B018 - probe the symbol
     except (ImportError, AttributeError, OSError):
         return None

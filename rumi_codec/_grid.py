@@ -22,7 +22,7 @@ import math
 import operator
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, SupportsIndex, cast
 
 import numpy as np
 
@@ -169,7 +169,7 @@ def _parse_int(name: str, value: object) -> int:
     if isinstance(value, bool):
         raise TypeError(f"{name} must be an int, got {value!r}")
     try:
-        return operator.index(value)  # type: ignore[arg-type]
+        return operator.index(cast("SupportsIndex", value))
     except TypeError:
         raise TypeError(f"{name} must be an int, got {value!r}") from None
 
@@ -293,7 +293,7 @@ def _fill(raw: np.ndarray, grid: GridConfig, tiles: list[tuple[int, int]], key: 
         if not (block == first).all():
             break
         firsts.append(first)
-    if len(firsts) != 2 or not np.array_equal(*firsts):
+    if len(firsts) != 2 or not np.array_equal(firsts[0], firsts[1]):
         raise OpenZLError(
             f"frame {key} is recorded both wide and tall, but its bottom-row and right-column"
             " readings differ: the references are inconsistent"

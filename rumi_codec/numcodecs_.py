@@ -25,7 +25,7 @@ _BYTE_FORMATS = frozenset(("B", "b", "c"))
 """``memoryview`` formats of plain bytes (``bytes``, ``bytearray``, ``array("b")``)."""
 
 
-class OpenZLCodec(Codec):
+class OpenZLCodec(Codec):  # type: ignore[misc]  # numcodecs: untyped
     """Compress each chunk, whatever its bytes, into one self-contained OpenZL frame.
 
     A numeric array (1-, 2-, 4- or 8-byte elements) becomes a ``Numeric`` frame whose
@@ -113,7 +113,7 @@ class OpenZLCodec(Codec):
         )
 
 
-class OpenZLGridCodec(Codec):
+class OpenZLGridCodec(Codec):  # type: ignore[misc]  # numcodecs: untyped
     """Decode rumi frames, clipped or interleaved, to the chunks of a regular grid.
 
     Each frame is put in array axis order at the origin of a zero-filled chunk of
@@ -173,7 +173,7 @@ def _memory_order(buf: Buffer) -> np.ndarray | Buffer:
     bytes, so `_core.encode` stores them as a ``Serial`` frame.
     """
     if not isinstance(buf, np.ndarray):
-        view = memoryview(buf)  # type: ignore[arg-type]
+        view = memoryview(buf)
         if view.format in _BYTE_FORMATS:
             return view
     arr: np.ndarray = ensure_contiguous_ndarray(buf, flatten=False)

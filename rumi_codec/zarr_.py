@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from openzl import ext
 from zarr.abc.codec import BytesBytesCodec
@@ -91,7 +91,7 @@ class OpenZLCodec(BytesBytesCodec):
     @classmethod
     def from_dict(cls, data: dict[str, JSON]) -> Self:
         _, configuration = parse_named_configuration(data, NAME, require_configuration=False)
-        return cls(**(configuration or {}))  # type: ignore[arg-type]
+        return cls(**cast("dict[str, Any]", configuration or {}))  # the constructor checks it
 
     def to_dict(self) -> dict[str, JSON]:
         configuration: dict[str, JSON] = {
@@ -170,7 +170,7 @@ class OpenZLGridCodec(BytesBytesCodec):
     @classmethod
     def from_dict(cls, data: dict[str, JSON]) -> Self:
         _, configuration = parse_named_configuration(data, GRID_NAME)
-        return cls(**configuration)  # type: ignore[arg-type]
+        return cls(**cast("dict[str, Any]", configuration))  # the constructor checks it
 
     def to_dict(self) -> dict[str, JSON]:
         return {"name": GRID_NAME, "configuration": self.grid.to_config()}

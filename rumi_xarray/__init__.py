@@ -9,6 +9,7 @@ registered, as rioxarray's ``.rio`` is, when the module defining it is imported:
 from __future__ import annotations
 
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from .errors import (
     RumiDataLossError,
@@ -18,6 +19,16 @@ from .errors import (
     RumiVirtualWarning,
     StackError,
 )
+
+if TYPE_CHECKING:  # what type checkers see of the names `__getattr__` loads on first use
+    from .backend.entrypoint import open_rumi
+    from .backend.stack import open_stack
+    from .decode import header_blob
+    from .virtual.catalog import catalog, read_catalog, write_catalog
+    from .virtual.file import references
+    from .virtual.mosaic import mosaic
+    from .virtual.outputs import to_icechunk, to_kerchunk, write_references
+    from .write.to_rumi import to_rumi
 
 __all__ = [
     "RumiDataLossError",

@@ -6,7 +6,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -17,13 +17,15 @@ from .format import describe_source
 from .io import coalesce, open_reader
 
 if TYPE_CHECKING:
-    from collections.abc import Buffer, Sequence
+    from collections.abc import Buffer, Mapping, Sequence
 
     from .format import RumiFile
     from .io import RangeReader
     from .spec import SampleType
 
     Key = int | slice | np.ndarray
+    Window = tuple[Key, Key, Key, Key]
+    Selection = tuple[slice | np.ndarray, ...]
 
 __all__ = ["describe_file", "frame_widths", "read_description", "read_window", "resolve_verify"]
 
@@ -104,12 +106,12 @@ def _groups(idx: np.ndarray, *, tile: int | None) -> list[_Group]:
     return groups
 
 
-def _assign(out: np.ndarray, out_sel: tuple, block: np.ndarray, src_sel: tuple) -> None:
+def _assign(out: np.ndarray, out_sel: Selection, block: np.ndarray, src_sel: Selection) -> None:
     if all(isinstance(s, slice) for s in out_sel + src_sel):
         out[out_sel] = block[src_sel]
         return
 
-    def arrays(sel: tuple, shape: tuple[int, ...]) -> tuple:
+    def arrays(sel: Selection, shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
         return np.ix_(
             *(
                 np.arange(*s.indices(n)) if isinstance(s, slice) else s
@@ -143,7 +145,7 @@ def frame_widths(sample: SampleType) -> frozenset[int]:
 def read_window(
     desc: RumiFile,
     reader: RangeReader,
-    key: tuple[Key, Key, Key, Key],
+    key: Window,
     *,
     verify: bool = False,
 ) -> np.ndarray:
@@ -170,13 +172,21 @@ def read_window(
         for b in b_groups:
             for y in y_groups:
                 for x in x_groups:
-                    k = grid.frame_index(y.key, x.key, b.key or 0, t.key or 0)
+                    k = grid.frame_index(
+                        cast("int", y.key), cast("int", x.key), b.key or 0, t.key or 0
+                    )
                     tasks[k] = (t, b, y, x)
     _run(desc, reader, out, tasks, verify)
     return out.squeeze(axis=drop)
 
 
-def _run(desc: RumiFile, reader: RangeReader, out: np.ndarray, tasks: dict, verify: bool) -> None:
+def _run(
+    desc: RumiFile,
+    reader: RangeReader,
+    out: np.ndarray,
+    tasks: Mapping[int, Sequence[_Group]],
+    verify: bool,
+) -> None:
     """Read coalesced runs of frames and decode them, one pool task per run."""
     frames = sorted(tasks)
     ranges = [desc.frame_range(k) for k in frames]
@@ -204,7 +214,7 @@ def _read_run(
     run: tuple[int, int],
     ks: list[int],
     out: np.ndarray,
-    tasks: dict,
+    tasks: Mapping[int, Sequence[_Group]],
     verify: bool,
 ) -> None:
     start, length = run
@@ -242,7 +252,7 @@ _LOCAL = threading.local()
 
 def _scratch(nbytes: int, kind: str) -> np.ndarray:
     """This thread's reusable, 8-byte-aligned ``kind`` buffer, as ``nbytes`` uint8."""
-    buffers = _LOCAL.__dict__.setdefault("buffers", {})
+    buffers: dict[str, np.ndarray] = _LOCAL.__dict__.setdefault("buffers", {})
     buf = buffers.get(kind)
     if buf is None or buf.nbytes < nbytes:
         buf = buffers[kind] = np.empty(-(-nbytes // 8), np.uint64).view(np.uint8)

@@ -36,7 +36,7 @@ class RumiVirtualWarning(UserWarning):
     """A Zarr view that a reader's default decoding would not read exactly, and why."""
 
 
-class _Items:
+class _Items(Exception):
     """An exception or warning that names the items it is about."""
 
     items: tuple[str, ...] = ()

@@ -623,7 +623,7 @@ def describe_source(
         ranges.append(where)
     parts = list(read(ranges))
     if header is not None:
-        georef = parse_georef(parts.pop(0), ranges[0][0])
+        georef = parse_georef(memoryview(parts.pop(0)), ranges[0][0])
     trailer = None
     if where is not None:
         grid = frames.grid

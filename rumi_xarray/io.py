@@ -311,7 +311,7 @@ class BytesReader(_Reader):
         return {"data": bytes(self.data)}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["data"])  # type: ignore[misc]
+        type(self).__init__(self, state["data"])
 
 
 class FileObjReader(_Reader):

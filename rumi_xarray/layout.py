@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import ceil
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 
@@ -187,8 +187,8 @@ class FrameGrid:
         key = self.frame_key(k)
         h, w = self.tile_shape(key.row, key.col)
         y, x = key.row * self.tile_length, key.col * self.tile_width
-        t = slice(None) if self.time_in_frame else slice(key.time, key.time + 1)
-        b = slice(None) if self.band_in_frame else slice(key.band, key.band + 1)
+        t = slice(None) if self.time_in_frame else slice(key.time, cast("int", key.time) + 1)
+        b = slice(None) if self.band_in_frame else slice(key.band, cast("int", key.band) + 1)
         return t, b, slice(y, y + h), slice(x, x + w)
 
     def from_block(self, block: np.ndarray) -> np.ndarray:

@@ -9,10 +9,13 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import ml_dtypes
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
 
 RUMI_MAGIC: Final = b"RUMI"
 BIGTIFF_MAGIC: Final = b"II+\x00"
@@ -190,7 +193,9 @@ def _complex(part: str) -> np.dtype:
     return np.dtype([("re", part), ("im", part)])
 
 
-def _sample_types(*rows: tuple[str, int, int, object, object]) -> dict[tuple[int, int], SampleType]:
+def _sample_types(
+    *rows: tuple[str, int, int, DTypeLike, DTypeLike],
+) -> dict[tuple[int, int], SampleType]:
     return {
         (sf, bits): SampleType(name, sf, bits, np.dtype(storage), np.dtype(exposed))
         for name, sf, bits, storage, exposed in rows
@@ -241,7 +246,7 @@ SAMPLE_TYPES_016: Final = _sample_types(
 """The 0.15/0.16 types (§12): sub-byte types stored one sample per byte."""
 
 
-FRAME_AXES: Final = {
+FRAME_AXES: Final[dict[int, str | tuple[str, str]]] = {
     1: ("bhw", "thw"),
     2: ("hwb", "hwt"),
     3: "bthw",

@@ -20,7 +20,7 @@ from .spec import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Buffer, Sequence
 
 DAY = 86400
 _INT64_MAX = 2**63 - 1
@@ -54,7 +54,7 @@ def max_trailer_nbytes(bands: int, times: int) -> int:
     return TRAILER_HEAD.size + bands * (2 + 65535) + TIME_BLOCK.size + packed_nbytes(2 * times, 64)
 
 
-def parse_trailer(buf: bytes | memoryview, *, bands: int, times: int, offset: int) -> Trailer:
+def parse_trailer(buf: Buffer, *, bands: int, times: int, offset: int) -> Trailer:
     """Parse a ``TAIL`` or ``TIME`` trailer that starts at file offset ``offset`` and ends at EOF."""
     buf = memoryview(buf)
     if len(buf) < TRAILER_HEAD.size or bytes(buf[:4]) not in (TAIL_MAGIC, TIME_MAGIC):

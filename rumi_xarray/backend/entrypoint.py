@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import os
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 from xarray.backends import BackendArray, BackendEntrypoint
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     import xarray as xr
 
+    from ..decode import Key, Window
     from ..format import RumiFile
     from ..io import RangeReader
 
@@ -60,13 +61,15 @@ class RumiBackendArray(BackendArray):
         self.dtype = desc.dtype if nodata is None else masked_dtype(desc.dtype)
 
     def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
-        return indexing.explicit_indexing_adapter(
+        return indexing.explicit_indexing_adapter(  # type: ignore[no-any-return]  # xarray: -> Any
             key, self.shape, indexing.IndexingSupport.OUTER, self._getitem
         )
 
-    def _getitem(self, key: tuple) -> np.ndarray:
+    def _getitem(self, key: tuple[Key, ...]) -> np.ndarray:
         parts = iter(key)
-        full = tuple(self.fixed[a] if a in self.fixed else next(parts) for a in range(4))
+        full = cast(
+            "Window", tuple(self.fixed[a] if a in self.fixed else next(parts) for a in range(4))
+        )
         raw = read_window(self.desc, self.reader, full, verify=self.verify)
         if self.nodata is None:
             return raw
@@ -93,7 +96,7 @@ def masked_dtype(dtype: np.dtype) -> np.dtype:
     if np.issubdtype(dtype, np.inexact):
         return dtype
     if np.issubdtype(dtype, np.integer):
-        return np.dtype(maybe_promote(dtype)[0])
+        return np.dtype(cast("np.dtype", maybe_promote(dtype)[0]))
     return np.dtype(np.float32)
 
 
@@ -112,7 +115,7 @@ def parse_nodata(nodata: Any, dtype: np.dtype) -> np.generic:
         value = complex(nodata)
         for part in (value.real, value.imag):
             _check_float(nodata, part, np.finfo(dtype).dtype, dtype)
-        return dtype.type(value)
+        return cast("np.generic", dtype.type(value))
     if isinstance(nodata, complex | np.complexfloating):
         if nodata.imag:
             raise ValueError(f"nodata {nodata!r} is complex but the data type is {dtype.name}")
@@ -120,7 +123,7 @@ def parse_nodata(nodata: Any, dtype: np.dtype) -> np.generic:
     if kind == "i":
         return _integer_nodata(nodata, dtype)
     _check_float(nodata, float(nodata), dtype, dtype)
-    return np.array(float(nodata)).astype(dtype)[()]
+    return cast("np.generic", np.array(float(nodata)).astype(dtype)[()])
 
 
 def _kind(dtype: np.dtype) -> str:
@@ -132,7 +135,7 @@ def _kind(dtype: np.dtype) -> str:
     if np.issubdtype(dtype, np.inexact):
         return dtype.kind
     try:
-        ml_dtypes.iinfo(dtype)
+        ml_dtypes.iinfo(dtype)  # type: ignore[no-untyped-call]  # ml_dtypes: untyped
     except ValueError:
         return "f"
     return "i"
@@ -145,11 +148,11 @@ def _integer_nodata(nodata: Any, dtype: np.dtype) -> np.generic:
         if not np.isfinite(nodata) or nodata != int(nodata):
             raise ValueError(f"nodata {nodata!r} is not an integer, which {dtype.name} needs")
         nodata = int(nodata)
-    info = None if dtype.kind == "b" else ml_dtypes.iinfo(dtype)
+    info = None if dtype.kind == "b" else ml_dtypes.iinfo(dtype)  # type: ignore[no-untyped-call]
     lo, hi = (0, 1) if info is None else (info.min, info.max)
     if not int(lo) <= int(nodata) <= int(hi):
         raise ValueError(f"nodata {nodata!r} is out of range for {dtype.name} ({lo} to {hi})")
-    return np.array(int(nodata)).astype(dtype)[()]
+    return cast("np.generic", np.array(int(nodata)).astype(dtype)[()])
 
 
 def _check_float(nodata: Any, part: float, part_dtype: np.dtype, dtype: np.dtype) -> None:
@@ -163,7 +166,7 @@ def _check_float(nodata: Any, part: float, part_dtype: np.dtype, dtype: np.dtype
         if not holds(part):
             raise ValueError(f"nodata {nodata!r} is not a value {dtype.name} can hold")
         return
-    info = ml_dtypes.finfo(part_dtype)
+    info = ml_dtypes.finfo(part_dtype)  # type: ignore[no-untyped-call]  # ml_dtypes: untyped
     if not float(info.min) <= part <= float(info.max):
         raise ValueError(
             f"nodata {nodata!r} is out of range for {dtype.name} ({info.min} to {info.max})"
@@ -327,7 +330,7 @@ def _band_variables(
 
 
 def _variable_metadata(
-    desc: RumiFile, coords: dict, source: Any
+    desc: RumiFile, coords: dict[str, Any], source: Any
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     grid = desc.grid
     attrs: dict[str, Any] = {"AREA_OR_POINT": area_or_point(desc.georef)}
@@ -410,7 +413,7 @@ class RumiBackendEntrypoint(BackendEntrypoint):
         "verify",
     )
 
-    def open_dataset(  # type: ignore[override]
+    def open_dataset(
         self,
         filename_or_obj: Any,
         *,

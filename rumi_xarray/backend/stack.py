@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     import dask.array
     import xarray as xr
+    from dask.typing import Key
 
     from ..format import RumiFile
     from ..io import RangeReader
@@ -242,14 +243,14 @@ def _stack_array(
     lead: tuple[int, ...] = () if grid.times > 1 else (0,)  # an int drops a single time step
     name = f"open_stack-{token}"
     blocks = list(itertools.product(*(range(len(a)) for a in axes)))
-    graph: dict[tuple, tuple] = {}
+    graph: dict[Key, tuple[Any, ...]] = {}
     for i, (desc, reader) in enumerate(described):
         for block in blocks:
             window = (*lead, *(a[j] for a, j in zip(axes, block, strict=True)))
             graph[(name, i, *block)] = (_read_block, desc, reader, verify, *window)
     chunks = ((1,) * len(described), *(tuple(s.stop - s.start for s in a) for a in axes))
     meta = np.empty((0,) * len(chunks), first.dtype)
-    return da.Array(HighLevelGraph.from_collections(name, graph, ()), name, chunks, meta=meta)
+    return da.Array(HighLevelGraph.from_collections(name, graph, ()), name, chunks, meta=meta)  # type: ignore[no-untyped-call]
 
 
 def _read_block(

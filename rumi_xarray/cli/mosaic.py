@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import argparse
 
     from ..virtual.model import VirtualDataset
+    from ..virtual.mosaic import Entry
     from .options import Commands
 
 ICECHUNK_QUIET = "error"
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     if args.source.endswith(".parquet"):
         from ..virtual.catalog import read_catalog
 
-        sources = read_catalog(args.source)
+        sources: list[Entry] | list[str] = read_catalog(args.source)
     else:
         sources = glob_paths(args.source, storage_options(args))
     fill = int(args.fill_value) if args.fill_value.is_integer() else args.fill_value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -21,17 +21,17 @@ def stretch(values: np.ndarray, low: float = 2, high: float = 98) -> np.ndarray:
         return np.zeros(values.shape, np.uint8)
     lo, hi = np.percentile(finite, [low, high])
     scaled = (np.nan_to_num(values.astype(np.float64), nan=lo) - lo) / max(hi - lo, 1e-12)
-    return (np.clip(scaled, 0, 1) * 255).round().astype(np.uint8)
+    return np.asarray(np.clip(scaled, 0, 1) * 255).round().astype(np.uint8)
 
 
 def rgb_bands(band_names: list[str]) -> list[int]:
     """Indices of the red, green and blue bands by name, else the first three (or one, grey)."""
-    found = []
+    found: list[int | None] = []
     for colour in ("red", "green", "blue"):
         match = [i for i, name in enumerate(band_names) if colour in str(name).lower()]
         found.append(match[0] if match else None)
     if None not in found:
-        return found  # type: ignore[return-value]
+        return cast("list[int]", found)
     return list(range(3)) if len(band_names) >= 3 else [0, 0, 0]
 
 

@@ -128,7 +128,7 @@ def _nodata_values(entries: Sequence[Entry], nodata: Nodata | Sequence[Nodata]) 
     if nodata is None:
         return [entry.nodata for entry in entries]
     if isinstance(nodata, int | float | np.number):
-        return [nodata] * len(entries)  # type: ignore[list-item]
+        return [nodata] * len(entries)
     values = list(nodata)
     if len(values) != len(entries):
         raise ValueError(f"{len(values)} nodata values for {len(entries)} files")
@@ -176,7 +176,7 @@ def read_catalog(source: str | os.PathLike[str] | pa.Table) -> list[Entry]:
     import pyarrow.parquet as pq
 
     is_path = isinstance(source, str | os.PathLike)
-    table = pq.read_table(os.fspath(source)) if is_path else source  # type: ignore[arg-type]
+    table: pa.Table = pq.read_table(os.fspath(source)) if is_path else source
     missing = [c for c in COLUMNS if c not in table.column_names and c not in _OPTIONAL]
     if missing:
         raise RumiFormatError(f"catalog lacks the columns {missing}")
@@ -187,7 +187,7 @@ def read_catalog(source: str | os.PathLike[str] | pa.Table) -> list[Entry]:
     }
     entries = []
     for i in range(n):
-        row = {name: columns[name][i] for name in COLUMNS}
+        row: dict[str, Any] = {name: columns[name][i] for name in COLUMNS}
         try:
             desc = _describe_row(row)
             entries.append(Entry(row["path"], desc, row["nbytes"], _row_nodata(row, desc)))
@@ -246,7 +246,7 @@ def _georef(row: dict[str, Any]) -> Georef:
         raise RumiFormatError.mismatch("crs", expected="'EPSG:<code>'", found=crs)
     if len(transform) != 6 or not all(np.isfinite(transform)):
         raise RumiFormatError.mismatch("transform", expected="6 finite numbers", found=transform)
-    return Georef(tuple(transform), int(crs[5:]), bool(row["pixel_is_point"]))  # type: ignore[arg-type]
+    return Georef(tuple(transform), int(crs[5:]), bool(row["pixel_is_point"]))
 
 
 def _trailer(row: dict[str, Any], generation: Generation, bands: int, times: int) -> Trailer | None:

@@ -130,7 +130,7 @@ def file_array(
     order = frame_order(g, len(chunks))
     clipped = any(c[-1] != c[0] for c in chunks)
     if regular and (clipped or order != sorted(order)):
-        codecs = (BYTES, grid_codec(desc, chunks, order, reader))
+        codecs: tuple[dict[str, Any], ...] = (BYTES, grid_codec(desc, chunks, order, reader))
     elif regular:
         codecs = (BYTES, openzl_codec())
     else:

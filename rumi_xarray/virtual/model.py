@@ -13,7 +13,7 @@ import math
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
@@ -212,11 +212,14 @@ class VirtualArray:
         )
         return _fill_json(self.fill_value, self.data_type)
 
-    def chunk_urls(self) -> np.ndarray:
+    def chunk_urls(self) -> np.ndarray[Any, np.dtypes.StringDType]:
         """The URL of each chunk (shaped like the chunk grid; ``""`` where missing)."""
-        return np.asarray([*self.urls, ""], dtype=np.dtypes.StringDType())[self.files]
+        urls = np.asarray([*self.urls, ""], dtype=np.dtypes.StringDType())
+        return cast("np.ndarray[Any, np.dtypes.StringDType]", urls[self.files])
 
-    def chunk_refs(self, name: str, zarr_format: ZarrFormat) -> Iterator[tuple[str, list]]:
+    def chunk_refs(
+        self, name: str, zarr_format: ZarrFormat
+    ) -> Iterator[tuple[str, list[str | int]]]:
         """``(key, [url, offset, length])`` of every present chunk."""
         sep = "." if zarr_format == 2 else "/"
         prefix = f"{name}/" if zarr_format == 2 else f"{name}/c/"
@@ -331,9 +334,9 @@ class VirtualDataset:
         return keys
 
     def _coordinates_attr(self) -> str:
-        return " ".join(n for n in self.coords.coords if n not in self.array.dims)
+        return " ".join(str(n) for n in self.coords.coords if n not in self.array.dims)
 
-    def chunk_refs(self, zarr_format: ZarrFormat = 3) -> Iterator[tuple[str, list]]:
+    def chunk_refs(self, zarr_format: ZarrFormat = 3) -> Iterator[tuple[str, list[str | int]]]:
         return self.array.chunk_refs(self.name, zarr_format)
 
 
@@ -341,7 +344,9 @@ def _json(obj: Any) -> bytes:
     return json.dumps(obj, allow_nan=True).encode()
 
 
-def _encode_coords(coords: xr.Dataset, attrs: dict[str, Any], zarr_format: ZarrFormat) -> dict:
+def _encode_coords(
+    coords: xr.Dataset, attrs: dict[str, Any], zarr_format: ZarrFormat
+) -> dict[str, bytes]:
     """Encode the coordinates with xarray into an in-memory Zarr store; return its keys.
 
     Every chunk is written, scalars included (``write_empty_chunks``): a 0-d

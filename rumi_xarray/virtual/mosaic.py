@@ -13,7 +13,7 @@ import re
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -32,11 +32,13 @@ from .model import (
 )
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Iterable, Mapping, Sequence
 
     import xarray as xr
 
     from ..format import RumiFile
+    from ..trailer import TimeAxis
 
 _TOLERANCE = 1e-6
 """Largest misfit, in pixels, of a file origin on the mosaic's pixel grid."""
@@ -131,15 +133,15 @@ def _nodata(
 
 
 def _entries(
-    sources: Iterable[str] | Sequence[Entry],
+    sources: Iterable[str | os.PathLike[str]] | Sequence[Entry],
     headers: Sequence[bytes] | None,
     storage_options: dict[str, Any] | None,
     max_workers: int | None,
     progress: bool | None,
 ) -> list[Entry]:
-    items = list(sources)
+    items: list[str | os.PathLike[str] | Entry] = list(sources)
     if all(isinstance(s, Entry) for s in items):
-        return items  # type: ignore[return-value]
+        return cast("list[Entry]", items)
     from tqdm.auto import tqdm
 
     from .file import source_url
@@ -148,8 +150,9 @@ def _entries(
         raise ValueError(f"{len(headers)} headers for {len(items)} sources")
 
     def describe(i: int) -> Entry:
-        desc, nbytes = _describe(items[i], headers and headers[i], storage_options)
-        return Entry(source_url(items[i]), desc, nbytes)
+        source = cast("str | os.PathLike[str]", items[i])
+        desc, nbytes = _describe(source, None if headers is None else headers[i], storage_options)
+        return Entry(source_url(source), desc, nbytes)
 
     show = len(items) > 1000 if progress is None else progress
     with ThreadPoolExecutor(max_workers or 8) as pool:
@@ -158,7 +161,7 @@ def _entries(
 
 
 def _describe(
-    source: str, header: bytes | None, storage_options: dict | None
+    source: str | os.PathLike[str], header: bytes | None, storage_options: dict[str, Any] | None
 ) -> tuple[RumiFile, int]:
     from ..decode import describe_file
 
@@ -281,7 +284,7 @@ def _pattern_dims(
     return names, values
 
 
-def _coordinate_values(name: str, texts: list[str], mapping: Mapping[str, Any] | None) -> list:
+def _coordinate_values(name: str, texts: list[str], mapping: Mapping[str, Any] | None) -> list[Any]:
     if mapping is not None:
         missing = next((t for t in texts if t not in mapping), None)
         if missing is not None:
@@ -315,7 +318,7 @@ class _Placement:
     cols: np.ndarray
     y_edges: np.ndarray
     x_edges: np.ndarray
-    transform: tuple[float, ...]
+    transform: tuple[float, float, float, float, float, float]
 
     @classmethod
     def of(cls, entries: Sequence[Entry]) -> _Placement:
@@ -444,8 +447,8 @@ def _fill(
             row_chunk[ids][:, None] + local[None, :, 2],
             col_chunk[ids][:, None] + local[None, :, 3],
         ]
-        index = np.broadcast_arrays(*index)
-        flat = np.ravel_multi_index(index, files.shape).ravel()
+        broadcast = np.broadcast_arrays(*index)
+        flat = np.ravel_multi_index(broadcast, files.shape).ravel()
         owner = np.repeat(ids, len(local))
         flat_all.append(flat)
         owner_all.append(owner)
@@ -492,16 +495,16 @@ def _times_along(entries: Sequence[Entry], extra: _Extra) -> dict[str, xr.Variab
     import xarray as xr
 
     dim = extra.time_dim
-    d = extra.names.index(dim)  # type: ignore[arg-type]
+    d = extra.names.index(dim)
     n, at = len(extra.coords[d]), extra.index[:, d]
-    axes = [e.desc.time for e in entries]
+    axes = [cast("TimeAxis", e.desc.time) for e in entries]  # every file has one instant
     starts = np.empty(n, "datetime64[s]")
-    starts[at] = [a.starts[0] for a in axes]  # type: ignore[union-attr]
+    starts[at] = [a.starts[0] for a in axes]
     attrs = {"standard_name": "time", "long_name": "time"}
     coords = {}
-    if all(a.kind == TimeKind.INTERVAL for a in axes):  # type: ignore[union-attr]
+    if all(a.kind == TimeKind.INTERVAL for a in axes):
         bounds = np.empty((n, 2), "datetime64[s]")
-        bounds[at] = [a.seconds[0] for a in axes]  # type: ignore[union-attr]
+        bounds[at] = [a.seconds[0] for a in axes]
         attrs["bounds"] = "time_bounds"
         coords["time_bounds"] = xr.Variable((dim, "bnds"), bounds)
     coords["time"] = xr.Variable(dim, starts, attrs)

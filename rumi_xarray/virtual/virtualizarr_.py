@@ -15,12 +15,13 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from ..decode import read_description
+from ..errors import RumiVirtualWarning
 from ..io import ObstoreReader
 from .file import file_dataset
-from .model import RumiVirtualWarning
 
 if TYPE_CHECKING:
     from obspec_utils.registry import ObjectStoreRegistry
+    from obstore.store import ObjectStore
     from virtualizarr.manifests import ManifestStore
 
     from .model import VirtualDataset
@@ -39,7 +40,7 @@ class RumiParser:
     def __init__(self, *, header: bytes | None = None) -> None:
         self.header = header
 
-    def __call__(self, url: str, registry: ObjectStoreRegistry) -> ManifestStore:
+    def __call__(self, url: str, registry: ObjectStoreRegistry[ObjectStore]) -> ManifestStore:
         store, path = registry.resolve(url)
         reader = ObstoreReader(store, path)
         desc = read_description(reader, self.header)
@@ -81,7 +82,9 @@ def _warn_zarr_v2(vds: VirtualDataset) -> None:
         )
 
 
-def manifest_store(vds: VirtualDataset, registry: ObjectStoreRegistry) -> ManifestStore:
+def manifest_store(
+    vds: VirtualDataset, registry: ObjectStoreRegistry[ObjectStore]
+) -> ManifestStore:
     """A VirtualiZarr ``ManifestStore`` of a virtual dataset with a regular chunk grid."""
     from virtualizarr.manifests import ManifestGroup, ManifestStore
 
@@ -128,4 +131,5 @@ def _inline_array(name: str, keys: dict[str, bytes]) -> Any:
 
 
 def _chunk_shape(meta: dict[str, Any]) -> list[int]:
-    return meta["chunk_grid"]["configuration"]["chunk_shape"]
+    shape: list[int] = meta["chunk_grid"]["configuration"]["chunk_shape"]
+    return shape

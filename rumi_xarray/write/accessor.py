@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["RumiDataArrayAccessor", "RumiDatasetAccessor"]
 
 
-@xr.register_dataarray_accessor("rumi")
+@xr.register_dataarray_accessor("rumi")  # type: ignore[no-untyped-call]  # xarray: untyped
 class RumiDataArrayAccessor:
     """rumi methods of a DataArray."""
 
@@ -38,7 +38,7 @@ class RumiDataArrayAccessor:
         return to_rumi(self._obj, target, **options)
 
 
-@xr.register_dataset_accessor("rumi")
+@xr.register_dataset_accessor("rumi")  # type: ignore[no-untyped-call]  # xarray: untyped
 class RumiDatasetAccessor:
     """rumi methods of a Dataset."""
 

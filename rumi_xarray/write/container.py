@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import numpy as np
 
@@ -43,7 +43,7 @@ from ..spec import (
 from ..trailer import TimeAxis, build_trailer, check_band_texts, check_time
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Buffer, Generator, Iterator
     from concurrent.futures import Future
 
     from tqdm import tqdm
@@ -218,7 +218,7 @@ def parse_compression(compression: object, sample: SampleType) -> Encoder:
     from rumi_codec import _core
 
     if callable(compression):
-        return compression  # type: ignore[return-value]
+        return compression
     if compression is None or isinstance(compression, str):
         options: dict[str, Any] = {"recipe": compression or _core.DEFAULT_RECIPE}
     elif isinstance(compression, Mapping):
@@ -285,7 +285,7 @@ def _check_frame(frame: object, nbytes: int, k: int) -> bytes:
     from openzl import ext
 
     try:
-        data = bytes(frame)  # type: ignore[call-overload]
+        data = bytes(cast("Buffer", frame))
     except TypeError:
         raise TypeError(
             f"frame {k}: compression returned {type(frame).__name__}, not bytes"
@@ -354,7 +354,9 @@ def _cut(grid: FrameGrid, block: np.ndarray, ks: range) -> Iterator[tuple[int, n
         yield k, block[t, b, y.start - y0 : y.stop - y0, x.start - x0 : x.stop - x0]
 
 
-def _compressed(plan: WritePlan, load: Loader, encode: Encoder, workers: int) -> Iterator[bytes]:
+def _compressed(
+    plan: WritePlan, load: Loader, encode: Encoder, workers: int
+) -> Generator[bytes, None, None]:
     """Compressed frames in index order; at most ``2 * workers`` frames in flight."""
     grid, sample = plan.grid, plan.sample
 

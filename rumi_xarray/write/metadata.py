@@ -91,7 +91,9 @@ def band_texts(
     return tuple(_text(b, v) for b, v in enumerate(numbers)), False
 
 
-def _described(da: xr.DataArray | None, numbers: list | None, nbands: int) -> tuple | None:
+def _described(
+    da: xr.DataArray | None, numbers: list[Any] | None, nbands: int
+) -> tuple[str, ...] | None:
     """rioxarray's band descriptions for these bands, when they can be band texts."""
     names = None if da is None else da.attrs.get("long_name")
     if isinstance(names, str):
@@ -238,7 +240,7 @@ def parse_transform(transform: Any) -> Transform:
         values = values[:6]
     if len(values) != 6:
         raise ValueError(f"transform needs 6 affine coefficients (a, b, c, d, e, f), got {values}")
-    return values  # type: ignore[return-value]
+    return values
 
 
 def _object_epsg(
@@ -287,7 +289,7 @@ def _object_transform(
     found = None if rio is None else _rio_call(lambda: rio.transform())
     if found is None or found.is_identity:
         return None, False
-    return tuple(found)[:6], False  # type: ignore[return-value]
+    return tuple(found)[:6], False
 
 
 def _geotransform(text: Any) -> Transform | None:
@@ -368,6 +370,7 @@ def dropped(
         for name, value in da.attrs.items()
         if (item := _attr_item(str(name), value, da.dtype, texts, sample)) is not None
     ]
+    name: Hashable
     for name in ENCODED:
         value = da.encoding.get(name)
         if value is not None and not _nan_fill(name, value, da.dtype):

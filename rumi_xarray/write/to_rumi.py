@@ -9,20 +9,19 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import xarray as xr
 
 from rumi_codec._core import DEFAULT_RECIPE
 
+from ..errors import RumiDataLossError, RumiDataLossWarning
 from ..spec import TimeKind
 from ..trailer import TimeAxis
 from . import accessor  # noqa: F401  (registers .rumi, as rioxarray's .rio)
 from .container import _fits, parse_compression, plan_write, sample_type, write_rumi
 from .metadata import (
-    RumiDataLossError,
-    RumiDataLossWarning,
     band_texts,
     dropped,
     grid_mapping,
@@ -216,7 +215,7 @@ def _pick_variable(ds: xr.Dataset, variable: Hashable | None) -> xr.DataArray:
         if variable not in ds.data_vars:
             raise ValueError(f"variable {variable!r} is not one of {list(ds.data_vars)}")
         return ds[variable]
-    named = set()  # time bounds, grid mappings and coordinates of other variables
+    named: set[str] = set()  # time bounds, grid mappings and coordinates of other variables
     for var in ds.variables.values():
         for key in ("bounds", "grid_mapping", "coordinates"):
             value = var.attrs.get(key, var.encoding.get(key))
@@ -242,13 +241,13 @@ def _from_dataarray(
         )
     var = da.variable
     missing = {d: 1 for d in (time_dim, band_dim) if d not in var.dims}
-    var = var.set_dims({**missing, **var.sizes}).transpose(*dims)
-    shape = tuple(int(n) for n in var.shape)
+    var = var.set_dims({**missing, **var.sizes}).transpose(*dims)  # type: ignore[no-untyped-call]
+    shape = cast("tuple[int, int, int, int]", tuple(int(n) for n in var.shape))
 
     def load(window: tuple[slice, slice, slice, slice]) -> np.ndarray:
         return np.asarray(var[window].values)
 
-    return _Source(shape, da.dtype, load, da, pool)  # type: ignore[arg-type]
+    return _Source(shape, da.dtype, load, da, pool)
 
 
 def _from_array(obj: Any) -> _Source:
@@ -262,8 +261,8 @@ def _from_array(obj: Any) -> _Source:
         block = np.asarray(arr[window[4 - ndim :]])
         return block.reshape(lead + block.shape)
 
-    shape = lead + tuple(int(n) for n in arr.shape)
-    return _Source(shape, np.dtype(arr.dtype), load)  # type: ignore[arg-type]
+    shape = cast("tuple[int, int, int, int]", lead + tuple(int(n) for n in arr.shape))
+    return _Source(shape, np.dtype(arr.dtype), load)
 
 
 def _rumi_dtype(da: xr.DataArray | None) -> str | None:
@@ -282,8 +281,9 @@ def _encoded_tile(da: xr.DataArray | None) -> int:
 def _encoded_frames(da: xr.DataArray | None, bands: int, times: int) -> int:
     """The frame unit of the file ``da`` was read from when it fits B and T, else 0 (band)."""
     unit = None if da is None else da.encoding.get("rumi_frame_unit")
-    ok = isinstance(unit, int) and not isinstance(unit, bool) and 0 <= unit <= 9
-    return unit if ok and _fits(unit, bands, times) else 0
+    if isinstance(unit, int) and not isinstance(unit, bool) and 0 <= unit <= 9:
+        return unit if _fits(unit, bands, times) else 0
+    return 0
 
 
 # ---------------------------------------------------------------------------------------

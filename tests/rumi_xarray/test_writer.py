@@ -19,7 +19,6 @@ from _fixtures import DATA, FIXTURES, Fixture, assert_same_bits, fixture_id
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import rumi_xarray
 from rumi_codec._core import compress
 from rumi_xarray.format import parse_bytes
 from rumi_xarray.georef import Georef
@@ -474,15 +473,24 @@ def test_workers_progress_and_plain_graph_give_valid_files(
     assert_same_bits(_read(tmp_path / "z.rumi")["band_data"].values, arr)
 
 
-def test_import_registers_the_accessor_without_importing_xarray() -> None:
+@pytest.mark.parametrize(
+    "registers",
+    [
+        "xr.backends.list_engines()",  # what open_dataset does for any plugin engine
+        "rumi_xarray.to_rumi",
+        "import rumi_xarray.backend.entrypoint",
+    ],
+)
+def test_the_accessor_registers_as_rioxarrays_does(registers: str) -> None:
+    """No import hook: ``import rumi_xarray`` loads no xarray and registers nothing; the
+    backend or ``to_rumi`` registers ``.rumi`` when imported (rioxarray's way)."""
     code = (
-        "import sys, importlib.util, rumi_xarray; assert 'xarray' not in sys.modules;"
-        "importlib.util.find_spec('xarray');"  # a probe does not disarm the hook
-        "import xarray as xr; assert hasattr(xr.DataArray([1]), 'rumi');"
-        "assert callable(rumi_xarray.to_rumi)"
+        "import sys, rumi_xarray; assert 'xarray' not in sys.modules;"
+        "import xarray as xr; assert not hasattr(xr.DataArray([1]), 'rumi');"
+        f"{registers}; assert hasattr(xr.DataArray([1]), 'rumi');"
+        "assert not any(type(f).__module__.startswith('rumi') for f in sys.meta_path)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
-    assert rumi_xarray.to_rumi is to_rumi
 
 
 # ---------------------------------------------------------------------------------------
