@@ -118,6 +118,15 @@ def test_version() -> None:
     assert done.returncode == 0 and done.stdout.startswith("rumi-xarray ")
 
 
+def test_python_m_runs_the_same_command() -> None:
+    """``python -m rumi_xarray.cli`` is the console script; a bad flag is a usage error."""
+    module = [sys.executable, "-m", "rumi_xarray.cli"]
+    done = subprocess.run([*module, "--version"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout == _script("--version").stdout
+    done = subprocess.run([*module, "info"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "rumi-xarray info: error: " in done.stderr
+
+
 def test_info_human_summary() -> None:
     fixture = _fixture("i16_t4_b3_19x21_u0_bt_tile")
     done = _script("info", str(fixture.path))

@@ -31,8 +31,9 @@ import rumi_xarray
 from rumi_codec import OpenZLCodec, OpenZLGridCodec, frame_key
 from rumi_xarray import OpenZLError, RumiFormatError, references
 from rumi_xarray import errors as errors_module
+from rumi_xarray.blob import parse_blob
 from rumi_xarray.decode import read_description
-from rumi_xarray.format import parse_blob, parse_bytes
+from rumi_xarray.format import parse_bytes
 from rumi_xarray.io import BytesReader
 from rumi_xarray.spec import Generation
 

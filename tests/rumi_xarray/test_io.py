@@ -1,13 +1,17 @@
-"""File handles: the LRU descriptor cache, pinning under threads, reopening, locks, many files."""
+"""Byte-range readers (``rumi_xarray.io``): every kind of source read the same way, and local
+file handles: the LRU descriptor cache, pinning under threads, reopening, locks, many files."""
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
+import re
 import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -15,9 +19,13 @@ import xarray as xr
 
 from rumi_xarray import io as _io
 from rumi_xarray import to_rumi
+from rumi_xarray.errors import RumiFormatError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 FD_DIR = Path("/proc/self/fd")
-pytestmark = pytest.mark.skipif(not FD_DIR.is_dir(), reason="needs /proc/self/fd")
+needs_proc = pytest.mark.skipif(not FD_DIR.is_dir(), reason="needs /proc/self/fd")
 
 
 def _open_fds() -> int:
@@ -64,6 +72,7 @@ def test_threads_read_exact_bytes_under_a_cache_of_two(blobs: list[tuple[Path, b
     assert errors == []
 
 
+@needs_proc
 def test_cache_bounds_open_descriptors(blobs: list[tuple[Path, bytes]]) -> None:
     before = _open_fds()
     readers = [_io.LocalReader(p) for p, _ in blobs]
@@ -77,6 +86,7 @@ def test_cache_bounds_open_descriptors(blobs: list[tuple[Path, bytes]]) -> None:
     assert _open_fds() == before
 
 
+@needs_proc
 def test_close_releases_and_reads_reopen(blobs: list[tuple[Path, bytes]]) -> None:
     path, data = blobs[0]
     before = _open_fds()
@@ -144,6 +154,120 @@ def test_locked_reader_holds_the_lock(blobs: list[tuple[Path, bytes]]) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# Every kind of source: the same bytes, the same refusals
+
+DATA = bytes(range(256)) * 5
+"""1,280 bytes, each offset's value its own low byte."""
+
+
+def _local(tmp_path: Path) -> _io.RangeReader:
+    (tmp_path / "data.bin").write_bytes(DATA)
+    return _io.open_reader(tmp_path / "data.bin")
+
+
+def _file_url(tmp_path: Path) -> _io.RangeReader:
+    (tmp_path / "data.bin").write_bytes(DATA)
+    return _io.open_reader((tmp_path / "data.bin").as_uri())
+
+
+def _memory_url(tmp_path: Path) -> _io.RangeReader:
+    import fsspec
+
+    url = f"memory://io-test/{tmp_path.name}/data.bin"
+    with fsspec.open(url, "wb") as f:
+        f.write(DATA)
+    return _io.open_reader(url)
+
+
+def _obstore(tmp_path: Path) -> _io.RangeReader:
+    obstore = pytest.importorskip("obstore")
+    from obstore.store import MemoryStore
+
+    store = MemoryStore()
+    obstore.put(store, "data.bin", DATA)
+    return _io.ObstoreReader(store, "data.bin")
+
+
+SOURCES: dict[str, Callable[[Path], _io.RangeReader]] = {
+    "local": _local,
+    "file-url": _file_url,
+    "bytes": lambda tmp_path: _io.open_reader(DATA),
+    "bytearray": lambda tmp_path: _io.open_reader(bytearray(DATA)),
+    "file-object": lambda tmp_path: _io.open_reader(io.BytesIO(DATA)),
+    "fsspec": _memory_url,
+    "obstore": _obstore,
+    "locked": lambda tmp_path: _io.LockedReader(_local(tmp_path), threading.Lock()),
+}
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_every_reader_reads_the_same_bytes(source: str, tmp_path: Path) -> None:
+    reader = SOURCES[source](tmp_path)
+    assert reader.size == len(DATA)
+    assert bytes(reader.read(300, 17)) == DATA[300:317]
+    assert bytes(reader.read(len(DATA) - 5, 5)) == DATA[-5:]
+    scratch = np.empty(64, np.uint8)
+    assert bytes(reader.read_into(1000, 40, scratch)) == DATA[1000:1040]
+    ranges = [(0, 3), (10, 200), (1270, 10)]
+    assert [bytes(b) for b in reader.iter_ranges(ranges)] == [DATA[o : o + n] for o, n in ranges]
+    assert [bytes(b) for b in reader.iter_ranges([(5, 1)])] == [DATA[5:6]]
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize(
+    ("offset", "length"), [(1270, 11), (len(DATA), 1), (-1, 2), (0, -1), (2**63, 1)]
+)
+def test_every_reader_refuses_ranges_outside_the_source(
+    source: str, offset: int, length: int, tmp_path: Path
+) -> None:
+    reader = SOURCES[source](tmp_path)
+    message = f"byte range [{offset}, {offset + length}) is outside the 1280-byte source"
+    with pytest.raises(RumiFormatError, match=re.escape(message)):
+        reader.read(offset, length)
+    with pytest.raises(RumiFormatError, match=re.escape(message)):
+        list(reader.iter_ranges([(0, 1), (offset, length)]))
+
+
+@pytest.mark.parametrize("source", ["local", "bytes", "file-object", "fsspec"])
+def test_readers_pickle_and_read_the_same(source: str, tmp_path: Path) -> None:
+    clone = pickle.loads(pickle.dumps(SOURCES[source](tmp_path)))
+    assert clone.size == len(DATA) and bytes(clone.read(700, 9)) == DATA[700:709]
+
+
+def test_open_reader_picks_the_reader(tmp_path: Path) -> None:
+    (tmp_path / "a.bin").write_bytes(DATA)
+    assert isinstance(_io.open_reader(tmp_path / "a.bin"), _io.LocalReader)
+    assert isinstance(_io.open_reader(str(tmp_path / "a.bin")), _io.LocalReader)
+    assert isinstance(_io.open_reader((tmp_path / "a.bin").as_uri()), _io.LocalReader)
+    assert isinstance(_io.open_reader(memoryview(DATA)), _io.BytesReader)
+    assert isinstance(_io.open_reader(io.BytesIO(DATA)), _io.FileObjReader)
+    assert isinstance(_memory_url(tmp_path), _io.FsspecReader)
+    with pytest.raises(TypeError, match="cannot read rumi data from a int"):
+        _io.open_reader(3)
+    with pytest.raises(FileNotFoundError):
+        _io.open_reader(tmp_path / "missing.bin")
+
+
+def test_a_source_that_shrinks_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "a.bin"
+    path.write_bytes(DATA)
+    reader = _io.open_reader(path)
+    path.write_bytes(DATA[:100])
+    with pytest.raises(RumiFormatError, match="read 0 bytes at 200, expected 10; the source changed"):
+        reader.read(200, 10)
+    with pytest.raises(RumiFormatError, match="read 20 bytes at 80, expected 30"):
+        reader.read_into(80, 30, np.empty(30, np.uint8))
+    reader.close()
+
+
+def test_bytes_reader_is_zero_copy() -> None:
+    data = bytearray(DATA)
+    view = _io.BytesReader(data).read(10, 4)
+    data[10] = 99
+    assert bytes(view)[0] == 99
+
+
+# ---------------------------------------------------------------------------------------
 # Many files under a descriptor limit
 
 N_FILES = 5000
@@ -195,6 +319,7 @@ np.save(sys.argv[2], values)
 """
 
 
+@needs_proc
 def test_open_mfdataset_of_5000_files_under_ulimit_1024(
     many_files: tuple[Path, np.ndarray], tmp_path: Path
 ) -> None:

@@ -1,0 +1,9 @@
+"""``python -m rumi_xarray.cli``: the ``rumi-xarray`` command."""
+
+from __future__ import annotations
+
+import sys
+
+from .main import main
+
+sys.exit(main())

@@ -1,0 +1,102 @@
+"""``rumi-xarray mosaic``: one virtual dataset from many grid-aligned files or a catalog."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING
+
+from .options import add_quiet, add_storage_options, glob_paths, storage_options
+
+if TYPE_CHECKING:
+    import argparse
+
+    from ..virtual.model import VirtualDataset
+    from ..virtual.mosaic import Entry
+    from .options import Commands
+
+ICECHUNK_QUIET = "error"
+"""Icechunk's (Rust) log filter unless ``-v`` or ``ICECHUNK_LOG`` asks for more."""
+
+
+def register(commands: Commands) -> None:
+    """Add the ``mosaic`` subcommand to ``commands``."""
+    mosaic = commands.add_parser(
+        "mosaic",
+        help="one virtual dataset from many grid-aligned files or a catalog",
+        description="Build one virtual Zarr dataset from many grid-aligned rumi files "
+        "(a glob) or from a Parquet catalog, as kerchunk JSON or an Icechunk repository.",
+    )
+    mosaic.add_argument("source", help="glob of rumi files (quote it) or a catalog .parquet")
+    mosaic.add_argument("-o", "--output", required=True, help="output .json or Icechunk dir")
+    mosaic.add_argument("--pattern", help="regex whose named groups become dimensions")
+    mosaic.add_argument("--fill-value", type=float, default=0, help="value where no file is")
+    mosaic.add_argument("--icechunk", action="store_true", help="write an Icechunk repository")
+    mosaic.add_argument(
+        "-v", "--verbose", action="store_true", help="show Icechunk's log lines (warnings on)"
+    )
+    add_quiet(mosaic)
+    add_storage_options(mosaic)
+    mosaic.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``mosaic``; returns the exit code."""
+    from ..virtual.mosaic import mosaic
+
+    progress = False if args.quiet else None
+    if args.pattern is not None:
+        try:
+            re.compile(args.pattern)
+        except re.error as exc:
+            message = f"--pattern {args.pattern!r} is not a regular expression: {exc}"
+            raise ValueError(message) from None
+    if args.source.endswith(".parquet"):
+        from ..virtual.catalog import read_catalog
+
+        sources: list[Entry] | list[str] = read_catalog(args.source)
+    else:
+        sources = glob_paths(args.source, storage_options(args))
+    fill = int(args.fill_value) if args.fill_value.is_integer() else args.fill_value
+    vds = mosaic(sources, pattern=args.pattern, fill_value=fill,
+                 storage_options=storage_options(args), progress=progress)
+    if args.icechunk:
+        _write_icechunk(vds, args.output, args.verbose)
+    else:
+        from ..virtual.outputs import to_kerchunk, write_references
+
+        write_references(to_kerchunk(vds), args.output)
+    dims = dict(zip(vds.array.dims, vds.array.shape, strict=True))
+    print(f"wrote {args.output}: {len(vds.array.urls)} files, {dims}")
+    return 0
+
+
+def _write_icechunk(vds: VirtualDataset, path: str, verbose: bool) -> None:
+    import icechunk
+
+    from ..virtual.outputs import to_icechunk
+
+    asked = os.environ.get("ICECHUNK_LOG")
+    icechunk.set_logs_filter(asked or ("warn" if verbose else ICECHUNK_QUIET))
+
+    prefix = _common_prefix(vds.array.urls)
+    config = icechunk.RepositoryConfig.default()
+    if prefix.startswith("file://"):
+        store = icechunk.local_filesystem_store(prefix.removeprefix("file://"))
+        access = icechunk.credentials.LocalFileSystemAccess
+    else:
+        raise ValueError("--icechunk writes local repositories of local files only")
+    config.set_virtual_chunk_container(icechunk.VirtualChunkContainer(prefix, store))
+    repo = icechunk.Repository.create(
+        icechunk.local_filesystem_storage(path), config,
+        authorize_virtual_chunk_access={prefix: access},
+    )
+    session = repo.writable_session("main")
+    to_icechunk(vds, session.store)
+    session.commit(f"rumi-xarray mosaic of {len(vds.array.urls)} files")
+
+
+def _common_prefix(urls: tuple[str, ...]) -> str:
+    """The longest common directory of the URLs, ending in ``/``."""
+    prefix = os.path.commonprefix(list(urls))  # noqa: RUF071 (URLs, cut at the last "/")
+    return prefix[: prefix.rfind("/") + 1]
