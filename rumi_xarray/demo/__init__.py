@@ -1,1 +1,1 @@
-"""demo"""
+"""The demo scene and its PNG quicklook (no plotting stack needed)."""
