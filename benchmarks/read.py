@@ -409,7 +409,12 @@ def main() -> None:
         ),
         ("chip latency, ours / rumi-eo", best["ours_chip"] / best["eo_chip"], "<=", TARGET_CHIP),
         ("(info) throughput, ours / raw decode + copy", best["raw_image"] / best["ours"], "", None),
-        ("(info) full-read time, verify=True / default", best["ours_verify"] / best["ours"], "", None),
+        (
+            "(info) full-read time, verify=True / default",
+            best["ours_verify"] / best["ours"],
+            "",
+            None,
+        ),
         (f"(info) throughput, ours / rumi-eo {n_eo} thr.", best["eo_n"] / best["ours"], "", None),
         (
             f"(info) chip latency, ours / rumi-eo {n_eo} thr.",

@@ -65,9 +65,7 @@ def check_crs(epsg: int, model: ModelType | None = None) -> str:
     kind = crs_kind(epsg)
     if kind == "other":
         msg = f"EPSG:{epsg} is not a projected or geographic CRS"
-        raise RumiFormatError.invalid(
-            "EPSG", msg, expected=("projected", "geographic"), found=epsg
-        )
+        raise RumiFormatError.invalid("EPSG", msg, expected=("projected", "geographic"), found=epsg)
     if model is not None and kind != model.name.lower():
         msg = f"EPSG {epsg} is {kind} but GTModelType says {model.name.lower()}"
         raise RumiFormatError.invalid("EPSG", msg, expected=model.name.lower(), found=kind)

@@ -153,9 +153,7 @@ def _parse_time(buf: memoryview, times: int, offset: int, *, required: bool) -> 
         )
     if len(rest) > need:
         extra = len(rest) - need
-        msg = (
-            f"the trailer has {extra} extra byte after the time residuals; a file ends with its trailer"
-        )
+        msg = f"the trailer has {extra} extra byte after the time residuals; a file ends with its trailer"
         raise RumiFormatError.invalid(
             "time residuals",
             msg,

@@ -268,7 +268,6 @@ OPENERS = [
 ]
 
 
-
 def rejects(
     opener: Callable[..., object], data: bytes, match: str, header: bytes | None = None
 ) -> None:

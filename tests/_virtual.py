@@ -14,8 +14,22 @@ from rumi_xarray import to_rumi
 from rumi_xarray.format import parse_bytes
 from rumi_xarray.virtual.model import enable_rectilinear
 
-ZARR_TYPES = {"bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64",
-              "float16", "float32", "float64", "complex64", "complex128"}
+ZARR_TYPES = {
+    "bool",
+    "uint8",
+    "int8",
+    "uint16",
+    "int16",
+    "uint32",
+    "int32",
+    "uint64",
+    "int64",
+    "float16",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+}
 """Sample types with a Zarr data type, listed here independently of the library."""
 SUPPORTED = [f for f in FIXTURES if parse_bytes(f.path.read_bytes()).sample.name in ZARR_TYPES]
 """The fixtures whose frames can be Zarr chunks."""
@@ -88,12 +102,14 @@ def through_icechunk(write: Callable[[Any], None], root: Path, repo: Path) -> xr
         icechunk.VirtualChunkContainer(prefix, icechunk.local_filesystem_store(str(root)))
     )
     repository = icechunk.Repository.create(
-        icechunk.local_filesystem_storage(str(repo)), config,
+        icechunk.local_filesystem_storage(str(repo)),
+        config,
         authorize_virtual_chunk_access={prefix: icechunk.credentials.LocalFileSystemAccess},
     )
     session = repository.writable_session("main")
     write(session.store)
     session.commit("write")
     enable_rectilinear()
-    return xr.open_zarr(repository.readonly_session("main").store, consolidated=False,
-                        zarr_format=3, chunks={})
+    return xr.open_zarr(
+        repository.readonly_session("main").store, consolidated=False, zarr_format=3, chunks={}
+    )

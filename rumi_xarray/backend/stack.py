@@ -32,7 +32,16 @@ if TYPE_CHECKING:
 
 __all__ = ["open_stack"]
 
-AGREE = ("shape", "dtype", "tile", "frame layout", "band_texts", "crs", "transform", "pixel_is_point")
+AGREE = (
+    "shape",
+    "dtype",
+    "tile",
+    "frame layout",
+    "band_texts",
+    "crs",
+    "transform",
+    "pixel_is_point",
+)
 """What stacked files share with the first one (:data:`rumi_xarray.sources.FIELDS`)."""
 _MAX_WORKERS = 32
 """Threads describing files at once (mostly waiting on I/O for remote sources)."""
@@ -169,9 +178,7 @@ def _stack_array(
     return da.Array(HighLevelGraph.from_collections(name, graph, ()), name, chunks, meta=meta)  # type: ignore[no-untyped-call]
 
 
-def _read_block(
-    desc: RumiFile, reader: RangeReader, verify: bool, *window: Any
-) -> np.ndarray:
+def _read_block(desc: RumiFile, reader: RangeReader, verify: bool, *window: Any) -> np.ndarray:
     """Read one block of one file, with a leading axis of length 1 for the stack."""
     if isinstance(reader, LocalReader):
         own = copy.copy(reader)  # an unopened handle for this task alone, closed right after
@@ -225,8 +232,12 @@ def _coords(
         coords[dim] = xr.Variable(dim, np.arange(len(descs)))
     for var in coords.values():
         if var.dtype.kind == "M":  # written with the one CF epoch (to_zarr, to_netcdf)
-            var.encoding = {**var.encoding, "units": CF_TIME_UNITS, "calendar": CF_CALENDAR,
-                            "dtype": "int64"}
+            var.encoding = {
+                **var.encoding,
+                "units": CF_TIME_UNITS,
+                "calendar": CF_CALENDAR,
+                "dtype": "int64",
+            }
     return coords
 
 

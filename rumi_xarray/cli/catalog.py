@@ -33,8 +33,9 @@ def run(args: argparse.Namespace) -> int:
     from ..virtual.catalog import catalog, write_catalog
 
     paths = glob_paths(args.directory.rstrip("/") + "/" + args.glob, storage_options(args))
-    table = catalog(paths, storage_options=storage_options(args),
-                    progress=False if args.quiet else None)
+    table = catalog(
+        paths, storage_options=storage_options(args), progress=False if args.quiet else None
+    )
     write_catalog(table, args.output)
     print(f"wrote {args.output}: {table.num_rows} files")
     return 0

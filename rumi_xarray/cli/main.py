@@ -116,4 +116,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError, OSError, ImportError) as exc:
         print(f"{PROG}: error: {_error_text(exc, args)}", file=sys.stderr)
         return 1
-

@@ -58,8 +58,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         sources = glob_paths(args.source, storage_options(args))
     fill = int(args.fill_value) if args.fill_value.is_integer() else args.fill_value
-    vds = mosaic(sources, pattern=args.pattern, fill_value=fill,
-                 storage_options=storage_options(args), progress=progress)
+    vds = mosaic(
+        sources,
+        pattern=args.pattern,
+        fill_value=fill,
+        storage_options=storage_options(args),
+        progress=progress,
+    )
     if args.icechunk:
         _write_icechunk(vds, args.output, args.verbose)
     else:
@@ -88,7 +93,8 @@ def _write_icechunk(vds: VirtualDataset, path: str, verbose: bool) -> None:
         raise ValueError("--icechunk writes local repositories of local files only")
     config.set_virtual_chunk_container(icechunk.VirtualChunkContainer(prefix, store))
     repo = icechunk.Repository.create(
-        icechunk.local_filesystem_storage(path), config,
+        icechunk.local_filesystem_storage(path),
+        config,
         authorize_virtual_chunk_access={prefix: access},
     )
     session = repo.writable_session("main")

@@ -28,7 +28,9 @@ def register(commands: Commands) -> None:
         "--zarr-format", type=int, choices=(2, 3), help="Zarr version (3; 2 with --parquet)"
     )
     refs.add_argument(
-        "--grid", choices=("auto", "regular", "rectilinear"), default="auto",
+        "--grid",
+        choices=("auto", "regular", "rectilinear"),
+        default="auto",
         help="chunk grid for clipped edge frames (%(default)s)",
     )
     refs.add_argument("--parquet", action="store_true", help="kerchunk Parquet (Zarr v2)")
@@ -53,8 +55,12 @@ def run(args: argparse.Namespace) -> int:
     header = None if args.header is None else Path(args.header).read_bytes()
     zarr_format = args.zarr_format
     refs = references(
-        args.source, header=header, storage_options=storage_options(args), url=args.url,
-        zarr_format=zarr_format, grid=args.grid,
+        args.source,
+        header=header,
+        storage_options=storage_options(args),
+        url=args.url,
+        zarr_format=zarr_format,
+        grid=args.grid,
     )
     write_references(refs, args.output, format="parquet" if args.parquet else "json")
     print(f"wrote {args.output}: {len(refs['refs'])} keys, Zarr v{zarr_format}")

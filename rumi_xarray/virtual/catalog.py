@@ -228,7 +228,8 @@ def _describe_row(row: dict[str, Any]) -> RumiFile:
         )
     if row["shape"] != list(desc.shape) or row["dtype"] != desc.sample.name:
         raise RumiFormatError.mismatch(
-            "shape and dtype", expected=(list(desc.shape), desc.sample.name),
+            "shape and dtype",
+            expected=(list(desc.shape), desc.sample.name),
             found=(row["shape"], row["dtype"]),
         )
     return desc

@@ -77,8 +77,9 @@ def references(
     reader = open_reader(source, storage_options)
     try:
         desc = read_description(reader, header)
-        vds = file_dataset(desc, url or source_url(source), reader=reader, grid=grid,
-                           zarr_format=zarr_format)
+        vds = file_dataset(
+            desc, url or source_url(source), reader=reader, grid=grid, zarr_format=zarr_format
+        )
     finally:
         if hasattr(reader, "close"):
             reader.close()

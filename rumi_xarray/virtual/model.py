@@ -35,7 +35,22 @@ ZarrFormat = Literal[2, 3]
 BYTES: dict[str, Any] = {"name": "bytes", "configuration": {"endian": "little"}}
 
 _ZARR_TYPES = frozenset(
-    ["bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64", "float16", "float32", "float64", "complex64", "complex128"]
+    [
+        "bool",
+        "uint8",
+        "int8",
+        "uint16",
+        "int16",
+        "uint32",
+        "int32",
+        "uint64",
+        "int64",
+        "float16",
+        "float32",
+        "float64",
+        "complex64",
+        "complex128",
+    ]
 )
 
 
@@ -64,9 +79,9 @@ def openzl_codec() -> dict[str, Any]:
 def frame_codecs(grid: FrameGrid, ndim: int) -> tuple[dict[str, Any], ...]:
     """The exact v3 pipeline of a frame: ``transpose`` (unless in array order), bytes, OpenZL."""
     order = frame_order(grid, ndim)
-    transpose = [] if order == sorted(order) else [
-        {"name": "transpose", "configuration": {"order": order}}
-    ]
+    transpose = (
+        [] if order == sorted(order) else [{"name": "transpose", "configuration": {"order": order}}]
+    )
     return (*transpose, BYTES, openzl_codec())
 
 

@@ -469,4 +469,3 @@ def _times_along(entries: Sequence[Entry], extra: _Extra) -> dict[str, xr.Variab
         coords["time_bounds"] = xr.Variable((dim, "bnds"), bounds)
     coords["time"] = xr.Variable(dim, starts, attrs)
     return coords
-

@@ -467,7 +467,9 @@ def _engine_rumi(urls: list[str]) -> np.ndarray:
     return np.stack([f.band_data.values for f in files])
 
 
-@pytest.mark.filterwarnings("ignore::rumi_xarray.RumiVirtualWarning")  # read with mask_and_scale=False
+@pytest.mark.filterwarnings(
+    "ignore::rumi_xarray.RumiVirtualWarning"
+)  # read with mask_and_scale=False
 @pytest.mark.parametrize("zarr_format", [3, 2])
 def test_virtualizarr_stack_of_clipped_files_to_kerchunk_json(
     clipped_files: tuple[list[str], np.ndarray], tmp_path: Path, zarr_format: int
@@ -485,7 +487,9 @@ def test_virtualizarr_stack_of_clipped_files_to_kerchunk_json(
     np.testing.assert_array_equal(ds.band_data.values, stack)
 
 
-@pytest.mark.filterwarnings("ignore::rumi_xarray.RumiVirtualWarning")  # read with mask_and_scale=False
+@pytest.mark.filterwarnings(
+    "ignore::rumi_xarray.RumiVirtualWarning"
+)  # read with mask_and_scale=False
 def test_virtualizarr_stack_of_clipped_files_to_icechunk(
     clipped_files: tuple[list[str], np.ndarray], tmp_path: Path
 ) -> None:
@@ -513,7 +517,9 @@ def test_virtualizarr_stack_of_clipped_files_to_icechunk(
     np.testing.assert_array_equal(ds.band_data.values, stack)
 
 
-@pytest.mark.filterwarnings("ignore::rumi_xarray.RumiVirtualWarning")  # read with mask_and_scale=False
+@pytest.mark.filterwarnings(
+    "ignore::rumi_xarray.RumiVirtualWarning"
+)  # read with mask_and_scale=False
 def test_virtualizarr_expand_dims_of_one_clipped_file(
     clipped_files: tuple[list[str], np.ndarray], tmp_path: Path
 ) -> None:
@@ -599,7 +605,9 @@ def test_geozl_edge_frames_are_keyed_by_skeleton(
     assert configs[0]["wide"][0].startswith("skeleton:")
 
 
-@pytest.mark.filterwarnings("ignore::rumi_xarray.RumiVirtualWarning")  # read with mask_and_scale=False
+@pytest.mark.filterwarnings(
+    "ignore::rumi_xarray.RumiVirtualWarning"
+)  # read with mask_and_scale=False
 @pytest.mark.parametrize("zarr_format", [3, 2])
 def test_virtualizarr_stack_with_equal_edge_remainders(
     square_files: tuple[list[str], np.ndarray], tmp_path: Path, zarr_format: int

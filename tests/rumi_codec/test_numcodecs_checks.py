@@ -190,10 +190,8 @@ def test_grid_config() -> None:
 @pytest.mark.parametrize(
     "stmt",
     [
-        "OpenZLCodec(recipe='planar>zigzag>zstd', graph=None, format_version=None,"
-        " checksum=True)",
-        "OpenZLCodec(recipe=None, graph='zstd', format_version=20, checksum=False,"
-        " verify=True)",
+        "OpenZLCodec(recipe='planar>zigzag>zstd', graph=None, format_version=None, checksum=True)",
+        "OpenZLCodec(recipe=None, graph='zstd', format_version=20, checksum=False, verify=True)",
         "OpenZLGridCodec(chunk_shape=[1, 8, 8], itemsize=4, frame_order=[0, 1, 2], edge=[3, 5])",
     ],
 )

@@ -267,8 +267,14 @@ def test_metadata_equals_manifest(fixture: Fixture) -> None:
 # ---------------------------------------------------------------------------------------
 # xarray's decoding keywords
 
-DECODERS = ("mask_and_scale", "decode_times", "decode_timedelta", "use_cftime",
-            "concat_characters", "decode_coords")
+DECODERS = (
+    "mask_and_scale",
+    "decode_times",
+    "decode_timedelta",
+    "use_cftime",
+    "concat_characters",
+    "decode_coords",
+)
 INTERVALS = next(f for f in FIXTURES if f.name == "u16_t4_b1_33x29_thw_intervals")
 PROJECTED = next(
     f for f in FIXTURES if f.name == "f32_b13_30x41_tile_crs" and f.folder == "rumi-0.26.1"
@@ -529,8 +535,16 @@ def _bigtiff(path: Path) -> Path:
     """An ordinary BigTIFF, as GDAL writes one."""
     import rasterio
 
-    profile = dict(driver="GTiff", width=8, height=8, count=1, dtype="uint8", BIGTIFF="YES",
-                   crs="EPSG:32633", transform=rasterio.transform.Affine(10, 0, 0, 0, -10, 0))
+    profile = dict(
+        driver="GTiff",
+        width=8,
+        height=8,
+        count=1,
+        dtype="uint8",
+        BIGTIFF="YES",
+        crs="EPSG:32633",
+        transform=rasterio.transform.Affine(10, 0, 0, 0, -10, 0),
+    )
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(np.zeros((1, 8, 8), np.uint8))
     assert path.read_bytes()[:4] == b"II+\x00"

@@ -25,8 +25,14 @@ def files(tmp_path):
     for t in range(2):
         for j, (x0, x1) in enumerate(((0, 64), (64, 170))):
             transform = (10.0, 0, 500000.0 + 10 * x0, 0, -10.0, 4000000.0)
-            paths.append(write(tmp_path / f"f{j}_{t}.rumi", data[t, :, :, x0:x1],
-                               transform=transform, time=f"2024-0{t + 1}-01"))
+            paths.append(
+                write(
+                    tmp_path / f"f{j}_{t}.rumi",
+                    data[t, :, :, x0:x1],
+                    transform=transform,
+                    time=f"2024-0{t + 1}-01",
+                )
+            )
     return paths, data
 
 
@@ -58,8 +64,9 @@ def test_catalog_columns(files):
 def _corrupt(table: pa.Table, column: str, value) -> pa.Table:
     values = table.column(column).to_pylist()
     values[1] = value
-    return table.set_column(table.column_names.index(column), column,
-                            pa.array(values, table.schema.field(column).type))
+    return table.set_column(
+        table.column_names.index(column), column, pa.array(values, table.schema.field(column).type)
+    )
 
 
 @pytest.mark.parametrize(
@@ -152,9 +159,14 @@ def test_no_nodata_is_null_and_old_catalogs_still_read(files):
     assert all(e.nodata is None for e in entries)
 
 
-@pytest.mark.parametrize(("nodata", "message"), [(70000, r"nodata=70000 is out of range for uint16"),
-                                                 (2.5, "nodata=2.5 is not an integer, which uint16"),
-                                                 ([1, 2], "2 nodata values")])
+@pytest.mark.parametrize(
+    ("nodata", "message"),
+    [
+        (70000, r"nodata=70000 is out of range for uint16"),
+        (2.5, "nodata=2.5 is not an integer, which uint16"),
+        ([1, 2], "2 nodata values"),
+    ],
+)
 def test_bad_nodata_is_refused_when_writing(files, nodata, message):
     with pytest.raises(ValueError, match=message):
         catalog(files[0], nodata=nodata)

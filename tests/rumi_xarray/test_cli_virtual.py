@@ -28,8 +28,11 @@ def grid(tmp_path_factory):
     for t in range(2):
         for j in range(2):
             transform = (10.0, 0, 500000.0 + 1000 * j, 0, -10.0, 4000000.0)
-            write(d / f"f{j}_2024010{t + 1}.rumi",
-                  data[t, :, :, 100 * j : 100 * (j + 1)], transform=transform)
+            write(
+                d / f"f{j}_2024010{t + 1}.rumi",
+                data[t, :, :, 100 * j : 100 * (j + 1)],
+                transform=transform,
+            )
     return d, data
 
 
@@ -45,8 +48,14 @@ def test_refs_writes_references_that_read_back(grid):
 def test_catalog_then_mosaic_from_the_catalog(grid):
     d, data = grid
     assert run("catalog", str(d), "-o", str(d / "cat.parquet"), "-q").returncode == 0
-    result = run("mosaic", str(d / "cat.parquet"), "-o", str(d / "m.json"),
-                 "--pattern", r"_(?P<date>\d{8})\.rumi$")
+    result = run(
+        "mosaic",
+        str(d / "cat.parquet"),
+        "-o",
+        str(d / "m.json"),
+        "--pattern",
+        r"_(?P<date>\d{8})\.rumi$",
+    )
     assert result.returncode == 0, result.stderr
     ds = open_refs(json.loads((d / "m.json").read_text()))
     np.testing.assert_array_equal(ds.band_data.values, data)
@@ -104,8 +113,9 @@ def test_bad_pattern_is_one_line(grid, tmp_path):
 @pytest.mark.parametrize("fill", ["70000", "-1", "0.5"])
 def test_fill_value_out_of_range_for_the_dtype(grid, tmp_path, fill):
     d, _ = grid
-    result = run("mosaic", str(d / "f*_20240101.rumi"), "-o", str(tmp_path / "m.json"),
-                 "--fill-value", fill)
+    result = run(
+        "mosaic", str(d / "f*_20240101.rumi"), "-o", str(tmp_path / "m.json"), "--fill-value", fill
+    )
     value = int(fill) if float(fill).is_integer() else float(fill)
     why = "is not an integer, which uint16 needs" if fill == "0.5" else "is out of range for uint16"
     _one_line(result, f"rumi-xarray: error: --fill-value {value!r} {why}")
@@ -125,8 +135,12 @@ def test_a_file_that_cannot_be_described_is_named(grid, tmp_path):
 def test_fill_value_in_range_is_written(grid, tmp_path):
     d, _ = grid
     out = tmp_path / "m.json"
-    assert run("mosaic", str(d / "f*_20240101.rumi"), "-o", str(out), "--fill-value", "65535",
-               "-q").returncode == 0
+    assert (
+        run(
+            "mosaic", str(d / "f*_20240101.rumi"), "-o", str(out), "--fill-value", "65535", "-q"
+        ).returncode
+        == 0
+    )
     meta = json.loads(json.loads(out.read_text())["refs"]["band_data/zarr.json"])
     assert meta["fill_value"] == 65535
 
@@ -144,8 +158,16 @@ def test_parquet_with_zarr_v3_is_a_usage_error(grid, tmp_path):
 
 def test_library_keywords_become_flags(grid, tmp_path):
     d, _ = grid
-    result = run("refs", str(d / "f0_20240101.rumi"), "-o", str(tmp_path / "r.json"),
-                 "--zarr-format", "2", "--grid", "rectilinear")
+    result = run(
+        "refs",
+        str(d / "f0_20240101.rumi"),
+        "-o",
+        str(tmp_path / "r.json"),
+        "--zarr-format",
+        "2",
+        "--grid",
+        "rectilinear",
+    )
     _one_line(
         result, "rumi-xarray: error: Zarr v2 has no rectilinear chunk grids; use --zarr-format 3"
     )

@@ -77,7 +77,9 @@ def test_encoded_time_is_int64_seconds_since_the_one_epoch() -> None:
 def test_cf_times_touches_only_datetimes() -> None:
     coords = {
         "time": xr.Variable("time", TIMES),
-        "time_bounds": xr.Variable(("time", "bnds"), np.stack([TIMES, TIMES + np.timedelta64(60, "s")], axis=1)),
+        "time_bounds": xr.Variable(
+            ("time", "bnds"), np.stack([TIMES, TIMES + np.timedelta64(60, "s")], axis=1)
+        ),
         "x": xr.Variable("x", [0.5, 1.5]),
     }
     got = cf_times(coords, decode_times=False)

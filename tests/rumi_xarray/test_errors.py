@@ -130,7 +130,12 @@ SITES = list(_sites())
 def test_the_walk_finds_the_raise_sites() -> None:
     assert len(SITES) > 120
     files = {where.split(":")[0] for where, _ in SITES}
-    assert {"rumi_xarray/ifd.py", "rumi_xarray/blob.py", "rumi_xarray/trailer.py", "rumi_codec/_core.py"} <= files
+    assert {
+        "rumi_xarray/ifd.py",
+        "rumi_xarray/blob.py",
+        "rumi_xarray/trailer.py",
+        "rumi_codec/_core.py",
+    } <= files
 
 
 @pytest.mark.parametrize(("where", "site"), SITES, ids=[where for where, _ in SITES])
@@ -163,7 +168,11 @@ def test_every_site_names_its_field(where: str, site: _Site) -> None:
 def test_constructors_set_every_attribute() -> None:
     err = RumiFormatError.invalid("band 1", "band 1 has an empty text", offset=9, found=b"")
     assert (str(err), err.field, err.offset, err.expected, err.found) == (
-        "band 1 has an empty text", "band 1", 9, None, b""
+        "band 1 has an empty text",
+        "band 1",
+        9,
+        None,
+        b"",
     )
     err = RumiFormatError.mismatch("blob version", expected=1, found=2, offset=4)
     assert str(err) == "blob version at byte 4: expected 1, found 2"
@@ -396,7 +405,9 @@ def test_references_name_the_frame_key(
 ) -> None:
     path, frame = _corrupt_example(tmp_path)
     refs = references(path, zarr_format=zarr_format, grid=grid)  # type: ignore[arg-type]
-    assert codec in str(refs["refs"]["band_data/" + (".zarray" if zarr_format == 2 else "zarr.json")])
+    assert codec in str(
+        refs["refs"]["band_data/" + (".zarray" if zarr_format == 2 else "zarr.json")]
+    )
     with pytest.raises(OpenZLError) as caught:
         open_refs(refs, zarr_format).band_data.load()
     _assert_frame_error(caught.value, f"frame {frame_key(frame)}", None)

@@ -78,8 +78,6 @@ def test_blob_alone_needs_no_source(fixture: Fixture) -> None:
     assert len(frames.counts) == fixture.meta["frame_count"]
 
 
-
-
 def test_time_file_reads_through_tail_swap() -> None:
     """Re-wrap a 0.26 file with a TIME trailer: it parses as 0.18-0.24, pixels unchanged."""
     data = (DATA / "rumi-0.26.1" / "u8_b1_37x45_t16_crs.rumi").read_bytes()

@@ -253,7 +253,9 @@ def test_a_source_that_shrinks_is_named(tmp_path: Path) -> None:
     path.write_bytes(DATA)
     reader = _io.open_reader(path)
     path.write_bytes(DATA[:100])
-    with pytest.raises(RumiFormatError, match="read 0 bytes at 200, expected 10; the source changed"):
+    with pytest.raises(
+        RumiFormatError, match="read 0 bytes at 200, expected 10; the source changed"
+    ):
         reader.read(200, 10)
     with pytest.raises(RumiFormatError, match="read 20 bytes at 80, expected 30"):
         reader.read_into(80, 30, np.empty(30, np.uint8))

@@ -80,8 +80,10 @@ def test_differing_instants_become_a_time_dimension(scenes):
     rng = np.random.default_rng(5)
     data = rng.integers(0, 9, (2, 2, 64, 64), dtype=np.uint16)
     d = Path(paths[0]).parent
-    dated = [write(d / f"t{k}.rumi", data[k], transform=_transform(0, 0), time=f"2023-0{k + 1}-01")
-             for k in range(2)]
+    dated = [
+        write(d / f"t{k}.rumi", data[k], transform=_transform(0, 0), time=f"2023-0{k + 1}-01")
+        for k in range(2)
+    ]
     ds = open_refs(to_kerchunk(mosaic(dated)))
     assert ds.band_data.dims == ("time", "band", "y", "x")
     np.testing.assert_array_equal(ds.band_data.values, data)
@@ -96,7 +98,8 @@ def test_icechunk_virtual_references(scenes, tmp_path):
         icechunk.VirtualChunkContainer(f"file://{root}/", icechunk.local_filesystem_store(root))
     )
     repo = icechunk.Repository.create(
-        icechunk.local_filesystem_storage(str(tmp_path / "repo")), config,
+        icechunk.local_filesystem_storage(str(tmp_path / "repo")),
+        config,
         authorize_virtual_chunk_access={
             f"file://{root}/": icechunk.credentials.LocalFileSystemAccess
         },
@@ -112,8 +115,14 @@ def test_icechunk_virtual_references(scenes, tmp_path):
 
 def test_aligned_mosaic_is_regular_and_has_v2_references(tmp_path):
     data = np.random.default_rng(1).integers(0, 99, (2, 128, 256), dtype=np.uint16)
-    paths = [write(tmp_path / f"{j}.rumi", data[:, :, j * 128 : (j + 1) * 128],
-                   transform=_transform(0, j, 128, 128)) for j in range(2)]
+    paths = [
+        write(
+            tmp_path / f"{j}.rumi",
+            data[:, :, j * 128 : (j + 1) * 128],
+            transform=_transform(0, j, 128, 128),
+        )
+        for j in range(2)
+    ]
     vds = mosaic(paths)
     meta = json.loads(to_kerchunk(vds)["refs"]["band_data/zarr.json"])
     assert meta["chunk_grid"]["name"] == "regular"
@@ -129,8 +138,12 @@ def test_mosaic_on_a_process_cluster(scenes):
     distributed = pytest.importorskip("distributed")
     paths, truth = scenes
     ds = open_refs(to_kerchunk(mosaic(paths[:6])))  # the first date, complete
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0") as cluster, distributed.Client(cluster):
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
         total = int(ds.band_data.astype("uint64").sum().compute())
     assert total == int(truth[0].astype("uint64").sum())
 
@@ -142,8 +155,11 @@ def _pair(tmp_path, **second):
     data = np.zeros((2, 64, 64), np.uint16)
     a = write(tmp_path / "a.rumi", data, transform=_transform(0, 0, 64, 64))
     kw = {"transform": _transform(0, 1, 64, 64), **second}
-    b = write(tmp_path / "b.rumi", second.pop("data", data), **{k: v for k, v in kw.items()
-                                                                if k != "data"})
+    b = write(
+        tmp_path / "b.rumi",
+        second.pop("data", data),
+        **{k: v for k, v in kw.items() if k != "data"},
+    )
     return [a, b]
 
 
@@ -234,8 +250,9 @@ def test_nodata_through_icechunk(scenes, tmp_path):
     pytest.importorskip("icechunk")
     paths, truth = scenes
     vds = mosaic(paths, pattern=r"_(?P<date>\d{8})\.rumi$", nodata=0)
-    ds = through_icechunk(lambda store: to_icechunk(vds, store), Path(paths[0]).parent,
-                          tmp_path / "repo")
+    ds = through_icechunk(
+        lambda store: to_icechunk(vds, store), Path(paths[0]).parent, tmp_path / "repo"
+    )
     want = truth.copy()
     want[1, :, H:, 2 * W :] = 0
     np.testing.assert_array_equal(ds.band_data.values, _masked(want, 0))
@@ -243,8 +260,14 @@ def test_nodata_through_icechunk(scenes, tmp_path):
 
 def _aligned(tmp_path, count=3):
     data = np.random.default_rng(6).integers(0, 9, (2, 64, 64 * count), dtype=np.uint16)
-    paths = [write(tmp_path / f"{j}.rumi", data[:, :, j * 64 : (j + 1) * 64],
-                   transform=_transform(0, j, 64, 64)) for j in range(count)]
+    paths = [
+        write(
+            tmp_path / f"{j}.rumi",
+            data[:, :, j * 64 : (j + 1) * 64],
+            transform=_transform(0, j, 64, 64),
+        )
+        for j in range(count)
+    ]
     return paths, data
 
 
@@ -255,8 +278,9 @@ def test_nodata_in_zarr_v2_is_the_fill_value(tmp_path):
     assert zarray["fill_value"] == 3
     want = data.copy()
     want[:, :, 64:128] = 3
-    np.testing.assert_array_equal(open_default(to_kerchunk(vds, 2), 2).band_data.values,
-                                  _masked(want, 3))
+    np.testing.assert_array_equal(
+        open_default(to_kerchunk(vds, 2), 2).band_data.values, _masked(want, 3)
+    )
 
 
 def test_zarr_v2_cannot_hold_nodata_and_another_fill_value(tmp_path):
@@ -270,15 +294,18 @@ def test_zarr_v2_cannot_hold_nodata_and_another_fill_value(tmp_path):
 def test_zarr_v2_warns_that_a_fill_value_without_nodata_is_masked(tmp_path):
     paths, _ = _aligned(tmp_path)
     with pytest.warns(RumiVirtualWarning, match="nodata=7"):
-        zarray = json.loads(to_kerchunk(mosaic([paths[0], paths[2]], fill_value=7), 2)[
-            "refs"]["band_data/.zarray"])
+        zarray = json.loads(
+            to_kerchunk(mosaic([paths[0], paths[2]], fill_value=7), 2)["refs"]["band_data/.zarray"]
+        )
     assert zarray["fill_value"] == 7
     zarray = json.loads(to_kerchunk(mosaic([paths[0], paths[2]]), 2)["refs"]["band_data/.zarray"])
     assert zarray["fill_value"] is None
 
 
-@pytest.mark.parametrize(("keyword", "value"), [("nodata", 70000), ("nodata", -1),
-                                                ("nodata", 1.5), ("fill_value", float("nan"))])
+@pytest.mark.parametrize(
+    ("keyword", "value"),
+    [("nodata", 70000), ("nodata", -1), ("nodata", 1.5), ("fill_value", float("nan"))],
+)
 def test_out_of_range_values_name_the_value_and_the_dtype(tmp_path, keyword, value):
     paths, _ = _aligned(tmp_path, 1)
     with pytest.raises(ValueError, match=rf"{keyword}={value!r} .*uint16"):
@@ -287,8 +314,10 @@ def test_out_of_range_values_name_the_value_and_the_dtype(tmp_path, keyword, val
 
 def test_entries_must_agree_on_nodata(tmp_path):
     paths, _ = _aligned(tmp_path)
-    entries = [Entry(source_url(p), *describe_file(p, None, None), nodata=n)
-               for p, n in zip(paths, (3, 3, 4), strict=True)]
+    entries = [
+        Entry(source_url(p), *describe_file(p, None, None), nodata=n)
+        for p, n in zip(paths, (3, 3, 4), strict=True)
+    ]
     with pytest.raises(RumiVirtualError, match=r"2\.rumi declares nodata 4"):
         mosaic(entries)
     assert mosaic(entries, nodata=4).array.nodata == 4  # given explicitly: no check
@@ -309,10 +338,23 @@ def dated(tmp_path_factory):
         for row in range(2):
             for col in range(2):
                 pixels = truth[t, :, row * 300 : (row + 1) * 300, col * 280 : (col + 1) * 280]
-                transform = (10.0, 0.0, 400_000.0 + col * 2800.0, 0.0, -10.0,
-                             5_000_000.0 - row * 3000.0)
-                paths.append(write(d / f"T{row}{col}_{day.replace('-', '')}.rumi", pixels,
-                                   transform=transform, tile=128, time=day))
+                transform = (
+                    10.0,
+                    0.0,
+                    400_000.0 + col * 2800.0,
+                    0.0,
+                    -10.0,
+                    5_000_000.0 - row * 3000.0,
+                )
+                paths.append(
+                    write(
+                        d / f"T{row}{col}_{day.replace('-', '')}.rumi",
+                        pixels,
+                        transform=transform,
+                        tile=128,
+                        time=day,
+                    )
+                )
     return paths, truth
 
 
@@ -322,13 +364,14 @@ def test_a_date_group_and_the_instants_give_one_dimension(dated):
     assert ds.band_data.dims == ("date", "band", "y", "x")
     np.testing.assert_array_equal(ds.date.values, [20240601, 20240611])
     assert ds.time.dims == ("date",)
-    np.testing.assert_array_equal(ds.time.values, np.array(["2024-06-01", "2024-06-11"],
-                                                           "datetime64[ns]"))
+    np.testing.assert_array_equal(
+        ds.time.values, np.array(["2024-06-01", "2024-06-11"], "datetime64[ns]")
+    )
     np.testing.assert_array_equal(ds.band_data.values, truth)
     one = xr.open_dataset(paths[-1], engine="rumi")
-    np.testing.assert_array_equal(ds.band_data.isel(date=1, y=slice(300, 600),
-                                                    x=slice(280, 560)).values,
-                                  one.band_data.values)
+    np.testing.assert_array_equal(
+        ds.band_data.isel(date=1, y=slice(300, 600), x=slice(280, 560)).values, one.band_data.values
+    )
 
 
 def test_a_group_that_is_not_the_date_keeps_both_dimensions(dated):
@@ -337,8 +380,9 @@ def test_a_group_that_is_not_the_date_keeps_both_dimensions(dated):
     assert vds.array.dims == ("row", "time", "band", "y", "x")
     ds = open_default(to_kerchunk(vds))
     assert ds.time.dims == ("time",)
-    np.testing.assert_array_equal(ds.band_data.isel(row=0, y=slice(0, 300)).values,
-                                  truth[:, :, :300])
+    np.testing.assert_array_equal(
+        ds.band_data.isel(row=0, y=slice(0, 300)).values, truth[:, :, :300]
+    )
 
 
 def test_mosaic_times_use_the_one_epoch(dated):

@@ -57,13 +57,19 @@ def _default_icechunk(fx, tmp_path):
 
     reader = open_reader(fx.path, None)
     vds = file_dataset(read_description(reader, None), source_url(fx.path), reader=reader)
-    return through_icechunk(lambda store: to_icechunk(vds, store), fx.path.parent,
-                            tmp_path / "repo")
+    return through_icechunk(
+        lambda store: to_icechunk(vds, store), fx.path.parent, tmp_path / "repo"
+    )
 
 
-READERS = {"v3": _default_v3, "v3 regular": _default_v3_regular, "v2": _default_v2,
-           "parquet": _default_parquet, "kerchunk engine": _default_kerchunk,
-           "icechunk": _default_icechunk}
+READERS = {
+    "v3": _default_v3,
+    "v3 regular": _default_v3_regular,
+    "v2": _default_v2,
+    "parquet": _default_parquet,
+    "kerchunk engine": _default_kerchunk,
+    "icechunk": _default_icechunk,
+}
 
 
 @pytest.mark.parametrize("reader", READERS)
@@ -87,21 +93,26 @@ def test_scalar_coordinates_are_inline(tmp_path, zarr_format, key):
 def test_every_time_uses_the_one_epoch(name, zarr_format):
     fx = next(f for f in SUPPORTED if f.name == name and f.folder == "rumi-0.26.1")
     refs = references(fx.path, zarr_format=zarr_format)["refs"]
-    times = [n for n in ("time", "time_bounds", "time_end") if any(
-        k.startswith(f"{n}/") for k in refs)]
+    times = [
+        n for n in ("time", "time_bounds", "time_end") if any(k.startswith(f"{n}/") for k in refs)
+    ]
     assert "time" in times
     for n in times:
         if zarr_format == 3:
             meta = json.loads(refs[f"{n}/zarr.json"])
             attrs, dtype = meta["attributes"], meta["data_type"]
         else:
-            attrs, dtype = json.loads(refs[f"{n}/.zattrs"]), json.loads(refs[f"{n}/.zarray"])["dtype"]
+            attrs, dtype = (
+                json.loads(refs[f"{n}/.zattrs"]),
+                json.loads(refs[f"{n}/.zarray"])["dtype"],
+            )
         assert (attrs["units"], attrs["calendar"]) == (CF_TIME_UNITS, CF_CALENDAR), n
         assert dtype in ("int64", "<i8"), n
     ds = open_default(references(fx.path, zarr_format=zarr_format), zarr_format)
     want = xr.open_dataset(fx.path, engine="rumi")
     for n in times:
         np.testing.assert_array_equal(ds[n].values, want[n].values)
+
 
 @pytest.mark.parametrize(("zarr_format", "grid"), FORMS)
 @pytest.mark.parametrize("fx", SUPPORTED, ids=fixture_id)
@@ -121,7 +132,11 @@ def test_kerchunk_engine_reads_v2_references(fx):
 def test_parquet_references(fx, tmp_path):
     write_references(references(fx.path, zarr_format=2), str(tmp_path / "refs"), format="parquet")
     ds = xr.open_dataset(
-        "reference://", engine="zarr", chunks={}, consolidated=False, zarr_format=2,
+        "reference://",
+        engine="zarr",
+        chunks={},
+        consolidated=False,
+        zarr_format=2,
         mask_and_scale=False,
         storage_options={"fo": str(tmp_path / "refs"), "remote_protocol": "file"},
     )
@@ -165,8 +180,12 @@ def test_interleaved_frames_use_the_transpose_codec(tmp_path):
 
 # Images whose bottom-row and right-column frames decode to the same size (rh * tw == th * rw),
 # as a 10980 x 10980 Sentinel-2 tile at tile 512: 228 x 512 and 512 x 228.
-AMBIGUOUS = [((3, 100, 100), 64, "band"), ((2, 100, 100), 64, "cell"),
-             ((2, 100, 100), 64, "hwb"), ((2, 600, 600), 256, "band")]
+AMBIGUOUS = [
+    ((3, 100, 100), 64, "band"),
+    ((2, 100, 100), 64, "cell"),
+    ((2, 100, 100), 64, "hwb"),
+    ((2, 600, 600), 256, "band"),
+]
 
 
 @pytest.mark.parametrize(("shape", "tile", "frames"), AMBIGUOUS)
@@ -203,10 +222,19 @@ def test_multizarrtozarr_stacks_dates(tmp_path):
 
     rng = np.random.default_rng(3)
     stack = rng.integers(0, 999, (3, 2, 128, 128), dtype=np.uint16)
-    refs = [references(write(tmp_path / f"d{i}.rumi", stack[i], time=f"2024-01-0{i + 1}"),
-                       zarr_format=2) for i in range(3)]
-    combined = MultiZarrToZarr(refs, concat_dims=["n"], coo_map={"n": "INDEX"},
-                               identical_dims=["x", "y", "band"], remote_protocol="file").translate()
+    refs = [
+        references(
+            write(tmp_path / f"d{i}.rumi", stack[i], time=f"2024-01-0{i + 1}"), zarr_format=2
+        )
+        for i in range(3)
+    ]
+    combined = MultiZarrToZarr(
+        refs,
+        concat_dims=["n"],
+        coo_map={"n": "INDEX"},
+        identical_dims=["x", "y", "band"],
+        remote_protocol="file",
+    ).translate()
     ds = open_refs(combined, 2)
     np.testing.assert_array_equal(ds.band_data.values, stack)
 
@@ -218,11 +246,17 @@ def test_multizarrtozarr_stacks_along_time_from_each_files_time(tmp_path, select
     rng = np.random.default_rng(4)
     stack = rng.integers(0, 999, (3, 2, 64, 64), dtype=np.uint16)
     days = ["2024-01-03", "2024-01-01", "2024-02-29"]
-    refs = [references(write(tmp_path / f"d{i}.rumi", stack[i], time=days[i]), zarr_format=2)
-            for i in range(3)]
-    combined = MultiZarrToZarr(refs, concat_dims=["time"], coo_map={"time": selector},
-                               identical_dims=["x", "y", "band", "spatial_ref"],
-                               remote_protocol="file").translate()
+    refs = [
+        references(write(tmp_path / f"d{i}.rumi", stack[i], time=days[i]), zarr_format=2)
+        for i in range(3)
+    ]
+    combined = MultiZarrToZarr(
+        refs,
+        concat_dims=["time"],
+        coo_map={"time": selector},
+        identical_dims=["x", "y", "band", "spatial_ref"],
+        remote_protocol="file",
+    ).translate()
     ds = open_default(combined, 2)
     order = np.argsort(days)
     np.testing.assert_array_equal(ds.time.values, np.array(days, "datetime64[ns]")[order])
@@ -269,14 +303,16 @@ def test_rectilinear_references_in_a_fresh_process(tmp_path):
         "print(int(ds.band_data.sum()))\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZARR_")}
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         env=env, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
     assert run.returncode != 0
     assert "RectilinearChunksDisabledError" in run.stderr
     assert "array.rectilinear_chunks" in run.stderr
     assert "ZARR_ARRAY__RECTILINEAR_CHUNKS=True" in run.stderr
     env["ZARR_ARRAY__RECTILINEAR_CHUNKS"] = "True"
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         env=env, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
     assert run.returncode == 0, run.stderr
     assert int(run.stdout) == int(data.astype(np.int64).sum())

@@ -97,7 +97,9 @@ BLOB_CASES = [
     ),
     pytest.param(make_blob(unit=9), r"frame_unit.*\b9\b", id="unit-9-no-time"),
     pytest.param(make_blob(count_bits=33), exact("count_bits above 32 (33)"), id="count-bits-33"),
-    pytest.param(make_blob(count_bits=255), exact("count_bits above 32 (255)"), id="count-bits-255"),
+    pytest.param(
+        make_blob(count_bits=255), exact("count_bits above 32 (255)"), id="count-bits-255"
+    ),
     pytest.param(
         read_header(EXAMPLE) + b"\x00", r"blob size does not match frame count", id="one-byte-more"
     ),
@@ -192,7 +194,9 @@ def test_blob(blob: bytes, match: str, generation: Generation | None) -> None:
             id="unit-1-for-a-unit-0-file",
         ),
         pytest.param(
-            read_header(EXAMPLE_016), exact("blob shorter than header (29 < 32 bytes)"), id="016-blob"
+            read_header(EXAMPLE_016),
+            exact("blob shorter than header (29 < 32 bytes)"),
+            id="016-blob",
         ),
         pytest.param(b"", exact("the header blob is empty"), id="empty"),
     ],

@@ -26,9 +26,7 @@ from rumi_xarray.io import BytesReader
 from rumi_xarray.spec import Generation
 
 ALL_FILES = sorted(
-    f"{p.parent.name}/{p.stem}"
-    for p in DATA.glob("*/*.rumi")
-    if p.with_suffix(".header").exists()
+    f"{p.parent.name}/{p.stem}" for p in DATA.glob("*/*.rumi") if p.with_suffix(".header").exists()
 )
 _EDGES = st.sampled_from(
     [0, 1, 2, 3, 7, 8, 9, 13, 16, 255, 256, 0x7FFF, 0xFFFF, 2**31 - 1, 2**32 - 1, 2**63, 2**64 - 1]

@@ -179,7 +179,9 @@ def test_frame_of_the_right_element_width_control(graph: str | None) -> None:
     raw = decompress(_frame(EXAMPLE, 0), nbytes=1024)
     frame = compress(raw, recipe=None, graph=graph) if graph else compress(raw)
     for _ in range(2):
-        loaded = xr.open_dataset(replace_frame(read_fixture(EXAMPLE), 0, frame), engine="rumi").load()
+        loaded = xr.open_dataset(
+            replace_frame(read_fixture(EXAMPLE), 0, frame), engine="rumi"
+        ).load()
         np.testing.assert_array_equal(loaded.band_data.values, reference.band_data.values)
 
 

@@ -186,7 +186,10 @@ TRAILER_CASES = [
     pytest.param(
         INSTANTS,
         retail(
-            make_tail(b"ndvi", time=time_block(TimeKind.INSTANT, 3, 19723, 11, DAY, pack_bits([0, 1, 3, 4], 3)))
+            make_tail(
+                b"ndvi",
+                time=time_block(TimeKind.INSTANT, 3, 19723, 11, DAY, pack_bits([0, 1, 3, 4], 3)),
+            )
         ),
         exact("time_step is not the slope the coordinates imply"),
         id="step-four-instants",
@@ -308,7 +311,9 @@ def test_trailer(opener: Callable[..., object], name: str, mutation: Mutation, m
         ),
         pytest.param(
             EXAMPLE,
-            make_tail("bände".encode(), "😀".encode(), time=canonical_time(TimeKind.INTERVAL, [0, 1])),
+            make_tail(
+                "bände".encode(), "😀".encode(), time=canonical_time(TimeKind.INTERVAL, [0, 1])
+            ),
             [[0, 1]],
             id="utf8-texts-one-interval",
         ),
@@ -322,7 +327,9 @@ def test_trailer_accepts(name: str, trailer: bytes, seconds: list) -> None:
 
 def test_time_trailer_without_time_parses() -> None:
     """A 0.18-0.24 ``TIME`` trailer may record no time (kind 0, FORMAT §9)."""
-    desc = parse_bytes(mutate(EXAMPLE, retail(make_tail(time=time_block(0, 0, 0, 0, 1), magic=b"TIME"))))
+    desc = parse_bytes(
+        mutate(EXAMPLE, retail(make_tail(time=time_block(0, 0, 0, 0, 1), magic=b"TIME")))
+    )
     assert desc.generation is Generation.RUMI_TIME
     assert desc.time is None and desc.band_texts is None
 

@@ -19,10 +19,23 @@ NORTH_UP = (10.0, 0.0, 500000.0, 0.0, -10.0, 4000000.0)
 ROTATED = (10.0, 2.0, 500000.0, 1.5, -10.0, 4000000.0)
 
 
-def _geotiff(path: Path, data: np.ndarray, *, transform: Any = None, crs: Any = None,
-             nodata: Any = None, descriptions: Any = None) -> Path:
-    profile: dict[str, Any] = dict(driver="GTiff", count=data.shape[0], height=data.shape[1],
-                                   width=data.shape[2], dtype=data.dtype, nodata=nodata)
+def _geotiff(
+    path: Path,
+    data: np.ndarray,
+    *,
+    transform: Any = None,
+    crs: Any = None,
+    nodata: Any = None,
+    descriptions: Any = None,
+) -> Path:
+    profile: dict[str, Any] = dict(
+        driver="GTiff",
+        count=data.shape[0],
+        height=data.shape[1],
+        width=data.shape[2],
+        dtype=data.dtype,
+        nodata=nodata,
+    )
     if transform is not None:
         profile.update(transform=Affine(*transform), crs=crs)
     with rasterio.open(path, "w", **profile) as dst:
@@ -32,19 +45,33 @@ def _geotiff(path: Path, data: np.ndarray, *, transform: Any = None, crs: Any = 
     return path
 
 
-def _rumi(path: Path, data: np.ndarray, *, transform: Any = None, crs: Any = None,
-          bands: Any = None) -> Path:
+def _rumi(
+    path: Path, data: np.ndarray, *, transform: Any = None, crs: Any = None, bands: Any = None
+) -> Path:
     da = xr.DataArray(data, dims=("band", "y", "x"))
     to_rumi(da, path, tile=4, transform=transform, crs=crs, bands=bands, time=["2024-01-01"])
     return path
 
 
-def _pair(tmp_path: Path, data: np.ndarray = PIXELS, *, nodata: Any = None,
-          descriptions: Any = None, transform: Any = NORTH_UP, crs: Any = 32633,
-          **open_kwargs: Any) -> tuple[xr.DataArray, xr.DataArray]:
+def _pair(
+    tmp_path: Path,
+    data: np.ndarray = PIXELS,
+    *,
+    nodata: Any = None,
+    descriptions: Any = None,
+    transform: Any = NORTH_UP,
+    crs: Any = 32633,
+    **open_kwargs: Any,
+) -> tuple[xr.DataArray, xr.DataArray]:
     descriptions = descriptions or [f"band {b + 1}" for b in range(data.shape[0])]
-    tif = _geotiff(tmp_path / "a.tif", data, transform=transform, crs=crs, nodata=nodata,
-                   descriptions=descriptions)
+    tif = _geotiff(
+        tmp_path / "a.tif",
+        data,
+        transform=transform,
+        crs=crs,
+        nodata=nodata,
+        descriptions=descriptions,
+    )
     rumi = _rumi(tmp_path / "a.rumi", data, transform=transform, crs=crs, bands=descriptions)
     got = xr.open_dataset(rumi, engine="rumi", nodata=nodata, **open_kwargs)["band_data"]
     want = xr.open_dataset(tif, engine="rasterio", **open_kwargs)["band_data"]

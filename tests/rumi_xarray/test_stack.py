@@ -208,12 +208,24 @@ def test_every_time_coordinate_encodes_with_the_one_epoch(tmp_path: Path) -> Non
 
     from rumi_xarray.coords import CF_CALENDAR, CF_TIME_UNITS
 
-    single = [_write(tmp_path / f"m{i}.rumi", seed=i,
-                     time=[(f"2024-0{i + 1}-01", f"2024-0{i + 2}-01")]) for i in range(2)]
-    multi = [_write(tmp_path / f"s{i}.rumi", seed=i, shape=(2, 1, 8, 8),
-                    time=[f"202{i}-01-01", f"202{i}-01-02"]) for i in range(2)]
-    for paths, names in ((single, ["n", "time_bounds"]), (multi, ["file_time"]),
-                         (multi[:1] * 2, ["time"])):
+    single = [
+        _write(tmp_path / f"m{i}.rumi", seed=i, time=[(f"2024-0{i + 1}-01", f"2024-0{i + 2}-01")])
+        for i in range(2)
+    ]
+    multi = [
+        _write(
+            tmp_path / f"s{i}.rumi",
+            seed=i,
+            shape=(2, 1, 8, 8),
+            time=[f"202{i}-01-01", f"202{i}-01-02"],
+        )
+        for i in range(2)
+    ]
+    for paths, names in (
+        (single, ["n", "time_bounds"]),
+        (multi, ["file_time"]),
+        (multi[:1] * 2, ["time"]),
+    ):
         ds = open_stack(paths)
         store: dict = {}
         ds.to_zarr(MemoryStore(store), zarr_format=2, consolidated=False)
@@ -289,7 +301,9 @@ def test_transform_message_shows_both_values(tmp_path: Path) -> None:
 def test_time_count_is_part_of_the_shape(tmp_path: Path) -> None:
     a = _write(tmp_path / "a.rumi", shape=(2, 1, 8, 8), time=["2024-01-01", "2024-01-02"])
     b = _write(tmp_path / "b.rumi", shape=(1, 1, 8, 8), time=["2024-01-01"])
-    with pytest.raises(RumiVirtualError, match=r"source 1 .* in shape: \(1, 1, 8, 8\) != \(2, 1, 8, 8\)"):
+    with pytest.raises(
+        RumiVirtualError, match=r"source 1 .* in shape: \(1, 1, 8, 8\) != \(2, 1, 8, 8\)"
+    ):
         open_stack([a, b])
 
 

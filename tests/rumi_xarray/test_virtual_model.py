@@ -55,7 +55,9 @@ def _example() -> tuple[VirtualDataset, xr.Dataset]:
     offsets, lengths = np.zeros((2, 2, 2), np.int64), np.zeros((2, 2, 2), np.int64)
     for k in range(desc.frame_count):
         key = desc.grid.frame_key(k)
-        offsets[key.band, key.row, key.col], lengths[key.band, key.row, key.col] = desc.frame_range(k)
+        offsets[key.band, key.row, key.col], lengths[key.band, key.row, key.col] = desc.frame_range(
+            k
+        )
     array = _array(
         ((1, 1), (32, 8), (32, 18)),
         urls=(EXAMPLE.as_uri(),),

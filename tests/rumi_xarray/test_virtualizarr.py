@@ -67,8 +67,9 @@ def _written(vds, writer, fx, tmp_path, **kwargs):
     """Write ``vds`` with one of VirtualiZarr's writers; open it with ``kwargs`` decoding."""
     if writer == "icechunk":
         pytest.importorskip("icechunk")
-        return through_icechunk(lambda store: vds.vz.to_icechunk(store), fx.path.parent,
-                                tmp_path / "repo")
+        return through_icechunk(
+            lambda store: vds.vz.to_icechunk(store), fx.path.parent, tmp_path / "repo"
+        )
     if writer == "v2 parquet":
         vds.vz.to_kerchunk(str(tmp_path / "p"), format="parquet")
         fo, zarr_format, options = str(tmp_path / "p"), 2, {"remote_protocol": "file"}
@@ -77,9 +78,15 @@ def _written(vds, writer, fx, tmp_path, **kwargs):
         fo, options = vds.vz.to_kerchunk(format="dict", zarr_format=zarr_format), {}
     if not kwargs:
         return open_default(fo, zarr_format, **options)
-    return xr.open_dataset("reference://", engine="zarr", chunks={}, consolidated=False,
-                           zarr_format=zarr_format, storage_options={"fo": fo, **options},
-                           **kwargs)
+    return xr.open_dataset(
+        "reference://",
+        engine="zarr",
+        chunks={},
+        consolidated=False,
+        zarr_format=zarr_format,
+        storage_options={"fo": fo, **options},
+        **kwargs,
+    )
 
 
 @pytest.mark.parametrize("writer", ["v3 json", "icechunk", "v2 json", "v2 parquet"])
@@ -103,26 +110,37 @@ def test_default_decoding_is_exact_or_warned(fx, registry, writer, tmp_path):
 def test_equal_edge_remainders_through_virtualizarr(tmp_path, registry):
     data = np.random.default_rng(0).integers(0, 60000, (2, 100, 100), dtype=np.uint16)
     path = write(tmp_path / "a.rumi", data, tile=64)
-    vds = virtualizarr.open_virtual_dataset(f"file://{path}", registry=registry,
-                                            parser=RumiParser())
+    vds = virtualizarr.open_virtual_dataset(
+        f"file://{path}", registry=registry, parser=RumiParser()
+    )
     refs = vds.vz.to_kerchunk(format="dict", zarr_format=2)
     np.testing.assert_array_equal(open_refs(refs, 2).band_data.values, data)
 
 
 def test_open_virtual_mfdataset_stacks_files(tmp_path, registry):
     stack = np.random.default_rng(1).integers(0, 999, (3, 2, 128, 128), dtype=np.uint16)
-    urls = [f"file://{write(tmp_path / f'd{i}.rumi', stack[i], time=f'2024-01-0{i + 1}')}"
-            for i in range(3)]
+    urls = [
+        f"file://{write(tmp_path / f'd{i}.rumi', stack[i], time=f'2024-01-0{i + 1}')}"
+        for i in range(3)
+    ]
     vds = virtualizarr.open_virtual_mfdataset(
-        urls, registry=registry, parser=RumiParser(), combine="nested", concat_dim="time",
-        coords="minimal", compat="override",
+        urls,
+        registry=registry,
+        parser=RumiParser(),
+        combine="nested",
+        concat_dim="time",
+        coords="minimal",
+        compat="override",
         loadable_variables=["time", "x", "y", "band", "spatial_ref"],
     )
     refs = vds.vz.to_kerchunk(format="dict", zarr_format=3)
     ds = open_default(refs)
     np.testing.assert_array_equal(ds.band_data.values, stack)
     assert ds.time.values.astype("datetime64[D]").astype(str).tolist() == [
-        "2024-01-01", "2024-01-02", "2024-01-03"]
+        "2024-01-01",
+        "2024-01-02",
+        "2024-01-03",
+    ]
     attrs = json.loads(refs["refs"]["time/zarr.json"])["attributes"]
     assert (attrs["units"], attrs["calendar"]) == (CF_TIME_UNITS, CF_CALENDAR)
 
@@ -131,15 +149,17 @@ def test_to_icechunk(tmp_path, registry):
     icechunk = pytest.importorskip("icechunk")
     data = np.random.default_rng(2).integers(0, 999, (2, 100, 100), dtype=np.uint16)
     path = write(tmp_path / "a.rumi", data, tile=64)
-    vds = virtualizarr.open_virtual_dataset(f"file://{path}", registry=registry,
-                                            parser=RumiParser())
+    vds = virtualizarr.open_virtual_dataset(
+        f"file://{path}", registry=registry, parser=RumiParser()
+    )
     root = f"file://{tmp_path}/"
     config = icechunk.RepositoryConfig.default()
     config.set_virtual_chunk_container(
         icechunk.VirtualChunkContainer(root, icechunk.local_filesystem_store(str(tmp_path)))
     )
     repo = icechunk.Repository.create(
-        icechunk.local_filesystem_storage(str(tmp_path / "repo")), config,
+        icechunk.local_filesystem_storage(str(tmp_path / "repo")),
+        config,
         authorize_virtual_chunk_access={root: icechunk.credentials.LocalFileSystemAccess},
     )
     session = repo.writable_session("main")
