@@ -63,15 +63,19 @@ def parse_options(
     graph: str | None,
     format_version: int | None,
     checksum: bool,
+    verify: bool | None = None,
 ) -> None:
-    """Check one set of encoding options, raising TypeError or ValueError.
+    """Check one set of codec options, raising TypeError or ValueError.
 
     Exactly one of ``recipe`` (a geozl recipe) and ``graph`` (a name in
     `PLAIN_GRAPHS`) is given. geozl frames always carry checksums and pick their own
     format version. ``format_version`` must be one the installed openzl writes
     (``openzl.ext.MIN_FORMAT_VERSION`` to ``MAX_FORMAT_VERSION``: 8 to 24 for openzl
     0.2, 8 to 27 for 0.3), so a codec that could not encode is refused when built.
+    ``verify``, when given, is checked as :func:`parse_verify` checks it.
     """
+    if verify is not None:
+        parse_verify(verify)
     if (recipe is None) == (graph is None):
         raise ValueError(
             f"give exactly one of recipe and graph, got recipe={recipe!r} and graph={graph!r}"

@@ -61,10 +61,12 @@ class OpenZLCodec(Codec):  # type: ignore[misc]  # numcodecs: untyped
         verify: bool | None = None,
     ) -> None:
         _core.parse_options(
-            recipe=recipe, graph=graph, format_version=format_version, checksum=checksum
+            recipe=recipe,
+            graph=graph,
+            format_version=format_version,
+            checksum=checksum,
+            verify=verify,
         )
-        if verify is not None:
-            _core.parse_verify(verify)
         self.recipe = recipe
         self.graph = graph
         self.format_version = format_version

@@ -78,10 +78,12 @@ class OpenZLCodec(BytesBytesCodec):
         verify: bool | None = None,
     ) -> None:
         _core.parse_options(
-            recipe=recipe, graph=graph, format_version=format_version, checksum=checksum
+            recipe=recipe,
+            graph=graph,
+            format_version=format_version,
+            checksum=checksum,
+            verify=verify,
         )
-        if verify is not None:
-            _core.parse_verify(verify)
         object.__setattr__(self, "recipe", recipe)
         object.__setattr__(self, "graph", graph)
         object.__setattr__(self, "format_version", format_version)
