@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rumi_codec._core import decompress_into, parse_verify
+from rumi_codec import decompress_into, parse_verify
 
 from .errors import OpenZLError, RumiFormatError
 from .format import describe_source

@@ -190,7 +190,7 @@ def _edge_digests(desc: RumiFile, reader: RangeReader | None) -> dict[str, list[
     record their row width), so every file written alike gets the same configuration
     and stacks of them combine (VirtualiZarr, MultiZarrToZarr); else one key per frame.
     """
-    from rumi_codec._grid import frame_key, skeleton_key
+    from rumi_codec import frame_key, skeleton_key
 
     if reader is None:
         raise RumiVirtualError(

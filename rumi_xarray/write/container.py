@@ -213,7 +213,7 @@ def plan_write(
 
 def parse_compression(compression: object, sample: SampleType) -> Encoder:
     """An :data:`Encoder` from a geozl recipe, ``{"graph": ...}`` options or a callable."""
-    from rumi_codec._core import compress
+    from rumi_codec import compress
 
     if callable(compression):
         return compression
@@ -278,7 +278,7 @@ def build_index(plan: WritePlan, counts: np.ndarray) -> bytes:
 
 def _check_frame(frame: object, nbytes: int, k: int) -> bytes:
     """One OpenZL frame decoding to ``nbytes`` bytes (checked from its header only)."""
-    from rumi_codec._core import decoded_nbytes
+    from rumi_codec import decoded_nbytes
 
     from ..errors import OpenZLError
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import xarray as xr
 
-from rumi_codec._core import DEFAULT_RECIPE
+from rumi_codec import DEFAULT_RECIPE
 
 from ..errors import RumiDataLossError, RumiDataLossWarning
 from ..spec import TimeKind
