@@ -5,7 +5,7 @@ Run from the repository root::
     uv run python benchmarks/codec.py              # 6 bands x 2048 x 2048 uint16, ~30 s
     uv run python benchmarks/codec.py --size 1024  # quicker
 
-The raster is ``rumi_xarray.sample.synthetic_scene`` (deterministic, Sentinel-2-like
+The raster is ``rumi_xarray.demo.sample.synthetic_scene`` (deterministic, Sentinel-2-like
 uint16 reflectances). Each contender writes it to a fresh Zarr v3 array in a temporary
 directory with ``(1, 512, 512)`` chunks (one band per chunk), then reads it whole and
 checks it bit for bit. Write and read are each timed 3 times and the best is kept;
