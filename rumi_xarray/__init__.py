@@ -23,6 +23,7 @@ from .errors import (
 if TYPE_CHECKING:  # what type checkers see of the names `__getattr__` loads on first use
     from .backend.entrypoint import open_rumi
     from .backend.stack import open_stack
+    from .cache import set_frame_cache
     from .decode import header_blob
     from .virtual.catalog import catalog, read_catalog, write_catalog
     from .virtual.file import references
@@ -44,6 +45,7 @@ __all__ = [
     "open_stack",
     "read_catalog",
     "references",
+    "set_frame_cache",
     "to_icechunk",
     "to_kerchunk",
     "to_rumi",
@@ -59,6 +61,7 @@ _LAZY = {
     "open_stack": ".backend.stack",
     "read_catalog": ".virtual.catalog",
     "references": ".virtual.file",
+    "set_frame_cache": ".cache",
     "to_icechunk": ".virtual.outputs",
     "to_kerchunk": ".virtual.outputs",
     "to_rumi": ".write.to_rumi",

@@ -16,12 +16,13 @@ import numpy as np
 
 from rumi_codec import decompress_into, parse_verify
 
+from .cache import frame_cache
 from .errors import OpenZLError, RumiFormatError
 from .format import describe_source
 from .io import open_reader
 
 if TYPE_CHECKING:
-    from collections.abc import Buffer, Mapping, Sequence
+    from collections.abc import Buffer, Mapping, MutableMapping, Sequence
 
     from .format import RumiFile
     from .io import Range, RangeReader
@@ -164,6 +165,9 @@ def read_window(
     Decodes only the frames the window touches, reads adjacent frames as one range,
     and decodes frames in parallel threads. Integer keys drop their axis. Every
     frame's element width is checked; with ``verify`` also its OpenZL checksums.
+    Frames held by the decoded-frame cache (:mod:`rumi_xarray.cache`) are copied from
+    it instead, except with ``verify``, which always reads and checks every frame (and
+    then caches it).
     Any frame that does not decode raises `RumiFormatError` naming its index and
     byte range.
     """
@@ -216,7 +220,47 @@ def _run(
     tasks: Mapping[int, Sequence[_Group]],
     verify: bool,
 ) -> None:
-    """Read coalesced runs of frames and decode them, one pool task per run."""
+    """Copy cached frames, read and decode the others, and cache what they decoded."""
+    cache = frame_cache()
+    identity = reader.identity if cache.maxbytes else None
+    if identity is None:
+        _decode_runs(desc, reader, out, tasks, verify, None)
+        return
+    if not verify:
+        tasks = _from_cache(out, tasks, cache.get_many([(identity, k) for k in tasks]))
+    if not tasks:
+        return
+    fresh: dict[int, np.ndarray] = {}
+    _decode_runs(desc, reader, out, tasks, verify, fresh)
+    if fresh and reader.identity == identity:  # unchanged while it was read
+        cache.put_many(((identity, k), block) for k, block in fresh.items())
+
+
+def _from_cache(
+    out: np.ndarray, tasks: Mapping[int, Sequence[_Group]], blocks: list[np.ndarray | None]
+) -> dict[int, Sequence[_Group]]:
+    """Fill ``out`` from the cached blocks; the tasks of the frames not cached."""
+    missing = {}
+    for (k, groups), block in zip(tasks.items(), blocks, strict=True):
+        if block is None:
+            missing[k] = groups
+        else:
+            _assign(out, tuple(g.out for g in groups), block, tuple(g.src for g in groups))
+    return missing
+
+
+def _decode_runs(
+    desc: RumiFile,
+    reader: RangeReader,
+    out: np.ndarray,
+    tasks: Mapping[int, Sequence[_Group]],
+    verify: bool,
+    fresh: MutableMapping[int, np.ndarray] | None,
+) -> None:
+    """Read coalesced runs of frames and decode them, one pool task per run.
+
+    With ``fresh``, frames are decoded into new buffers, kept there read-only.
+    """
     frames = sorted(tasks)
     ranges = [desc.frame_range(k) for k in frames]
     runs = [
@@ -224,10 +268,11 @@ def _run(
         for run, members in coalesce(ranges, reader.max_gap, reader.max_run)
     ]
     if len(runs) == 1:
-        _read_run(desc, reader, *runs[0], out, tasks, verify)
+        _read_run(desc, reader, *runs[0], out, tasks, verify, fresh)
         return
     pending = [
-        _pool().submit(_read_run, desc, reader, run, ks, out, tasks, verify) for run, ks in runs
+        _pool().submit(_read_run, desc, reader, run, ks, out, tasks, verify, fresh)
+        for run, ks in runs
     ]
     try:
         for future in pending:
@@ -245,23 +290,32 @@ def _read_run(
     out: np.ndarray,
     tasks: Mapping[int, Sequence[_Group]],
     verify: bool,
+    fresh: MutableMapping[int, np.ndarray] | None,
 ) -> None:
     start, length = run
     view = memoryview(reader.read_into(start, length, _scratch(length, "read")))
     for k in ks:
         offset, nbytes = desc.frame_range(k)
         frame = view[offset - start : offset - start + nbytes]
-        block = _decode_block(desc, k, frame, verify)
+        keep = fresh is not None and desc.frame_nbytes(k) <= frame_cache().maxbytes
+        block = _decode_block(desc, k, frame, verify, keep=keep)
         groups: Sequence[_Group] = tasks[k]
         _assign(out, tuple(g.out for g in groups), block, tuple(g.src for g in groups))
+        if keep and fresh is not None:
+            block.flags.writeable = False
+            fresh[k] = block
 
 
-def _decode_block(desc: RumiFile, k: int, frame: Buffer, verify: bool) -> np.ndarray:
+def _decode_block(
+    desc: RumiFile, k: int, frame: Buffer, verify: bool, *, keep: bool = False
+) -> np.ndarray:
     """Frame k as a ``(t, b, h, w)`` view of this thread's scratch buffer.
 
-    The view is valid until the thread decodes its next frame.
+    The view is valid until the thread decodes its next frame; with ``keep`` it views
+    a buffer of its own instead.
     """
-    raw = _scratch(desc.frame_nbytes(k), "frame")
+    nbytes = desc.frame_nbytes(k)
+    raw = _aligned(nbytes) if keep else _scratch(nbytes, "frame")
     offset, length = desc.frame_range(k)
     try:
         decompress_into(frame, raw, verify=verify, widths=frame_widths(desc.sample))
@@ -282,12 +336,17 @@ def _decode_block(desc: RumiFile, k: int, frame: Buffer, verify: bool) -> np.nda
 _LOCAL = threading.local()
 
 
+def _aligned(nbytes: int) -> np.ndarray:
+    """A new 8-byte-aligned buffer of ``nbytes`` uint8."""
+    return np.empty(-(-nbytes // 8), np.uint64).view(np.uint8)[:nbytes]
+
+
 def _scratch(nbytes: int, kind: str) -> np.ndarray:
     """This thread's reusable, 8-byte-aligned ``kind`` buffer, as ``nbytes`` uint8."""
     buffers: dict[str, np.ndarray] = _LOCAL.__dict__.setdefault("buffers", {})
     buf = buffers.get(kind)
     if buf is None or buf.nbytes < nbytes:
-        buf = buffers[kind] = np.empty(-(-nbytes // 8), np.uint64).view(np.uint8)
+        buf = buffers[kind] = _aligned(nbytes)
     return buf[:nbytes]
 
 

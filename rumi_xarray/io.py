@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .errors import RumiFormatError
 
 if TYPE_CHECKING:
-    from collections.abc import Buffer, Iterator, Sequence
+    from collections.abc import Buffer, Hashable, Iterator, Sequence
     from contextlib import AbstractContextManager
 
     import numpy as np
@@ -35,6 +35,14 @@ class RangeReader(Protocol):
     """Ranges closer than this many bytes are worth reading as one."""
     max_run: int
     """Largest coalesced read; smaller runs spread a large read over more threads."""
+
+    @property
+    def identity(self) -> Hashable | None:
+        """What names this content in the decoded-frame cache (:mod:`rumi_xarray.cache`).
+
+        Changes whenever the source is known to have changed; None: never cached.
+        """
+        ...
 
     def read(self, offset: int, length: int) -> Buffer: ...
 
@@ -70,7 +78,11 @@ def _checked(data: Buffer, offset: int, length: int) -> Buffer:
 
 
 class _Reader:
-    """Defaults: ``read_into`` ignores the scratch buffer, ranges are read one by one."""
+    """Defaults: no identity, ``read_into`` ignores the scratch buffer, ranges read one by one."""
+
+    @property
+    def identity(self) -> Hashable | None:
+        return None
 
     def read(self, offset: int, length: int) -> Buffer:
         raise NotImplementedError
@@ -224,6 +236,24 @@ class LocalReader(_Reader):
             n = os.preadv(fd, [view], offset)
         return _checked(view[:n], offset, length)
 
+    @property
+    def identity(self) -> Hashable | None:
+        """``("file", path, device, inode, size, mtime_ns)`` of the descriptor read from.
+
+        Taken afresh on each access (one ``fstat``): a file rewritten or replaced since
+        has a new identity.
+        """
+        with _FILES.pinned(self._key, self.path) as fd:
+            st = os.fstat(fd)
+        return (
+            "file",
+            os.path.abspath(self.path),
+            st.st_dev,
+            st.st_ino,
+            st.st_size,
+            st.st_mtime_ns,
+        )
+
     def close(self) -> None:
         _FILES.discard(self._key)
 
@@ -250,6 +280,10 @@ class LockedReader:
         self.max_gap = reader.max_gap
         self.max_run = reader.max_run
 
+    @property
+    def identity(self) -> Hashable | None:
+        return self.reader.identity
+
     def read(self, offset: int, length: int) -> Buffer:
         with self.lock:
             return self.reader.read(offset, length)
@@ -269,6 +303,10 @@ class LockedReader:
             close()
 
 
+_VERSION_FIELDS = ("ETag", "etag", "LastModified", "last_modified", "mtime", "created")
+"""Fields of fsspec's ``info`` (or obstore's ``head``) that change with an object's content."""
+
+
 class FsspecReader(_Reader):
     """Any fsspec URL (``s3://``, ``https://``, ``memory://``, ...); ranges fetched concurrently."""
 
@@ -281,7 +319,15 @@ class FsspecReader(_Reader):
         self.url = url
         self.storage_options = dict(storage_options or {})
         self.fs, self.path = fsspec.core.url_to_fs(url, **self.storage_options)
-        self.size = int(self.fs.size(self.path))
+        info = self.fs.info(self.path)
+        self.size = int(info["size"])
+        versions = (str(info.get(name)) for name in _VERSION_FIELDS)
+        self._identity = ("fsspec", self.fs.unstrip_protocol(self.path), self.size, *versions)
+
+    @property
+    def identity(self) -> Hashable | None:
+        """``("fsspec", URL, size, ETag, modification times...)`` as ``info`` gave them at open."""
+        return self._identity
 
     def read(self, offset: int, length: int) -> Buffer:
         _check(self, offset, length)
@@ -358,7 +404,22 @@ class ObstoreReader(_Reader):
         import obstore
 
         self.store, self.path = store, path
-        self.size = int(obstore.head(store, path)["size"])
+        meta = obstore.head(store, path)
+        self.size = int(meta["size"])
+        self._identity = (
+            "obstore",
+            repr(store),
+            path,
+            self.size,
+            str(meta.get("e_tag")),
+            str(meta.get("last_modified")),
+            str(meta.get("version")),
+        )
+
+    @property
+    def identity(self) -> Hashable | None:
+        """``("obstore", store, path, size, e_tag, last_modified, version)`` as at open."""
+        return self._identity
 
     def read(self, offset: int, length: int) -> Buffer:
         import obstore
