@@ -45,6 +45,7 @@ import geozl
 import numpy as np
 import xarray as xr
 
+from rumi_xarray import set_frame_cache
 from rumi_xarray.format import parse_bytes
 
 if TYPE_CHECKING:
@@ -276,6 +277,7 @@ def main() -> None:
     settings = QUICK if parser.parse_args().quick else FULL
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
+    set_frame_cache(0)  # every read here decodes, as rumi-eo's and GDAL's with no cache do
 
     image_path, path, header = dataset_files()
     source = np.load(image_path, mmap_mode="r")
