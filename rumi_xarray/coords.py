@@ -16,6 +16,10 @@ CF_TIME_UNITS = "seconds since 1970-01-01"
 that encoded times of different files compare and stack (``decode_times=False``,
 kerchunk ``MultiZarrToZarr``)."""
 CF_CALENDAR = "proleptic_gregorian"
+CF_TIME_ENCODING = {"units": CF_TIME_UNITS, "calendar": CF_CALENDAR, "dtype": "int64"}
+"""The encoding of every datetime coordinate written to Zarr or netCDF."""
+TIME_END_ATTRS = {"long_name": "end of time interval"}
+"""Attributes of ``time_end``, the interval ends carried along ``time``."""
 IDENTITY: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 """GDAL's transform of a raster without georeferencing."""
 
@@ -140,9 +144,8 @@ def time_coords(desc: RumiFile) -> dict[str, xr.Variable]:
         bounds = desc.time.seconds.astype("datetime64[s]")
         coords["time_bounds"] = xr.Variable((*dims, "bnds"), bounds[0] if scalar else bounds)
         ends = bounds[:, 1]
-        end_attrs = {"long_name": "end of time interval"}
         chunks = {} if scalar else {"preferred_chunks": {"time": desc.grid.chunk_shape[0]}}
-        coords["time_end"] = xr.Variable(dims, ends[0] if scalar else ends, end_attrs, chunks)
+        coords["time_end"] = xr.Variable(dims, ends[0] if scalar else ends, TIME_END_ATTRS, chunks)
     coords["time"] = xr.Variable(dims, starts[0] if scalar else starts, attrs)
     return coords
 
@@ -151,9 +154,13 @@ def encoded_time(var: xr.Variable) -> xr.Variable:
     """A datetime64 variable as CF numbers: int64 seconds since :data:`CF_TIME_UNITS`."""
     import xarray as xr
 
-    seconds = np.asarray(var.values).astype("datetime64[s]").astype(np.int64)
     attrs = {**var.attrs, "units": CF_TIME_UNITS, "calendar": CF_CALENDAR}
-    return xr.Variable(var.dims, seconds, attrs, var.encoding)
+    return xr.Variable(var.dims, cf_seconds(var.values), attrs, var.encoding)
+
+
+def cf_seconds(values: Any) -> np.ndarray:
+    """datetime64 values as the int64 numbers of :data:`CF_TIME_UNITS`."""
+    return np.asarray(values).astype("datetime64[s]").astype(np.int64)
 
 
 def cf_times(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..coords import CF_CALENDAR, CF_TIME_UNITS
+from ..coords import CF_TIME_ENCODING, TIME_END_ATTRS
 from ..decode import read_window, resolve_verify
 from ..io import LocalReader
 from ..sources import describe_sources, source_label
@@ -202,7 +202,6 @@ def _token(sources: list[Any], descs: list[RumiFile]) -> str:
 
 _TIME_NAMES = ("time", "time_bounds", "time_end")
 """The per-file time coordinates, rebuilt along the stack's dimension."""
-_END_ATTRS = {"long_name": "end of time interval"}
 
 
 def _coords(
@@ -226,18 +225,13 @@ def _coords(
         if bounds is not None:
             attrs["bounds"] = "time_bounds"
             coords["time_bounds"] = xr.Variable((dim, "bnds"), bounds)
-            coords["time_end"] = xr.Variable(dim, bounds[:, 1], _END_ATTRS)
+            coords["time_end"] = xr.Variable(dim, bounds[:, 1], TIME_END_ATTRS)
         coords[name] = xr.Variable(dim, starts, attrs)
     if dim not in coords:
         coords[dim] = xr.Variable(dim, np.arange(len(descs)))
     for var in coords.values():
         if var.dtype.kind == "M":  # written with the one CF epoch (to_zarr, to_netcdf)
-            var.encoding = {
-                **var.encoding,
-                "units": CF_TIME_UNITS,
-                "calendar": CF_CALENDAR,
-                "dtype": "int64",
-            }
+            var.encoding = {**var.encoding, **CF_TIME_ENCODING}
     return coords
 
 
@@ -274,7 +268,7 @@ def _file_times(descs: list[RumiFile], dim: str) -> dict[Hashable, xr.Variable]:
         attrs["bounds"] = "file_time_bounds"
         bounds = np.stack([a.seconds for a in axes]).astype("datetime64[s]")
         coords["file_time_bounds"] = xr.Variable((dim, "time", "bnds"), bounds)
-        coords["file_time_end"] = xr.Variable((dim, "time"), bounds[..., 1], _END_ATTRS)
+        coords["file_time_end"] = xr.Variable((dim, "time"), bounds[..., 1], TIME_END_ATTRS)
     starts = np.stack([a.starts for a in axes]).astype("datetime64[s]")
     coords["file_time"] = xr.Variable((dim, "time"), starts, attrs)
     return coords

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
-from ..coords import CF_CALENDAR, CF_TIME_UNITS
+from ..coords import CF_TIME_ENCODING, cf_seconds
 from ..errors import RumiVirtualError, RumiVirtualWarning
 from ..layout import frame_order
 from ..values import same_value
@@ -345,8 +345,8 @@ def _coord_encoding(var: xr.Variable, zarr_format: ZarrFormat) -> dict[str, Any]
     encoding: dict[str, Any] = {"chunks": var.shape} if var.shape else {}
     encoded = var.values
     if var.dtype.kind == "M":
-        encoding.update(units=CF_TIME_UNITS, calendar=CF_CALENDAR, dtype="int64")
-        encoded = var.values.astype("datetime64[s]").astype(np.int64)
+        encoding.update(CF_TIME_ENCODING)
+        encoded = cf_seconds(var.values)
     if not var.shape and zarr_format == 3 and var.dtype.kind in "biufM":
         encoding["fill_value"] = encoded.item()
     return encoding
