@@ -6,10 +6,11 @@ A window is planned here: the frames it touches, the part of each that it takes
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from .format import describe_source
 from .io import open_reader
 
 if TYPE_CHECKING:
-    from collections.abc import Buffer, Mapping, MutableMapping, Sequence
+    from collections.abc import Buffer, Hashable, Mapping, Sequence
 
     from .format import RumiFile
     from .io import Range, RangeReader
@@ -31,13 +32,21 @@ if TYPE_CHECKING:
     Key = int | slice | np.ndarray
     Window = tuple[Key, Key, Key, Key]
     Selection = tuple[slice | np.ndarray, ...]
+    Pending = tuple["Job", Hashable | None, dict[int, np.ndarray] | None]
+    """A job left to decode, its reader's identity and where to keep its blocks."""
+    Task = tuple[int, int]
+    """(index into the pending jobs, frame index)."""
 
 __all__ = [
+    "Job",
+    "Plan",
     "coalesce",
     "describe_file",
     "frame_widths",
     "header_blob",
+    "plan_window",
     "read_description",
+    "read_jobs",
     "read_window",
     "resolve_verify",
 ]
@@ -76,7 +85,7 @@ def header_blob(source: Any, *, storage_options: dict[str, Any] | None = None) -
 # Windows
 
 
-@dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class _Group:
     """The part of one output axis that one frame (or grid row/column) fills."""
 
@@ -86,6 +95,32 @@ class _Group:
     """Positions along the output axis."""
     src: slice | np.ndarray
     """Positions along the decoded block's axis."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Plan:
+    """What a window of one file takes: its output shape and, per frame, where it goes."""
+
+    shape: tuple[int, ...]
+    """The window's shape over all four ``(t, b, y, x)`` axes."""
+    drop: tuple[int, ...]
+    """Axes indexed by an integer, which the result drops."""
+    frames: dict[int, tuple[Selection, Selection]]
+    """Frame index -> (output selection, selection of its ``(t, b, h, w)`` block)."""
+    sliced: bool
+    """Whether every selection is a slice (else some are integer arrays)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Job:
+    """One planned window of one file, to be filled into ``out`` (of the plan's shape)."""
+
+    desc: RumiFile
+    reader: RangeReader
+    frames: Mapping[int, tuple[Selection, Selection]]
+    out: np.ndarray
+    sliced: bool = False
+    """Whether every selection is a slice (the plan's)."""
 
 
 def _compact(a: np.ndarray) -> slice | np.ndarray:
@@ -98,28 +133,61 @@ def _compact(a: np.ndarray) -> slice | np.ndarray:
     return a
 
 
-def _positions(key: Key, n: int) -> np.ndarray:
+def _axis(key: Key, n: int, tile: int) -> tuple[int, list[_Group]]:
+    """The output length of one axis and its groups, ``tile`` positions per frame."""
+    if isinstance(key, int | np.integer):
+        i = int(key)
+        if not -n <= i < n:
+            raise IndexError(f"index {i} out of range for an axis of length {n}")
+        key = slice(i % n, i % n + 1)
     if isinstance(key, slice):
-        return np.arange(*key.indices(n), dtype=np.int64)
-    idx = np.asarray(key, dtype=np.int64).reshape(-1)
-    if idx.size and (idx.min() < -n or idx.max() >= n):
-        raise IndexError(f"index out of range for an axis of length {n}")
-    return np.where(idx < 0, idx + n, idx)
-
-
-def _groups(idx: np.ndarray, *, tile: int) -> list[_Group]:
-    """Split output positions by the frames that hold them, ``tile`` positions each."""
-    owners = idx // tile
+        start, stop, step = key.indices(n)
+        if step == 1:
+            owners = range(start // tile, (stop - 1) // tile + 1) if stop > start else range(0)
+            return max(0, stop - start), [_span(o, start, stop, tile) for o in owners]
+        idx = np.arange(start, stop, step, dtype=np.int64)
+    else:
+        idx = np.asarray(key, dtype=np.int64).reshape(-1)
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"index out of range for an axis of length {n}")
+        idx = np.where(idx < 0, idx + n, idx)
+    owners_of = idx // tile
     groups = []
-    for owner in np.unique(owners):
-        where = np.flatnonzero(owners == owner)
+    for owner in np.unique(owners_of):
+        where = np.flatnonzero(owners_of == owner)
         groups.append(_Group(int(owner), _compact(where), _compact(idx[where] - owner * tile)))
-    return groups
+    return idx.size, groups
 
 
-def _assign(out: np.ndarray, out_sel: Selection, block: np.ndarray, src_sel: Selection) -> None:
-    if all(isinstance(s, slice) for s in out_sel + src_sel):
-        out[out_sel] = block[src_sel]
+def _span(owner: int, start: int, stop: int, tile: int) -> _Group:
+    """The group of frame ``owner`` in the contiguous positions ``start:stop``."""
+    lo, hi = max(start, owner * tile), min(stop, (owner + 1) * tile)
+    return _Group(owner, slice(lo - start, hi - start), slice(lo - owner * tile, hi - owner * tile))
+
+
+def plan_window(desc: RumiFile, key: Window) -> Plan:
+    """The frames ``key`` (outer indexing over ``(t, b, y, x)``) touches, and their parts."""
+    grid = desc.grid
+    axes = [_axis(k, n, c) for k, n, c in zip(key, desc.shape, grid.chunk_shape, strict=True)]
+    shape = tuple(n for n, _ in axes)
+    drop = tuple(a for a, k in enumerate(key) if isinstance(k, int | np.integer))
+    frames: dict[int, tuple[Selection, Selection]] = {}
+    if all(shape):
+        st, sb, sy, sx = grid.index_strides()
+        for t, b, y, x in itertools.product(*(groups for _, groups in axes)):
+            k = t.key * st + b.key * sb + y.key * sy + x.key * sx
+            frames[k] = ((t.out, b.out, y.out, x.out), (t.src, b.src, y.src, x.src))
+    sliced = all(
+        isinstance(g.out, slice) and isinstance(g.src, slice) for _, gs in axes for g in gs
+    )
+    return Plan(shape, drop, frames, sliced)
+
+
+def _assign(job: Job, k: int, block: np.ndarray) -> None:
+    """Copy frame k's part of its decoded ``(t, b, h, w)`` block into ``job.out``."""
+    out_sel, src_sel = job.frames[k]
+    if job.sliced:
+        job.out[out_sel] = block[src_sel]
         return
 
     def arrays(sel: Selection, shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
@@ -130,7 +198,7 @@ def _assign(out: np.ndarray, out_sel: Selection, block: np.ndarray, src_sel: Sel
             )
         )
 
-    out[arrays(out_sel, out.shape)] = block[arrays(src_sel, block.shape)]
+    job.out[arrays(out_sel, job.out.shape)] = block[arrays(src_sel, block.shape)]
 
 
 def resolve_verify(verify: bool | None) -> bool:
@@ -162,32 +230,53 @@ def read_window(
 ) -> np.ndarray:
     """Read ``key`` (outer indexing over ``(t, b, y, x)``: ints, slices or int arrays).
 
-    Decodes only the frames the window touches, reads adjacent frames as one range,
-    and decodes frames in parallel threads. Integer keys drop their axis. Every
-    frame's element width is checked; with ``verify`` also its OpenZL checksums.
-    Frames held by the decoded-frame cache (:mod:`rumi_xarray.cache`) are copied from
-    it instead, except with ``verify``, which always reads and checks every frame (and
-    then caches it).
-    Any frame that does not decode raises `RumiFormatError` naming its index and
-    byte range.
+    Decodes only the frames the window touches (:func:`read_jobs`). Integer keys drop
+    their axis. Any frame that does not decode raises `RumiFormatError` naming its
+    index and byte range.
     """
-    grid = desc.grid
-    idx = [_positions(k, n) for k, n in zip(key, desc.shape, strict=True)]
-    out = np.empty(tuple(i.size for i in idx), desc.dtype)
-    drop = tuple(a for a, k in enumerate(key) if isinstance(k, int | np.integer))
-    if out.size == 0:
-        return out.squeeze(axis=drop)
-    t_groups, b_groups, y_groups, x_groups = (
-        _groups(i, tile=n) for i, n in zip(idx, grid.chunk_shape, strict=True)
-    )
-    tasks = {}
-    for t in t_groups:
-        for b in b_groups:
-            for y in y_groups:
-                for x in x_groups:
-                    tasks[grid.frame_index(y.key, x.key, b.key, t.key)] = (t, b, y, x)
-    _run(desc, reader, out, tasks, verify)
-    return out.squeeze(axis=drop)
+    plan = plan_window(desc, key)
+    out = np.empty(plan.shape, desc.dtype)
+    read_jobs([Job(desc, reader, plan.frames, out, plan.sliced)], verify=verify)
+    return out.squeeze(axis=plan.drop)
+
+
+def read_jobs(jobs: Sequence[Job], *, verify: bool = False) -> None:
+    """Fill every job's ``out``: windows of one or many files, read as one batch.
+
+    Frames held by the decoded-frame cache (:mod:`rumi_xarray.cache`) are copied from
+    it, except with ``verify``, which always reads and checks every frame (and then
+    caches it). The other frames of all jobs are split into contiguous shares of about
+    equal decoded size, one per decoding thread (the calling thread takes one); each
+    share reads adjacent frames of a file as one range and decodes them. Every frame's
+    element width is checked; with ``verify`` also its OpenZL checksums.
+    """
+    cache = frame_cache()
+    pending: list[Pending] = []
+    for job in jobs:
+        identity = job.reader.identity if cache.maxbytes else None
+        frames = job.frames
+        if identity is not None and not verify:
+            frames = _from_cache(job, cache.get_many([(identity, k) for k in frames]))
+        if frames:
+            fresh: dict[int, np.ndarray] | None = None if identity is None else {}
+            pending.append((dataclasses.replace(job, frames=frames), identity, fresh))
+    _decode(pending, verify)
+    for job, identity, fresh in pending:
+        if fresh and job.reader.identity == identity:  # unchanged while it was read
+            cache.put_many(((identity, k), block) for k, block in fresh.items())
+
+
+def _from_cache(
+    job: Job, blocks: list[np.ndarray | None]
+) -> dict[int, tuple[Selection, Selection]]:
+    """Fill ``job.out`` from the cached blocks; the frames not cached."""
+    missing = {}
+    for (k, sels), block in zip(job.frames.items(), blocks, strict=True):
+        if block is None:
+            missing[k] = sels
+        else:
+            _assign(job, k, block)
+    return missing
 
 
 def coalesce(
@@ -213,97 +302,62 @@ def coalesce(
     return runs
 
 
-def _run(
-    desc: RumiFile,
-    reader: RangeReader,
-    out: np.ndarray,
-    tasks: Mapping[int, Sequence[_Group]],
-    verify: bool,
-) -> None:
-    """Copy cached frames, read and decode the others, and cache what they decoded."""
-    cache = frame_cache()
-    identity = reader.identity if cache.maxbytes else None
-    if identity is None:
-        _decode_runs(desc, reader, out, tasks, verify, None)
-        return
-    if not verify:
-        tasks = _from_cache(out, tasks, cache.get_many([(identity, k) for k in tasks]))
-    if not tasks:
-        return
-    fresh: dict[int, np.ndarray] = {}
-    _decode_runs(desc, reader, out, tasks, verify, fresh)
-    if fresh and reader.identity == identity:  # unchanged while it was read
-        cache.put_many(((identity, k), block) for k, block in fresh.items())
+_MIN_SHARE = 256 << 10
+"""Decoded bytes below which a share is not worth handing to another thread."""
 
 
-def _from_cache(
-    out: np.ndarray, tasks: Mapping[int, Sequence[_Group]], blocks: list[np.ndarray | None]
-) -> dict[int, Sequence[_Group]]:
-    """Fill ``out`` from the cached blocks; the tasks of the frames not cached."""
-    missing = {}
-    for (k, groups), block in zip(tasks.items(), blocks, strict=True):
-        if block is None:
-            missing[k] = groups
-        else:
-            _assign(out, tuple(g.out for g in groups), block, tuple(g.src for g in groups))
-    return missing
-
-
-def _decode_runs(
-    desc: RumiFile,
-    reader: RangeReader,
-    out: np.ndarray,
-    tasks: Mapping[int, Sequence[_Group]],
-    verify: bool,
-    fresh: MutableMapping[int, np.ndarray] | None,
-) -> None:
-    """Read coalesced runs of frames and decode them, one pool task per run.
-
-    With ``fresh``, frames are decoded into new buffers, kept there read-only.
-    """
-    frames = sorted(tasks)
-    ranges = [desc.frame_range(k) for k in frames]
-    runs = [
-        (run, [frames[i] for i in members])
-        for run, members in coalesce(ranges, reader.max_gap, reader.max_run)
-    ]
-    if len(runs) == 1:
-        _read_run(desc, reader, *runs[0], out, tasks, verify, fresh)
-        return
-    pending = [
-        _pool().submit(_read_run, desc, reader, run, ks, out, tasks, verify, fresh)
-        for run, ks in runs
-    ]
+def _decode(pending: list[Pending], verify: bool) -> None:
+    """Decode the pending frames, balanced over the pool; the caller decodes one share."""
+    tasks = [(j, k) for j, (job, _, _) in enumerate(pending) for k in sorted(job.frames)]
+    sizes = np.array([pending[j][0].desc.frame_nbytes(k) for j, k in tasks], np.int64)
+    workers, pool = _pool()
+    shares = _shares(sizes, min(workers, max(1, int(sizes.sum()) // _MIN_SHARE)))
+    futures = [pool.submit(_decode_share, pending, tasks[lo:hi], verify) for lo, hi in shares[1:]]
     try:
-        for future in pending:
-            future.result()
-    finally:
-        for future in pending:
+        _decode_share(pending, tasks[shares[0][0] : shares[0][1]], verify)
+    except BaseException:
+        for future in futures:
             future.cancel()
+        wait(futures)
+        raise
+    for future in futures:
+        future.result()
 
 
-def _read_run(
-    desc: RumiFile,
-    reader: RangeReader,
-    run: tuple[int, int],
-    ks: list[int],
-    out: np.ndarray,
-    tasks: Mapping[int, Sequence[_Group]],
-    verify: bool,
-    fresh: MutableMapping[int, np.ndarray] | None,
+def _shares(sizes: np.ndarray, count: int) -> list[tuple[int, int]]:
+    """Split ``sizes`` into at most ``count`` contiguous ``(lo, hi)`` parts of about equal sum."""
+    if count <= 1 or sizes.size <= 1:
+        return [(0, int(sizes.size))]
+    ends = np.cumsum(sizes)
+    cuts = np.searchsorted(ends, ends[-1] * np.arange(1, count) / count, side="left") + 1
+    bounds = np.unique(np.concatenate([[0], np.minimum(cuts, sizes.size), [sizes.size]]))
+    return [(int(lo), int(hi)) for lo, hi in itertools.pairwise(bounds)]
+
+
+def _decode_share(pending: list[Pending], tasks: Sequence[Task], verify: bool) -> None:
+    """Read and decode consecutive frames: adjacent frames of a file as one range."""
+    for j, ks in itertools.groupby(tasks, key=lambda task: task[0]):
+        job, _, fresh = pending[j]
+        frames = [k for _, k in ks]
+        ranges = [job.desc.frame_range(k) for k in frames]
+        for (start, length), members in coalesce(ranges, job.reader.max_gap, job.reader.max_run):
+            view = memoryview(job.reader.read_into(start, length, _scratch(length, "read")))
+            for i in members:
+                offset, nbytes = ranges[i]
+                frame = view[offset - start : offset - start + nbytes]
+                _place(job, frames[i], frame, verify, fresh)
+
+
+def _place(
+    job: Job, k: int, frame: Buffer, verify: bool, fresh: dict[int, np.ndarray] | None
 ) -> None:
-    start, length = run
-    view = memoryview(reader.read_into(start, length, _scratch(length, "read")))
-    for k in ks:
-        offset, nbytes = desc.frame_range(k)
-        frame = view[offset - start : offset - start + nbytes]
-        keep = fresh is not None and desc.frame_nbytes(k) <= frame_cache().maxbytes
-        block = _decode_block(desc, k, frame, verify, keep=keep)
-        groups: Sequence[_Group] = tasks[k]
-        _assign(out, tuple(g.out for g in groups), block, tuple(g.src for g in groups))
-        if keep and fresh is not None:
-            block.flags.writeable = False
-            fresh[k] = block
+    """Decode frame k into its part of ``job.out``; with ``fresh``, keep the block there."""
+    keep = fresh is not None and job.desc.frame_nbytes(k) <= frame_cache().maxbytes
+    block = _decode_block(job.desc, k, frame, verify, keep=keep)
+    _assign(job, k, block)
+    if keep and fresh is not None:
+        block.flags.writeable = False
+        fresh[k] = block
 
 
 def _decode_block(
@@ -350,15 +404,20 @@ def _scratch(nbytes: int, kind: str) -> np.ndarray:
     return buf[:nbytes]
 
 
-_POOL: tuple[int, ThreadPoolExecutor] | None = None
+_POOL: tuple[int, int, ThreadPoolExecutor] | None = None
 _POOL_LOCK = threading.Lock()
 
 
-def _pool() -> ThreadPoolExecutor:
-    """One decoding pool per process (recreated after a fork)."""
+def _pool() -> tuple[int, ThreadPoolExecutor]:
+    """The decoding threads and their pool, one per process (recreated after a fork).
+
+    ``RUMI_XARRAY_THREADS`` threads, else ``min(32, os.cpu_count())``, counting the
+    calling thread, which decodes a share of every read itself.
+    """
     global _POOL
     with _POOL_LOCK:
         if _POOL is None or _POOL[0] != os.getpid():
             workers = int(os.environ.get("RUMI_XARRAY_THREADS", 0)) or min(32, os.cpu_count() or 1)
-            _POOL = (os.getpid(), ThreadPoolExecutor(workers, thread_name_prefix="rumi-decode"))
-        return _POOL[1]
+            pool = ThreadPoolExecutor(max(1, workers - 1), thread_name_prefix="rumi-decode")
+            _POOL = (os.getpid(), workers, pool)
+        return _POOL[1], _POOL[2]

@@ -158,6 +158,15 @@ class FrameGrid:
             k = k * (self.bands if axis == "b" else self.times) + (band if axis == "b" else time)
         return k
 
+    def index_strides(self) -> tuple[int, int, int, int]:
+        """``(time, band, row, col)`` strides of :meth:`frame_index`, which is linear in them."""
+        return (
+            self.frame_index(0, 0, time=1),
+            self.frame_index(0, 0, band=1),
+            self.frame_index(1, 0),
+            self.frame_index(0, 1),
+        )
+
     def frame_key(self, k: int) -> FrameKey:
         """Invert :meth:`frame_index`."""
         band = time = None

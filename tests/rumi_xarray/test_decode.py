@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -9,8 +12,16 @@ import pytest
 import xarray as xr
 
 from rumi_codec import _header
-from rumi_xarray import RumiFormatError, open_rumi, to_rumi
-from rumi_xarray.decode import coalesce, frame_widths, read_window, resolve_verify
+from rumi_xarray import RumiFormatError, decode, open_rumi, to_rumi
+from rumi_xarray.decode import (
+    Job,
+    coalesce,
+    frame_widths,
+    plan_window,
+    read_jobs,
+    read_window,
+    resolve_verify,
+)
 from rumi_xarray.format import parse_bytes
 from rumi_xarray.io import BytesReader
 from rumi_xarray.spec import SAMPLE_TYPES
@@ -210,3 +221,69 @@ def test_coalesce_merges_close_ranges_up_to_the_longest_read() -> None:
     assert coalesce(ranges, 0, 1 << 20) == [((0, 10), [0]), ((12, 5), [1]), ((100, 64), [2, 3, 4])]
     assert coalesce([(0, 8), (2, 3)], 0, 100) == [((0, 8), [0, 1])]  # nested: the outer end
     assert coalesce([], 1, 1) == []
+
+
+def test_read_jobs_fills_windows_of_several_files_in_one_batch(tmp_path: Path) -> None:
+    images = [DATA + i for i in range(3)]
+    descs, readers = [], []
+    for i, image in enumerate(images):
+        to_rumi(image, tmp_path / f"{i}.rumi", tile=16, time=["2024-01-01"])
+        data = (tmp_path / f"{i}.rumi").read_bytes()
+        descs.append(parse_bytes(data))
+        readers.append(BytesReader(data))
+    keys = [
+        (0, slice(None), slice(None), slice(None)),
+        (0, slice(1, 2), slice(5, 37), np.array([49, 3, 3])),
+        (0, slice(0, 0), slice(None), slice(None)),
+    ]
+    jobs = []
+    for desc, reader, key in zip(descs, readers, keys, strict=True):
+        plan = plan_window(desc, key)
+        jobs.append(Job(desc, reader, plan.frames, np.empty(plan.shape, desc.dtype), plan.sliced))
+    read_jobs(jobs)
+    for job, image, key in zip(jobs, images, keys, strict=True):
+        np.testing.assert_array_equal(job.out[0], _outer(image[np.newaxis], key))
+
+
+def test_plan_window_covers_each_output_position_once(tmp_path: Path) -> None:
+    to_rumi(DATA, tmp_path / "a.rumi", tile=16, time=["2024-01-01"])
+    desc = parse_bytes((tmp_path / "a.rumi").read_bytes())
+    key = (0, np.array([1, 0, 1]), slice(3, 40, 5), np.array([49, 0, 17, 16, 15]))
+    plan = plan_window(desc, key)
+    assert plan.shape == (1, 3, 8, 5)
+    assert not plan.sliced
+    assert plan.drop == (0,)
+    covered = np.zeros(plan.shape, int)
+    for out_sel, _ in plan.frames.values():
+        covered[np.ix_(*(np.arange(n)[s] for s, n in zip(out_sel, plan.shape, strict=True)))] += 1
+    np.testing.assert_array_equal(covered, 1)
+    assert len(plan.frames) == 2 * 3 * 3  # bands 0 and 1; tile rows 0..2; tile columns 0, 1, 3
+
+
+def test_frames_are_balanced_over_the_decoding_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two threads (the caller and one pool thread) decode halves of equal decoded size."""
+    image = np.random.default_rng(1).integers(0, 60000, (8, 256, 256), dtype=np.uint16)
+    to_rumi(image, tmp_path / "a.rumi", tile=128, time=["2024-01-01"])  # 32 frames of 32 KiB
+    data = (tmp_path / "a.rumi").read_bytes()
+    with ThreadPoolExecutor(1) as pool:
+        monkeypatch.setattr(decode, "_POOL", (os.getpid(), 2, pool))
+        monkeypatch.setattr(decode, "_MIN_SHARE", 1)
+        seen: list[tuple[int, int]] = []
+        real = decode.decompress_into
+
+        def spy(frame: object, out: np.ndarray, **kwargs: object) -> None:
+            seen.append((threading.get_ident(), out.nbytes))
+            real(frame, out, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(decode, "decompress_into", spy)
+        got = read_window(
+            parse_bytes(data), BytesReader(data), (0, slice(None), slice(None), slice(None))
+        )
+    np.testing.assert_array_equal(got, image)
+    per_thread: dict[int, int] = {}
+    for ident, nbytes in seen:
+        per_thread[ident] = per_thread.get(ident, 0) + nbytes
+    assert threading.get_ident() in per_thread
+    assert sorted(per_thread.values()) == [16 * 32768, 16 * 32768]
