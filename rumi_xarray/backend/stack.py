@@ -1,36 +1,36 @@
 """``open_stack``: many grid-aligned rumi files as one lazy ``(n, band, y, x)`` Dataset.
 
 Each file is described (index, or header blob, plus trailer: no pixels), checked
-against the first one, and becomes one slice of a single dask array whose chunks are
-the files' frames. Coordinates, attributes and encoding are those ``open_rumi`` gives
+against the first one, and becomes one slice of a single lazy array
+(:class:`StackBackendArray`), dask-chunked by frames on request. Coordinates, attributes and encoding are those ``open_rumi`` gives
 the first file, so a stack member looks exactly like the file opened on its own.
 """
 
 from __future__ import annotations
 
-import copy
-import itertools
-from typing import TYPE_CHECKING, Any
+import hashlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+from xarray.backends import BackendArray
+from xarray.core import indexing
 
 from ..coords import CF_TIME_ENCODING, TIME_END_ATTRS
-from ..decode import read_window, resolve_verify
-from ..io import LocalReader
+from ..decode import Job, plan_window, read_jobs, resolve_verify
 from ..sources import describe_sources, source_label
 from ..spec import TimeKind
 
 if TYPE_CHECKING:
-    from collections.abc import Buffer, Hashable, Mapping, Sequence
+    from collections.abc import Buffer, Hashable, Sequence
 
-    import dask.array
     import xarray as xr
-    from dask.typing import Key
 
+    from ..decode import Key, Window
     from ..format import RumiFile
     from ..io import RangeReader
 
-__all__ = ["open_stack"]
+__all__ = ["StackBackendArray", "open_stack"]
 
 AGREE = (
     "shape",
@@ -53,7 +53,7 @@ def open_stack(
     headers: Sequence[Buffer | None] | None = None,
     dim: str = "n",
     coords: Sequence[Any] | None = None,
-    chunks: Mapping[Hashable, Any] | str | int = {},
+    chunks: Mapping[Hashable, Any] | str | int | None = None,
     storage_options: dict[str, Any] | None = None,
     verify: bool | None = None,
 ) -> xr.Dataset:
@@ -61,8 +61,9 @@ def open_stack(
 
     The variable ``band_data`` has dims ``(dim, band, y, x)``, or
     ``(dim, time, band, y, x)`` when the files hold several time steps. Opening reads
-    each file's description only (in parallel threads); pixels are read when computed,
-    one dask chunk per frame, as ``xr.open_dataset(path, engine="rumi", chunks={})``.
+    each file's description only (in parallel threads); pixels are read when indexed or
+    loaded, as ``xr.open_dataset(path, engine="rumi")`` does: a read decodes the frames
+    it needs of all the files it selects at once, straight into the result.
 
     Parameters
     ----------
@@ -80,8 +81,9 @@ def open_stack(
         else ``0 .. len(sources) - 1``. Given ``coords``, single-step times stay as a
         ``time`` coordinate along ``dim``.
     chunks
-        ``{}`` (default) gives one chunk per frame and source; anything else is passed
-        to ``xarray.Dataset.chunk`` afterwards (e.g. ``{"n": 16}``).
+        None (default): lazy NumPy-backed, no dask. ``{}``: dask, one chunk per frame
+        and source (``encoding["preferred_chunks"]``); a dict changes some of those
+        (e.g. ``{"n": 16}``); a string or int is passed to ``xarray.Variable.chunk``.
     storage_options
         Passed to fsspec for URLs.
     verify
@@ -126,13 +128,15 @@ def open_stack(
     encoding = dict(var.encoding)
     preferred = encoding.get("preferred_chunks", {})
     encoding["preferred_chunks"] = {dim: 1, **{d: preferred[d] for d in var.dims if d in preferred}}
-    data = _stack_array(described, _token(sources, descs), check)
+    array = StackBackendArray(described, check)
+    stacked = xr.Variable((dim, *var.dims), indexing.LazilyIndexedArray(array), var.attrs, encoding)
     ds = xr.Dataset(
-        {VARIABLE: xr.Variable((dim, *var.dims), data, var.attrs, encoding)},
+        {VARIABLE: _chunked(stacked, chunks, _token(sources, descs))},
         coords=_coords(file_coords, descs, dim, coords),
         attrs=attrs,
     )
-    return ds if chunks == {} else ds.chunk(chunks)
+    ds.set_close(array.close)
+    return ds
 
 
 def _check_arguments(sources: list[Any], dim: str, coords: Sequence[Any] | None) -> None:
@@ -146,54 +150,69 @@ def _check_arguments(sources: list[Any], dim: str, coords: Sequence[Any] | None)
 
 
 # ---------------------------------------------------------------------------------------
-# The dask array
+# The array
 
 
-def _splits(length: int, chunk: int) -> list[slice]:
-    return [slice(s, min(s + chunk, length)) for s in range(0, length, chunk)]
+class StackBackendArray(BackendArray):
+    """The stacked files' pixels, read on demand: outer indexing over ``(n, [time,] band, y, x)``.
+
+    A read plans its window once (the files share their grid) and decodes the frames of
+    every file it selects as one batch (:func:`~rumi_xarray.decode.read_jobs`), each
+    straight into its place in the one result.
+    """
+
+    def __init__(self, described: list[tuple[RumiFile, RangeReader]], verify: bool) -> None:
+        self.files = described
+        self.verify = verify
+        first = described[0][0]
+        self.single_step = first.grid.times == 1
+        """Files of one time step have no time axis (as ``open_rumi``)."""
+        self.shape = (len(described), *first.shape[self.single_step :])
+        self.dtype = first.dtype
+
+    def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
+        return indexing.explicit_indexing_adapter(  # type: ignore[no-any-return]  # xarray: -> Any
+            key, self.shape, indexing.IndexingSupport.OUTER, self._getitem
+        )
+
+    def close(self) -> None:
+        """Release every file's descriptor (a later read reopens it)."""
+        for _, reader in self.files:
+            if hasattr(reader, "close"):
+                reader.close()
+
+    def _getitem(self, key: tuple[Key, ...]) -> np.ndarray:
+        which, *rest = key
+        picks = np.arange(len(self.files))[which]
+        window = cast("Window", ((0,) if self.single_step else ()) + tuple(rest))
+        plan = plan_window(self.files[0][0], window)
+        out = np.empty((np.size(picks), *plan.shape), self.dtype)
+        jobs = []
+        for j, i in enumerate(np.atleast_1d(picks).tolist()):
+            desc, reader = self.files[i]
+            jobs.append(Job(desc, reader, plan.frames, out[j], plan.sliced))
+        read_jobs(jobs, verify=self.verify)
+        out = out.squeeze(axis=tuple(a + 1 for a in plan.drop))
+        return out[0] if np.ndim(picks) == 0 else out
 
 
-def _stack_array(
-    described: list[tuple[RumiFile, RangeReader]], token: str, verify: bool
-) -> dask.array.Array:
-    """One task per frame-sized block of each file; block ``i`` along the stack is file ``i``."""
-    import dask.array as da
-    from dask.highlevelgraph import HighLevelGraph
-
-    first = described[0][0]
-    grid = first.grid
-    axes = [_splits(n, c) for n, c in zip(first.shape, grid.chunk_shape, strict=True)]
-    if grid.times == 1:
-        del axes[0]
-    lead: tuple[int, ...] = () if grid.times > 1 else (0,)  # an int drops a single time step
-    name = f"open_stack-{token}"
-    blocks = list(itertools.product(*(range(len(a)) for a in axes)))
-    graph: dict[Key, tuple[Any, ...]] = {}
-    for i, (desc, reader) in enumerate(described):
-        for block in blocks:
-            window = (*lead, *(a[j] for a, j in zip(axes, block, strict=True)))
-            graph[(name, i, *block)] = (_read_block, desc, reader, verify, *window)
-    chunks = ((1,) * len(described), *(tuple(s.stop - s.start for s in a) for a in axes))
-    meta = np.empty((0,) * len(chunks), first.dtype)
-    return da.Array(HighLevelGraph.from_collections(name, graph, ()), name, chunks, meta=meta)  # type: ignore[no-untyped-call]
-
-
-def _read_block(desc: RumiFile, reader: RangeReader, verify: bool, *window: Any) -> np.ndarray:
-    """Read one block of one file, with a leading axis of length 1 for the stack."""
-    if isinstance(reader, LocalReader):
-        own = copy.copy(reader)  # an unopened handle for this task alone, closed right after
-        try:
-            return read_window(desc, own, window, verify=verify)[np.newaxis]
-        finally:
-            own.close()
-    return read_window(desc, reader, window, verify=verify)[np.newaxis]
+def _chunked(
+    var: xr.Variable, chunks: Mapping[Hashable, Any] | str | int | None, token: str
+) -> xr.Variable:
+    """``var`` as dask chunks: ``{}`` the preferred ones, a dict over them, else as given."""
+    if chunks is None:
+        return var
+    if isinstance(chunks, Mapping):
+        chunks = {**var.encoding["preferred_chunks"], **chunks}
+    return var.chunk(chunks, name=f"open_stack-{token}")
 
 
 def _token(sources: list[Any], descs: list[RumiFile]) -> str:
     """A dask name for these files as they are now (frame sizes change with the pixels)."""
-    from dask.base import tokenize
-
-    return tokenize([source_label(s) for s in sources], np.concatenate([d.counts for d in descs]))
+    digest = hashlib.sha256("\0".join(source_label(s) for s in sources).encode())
+    for desc in descs:
+        digest.update(desc.counts.tobytes())
+    return digest.hexdigest()[:32]
 
 
 # ---------------------------------------------------------------------------------------

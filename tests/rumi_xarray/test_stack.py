@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 import xarray as xr
 from _fixtures import DATA
+from xarray.core.indexing import LazilyIndexedArray
 
 import rumi_xarray
+import rumi_xarray.backend.stack
 import rumi_xarray.decode
 from rumi_xarray import RumiFormatError, open_rumi, open_stack, to_rumi
 from rumi_xarray.errors import RumiVirtualError
@@ -84,16 +86,18 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 # Values, dims, chunks
 
 
+@pytest.mark.parametrize("chunks", [None, {}])
 @pytest.mark.parametrize("frames", ["band", "cell", "interleaved"])
-def test_stack_equals_numpy_stack(tmp_path: Path, frames: str) -> None:
+def test_stack_equals_numpy_stack(tmp_path: Path, frames: str, chunks: dict | None) -> None:
     paths = _series(tmp_path, frames=frames)
-    ds = open_stack(paths)
+    ds = open_stack(paths, chunks=chunks)
     da = ds["band_data"]
     assert da.dims == ("n", "band", "y", "x")
-    assert isinstance(da.data, dask.array.Array)
+    assert isinstance(da.variable._data, dask.array.Array if chunks == {} else LazilyIndexedArray)
     np.testing.assert_array_equal(da.values, _numpy_stack(paths))
     band_chunks = (1, 1) if frames == "band" else (2,)
-    assert da.chunks == ((1, 1, 1, 1), band_chunks, (8, 8, 4), (8, 8, 8))
+    if chunks == {}:
+        assert da.chunks == ((1, 1, 1, 1), band_chunks, (8, 8, 4), (8, 8, 8))
     window = da.isel(n=slice(1, 3), band=1, y=slice(5, 17), x=[3, 20, 9]).values
     np.testing.assert_array_equal(window, _numpy_stack(paths)[1:3, 1, 5:17][..., [3, 20, 9]])
 
@@ -123,7 +127,13 @@ def test_time_series_files(tmp_path: Path) -> None:
     ds = open_stack(paths)
     da = ds["band_data"]
     assert da.dims == ("n", "time", "band", "y", "x")
-    assert da.chunks == ((1, 1, 1), (3,), (2,), (8, 4), (8, 2))
+    assert open_stack(paths, chunks={})["band_data"].chunks == (
+        (1, 1, 1),
+        (3,),
+        (2,),
+        (8, 4),
+        (8, 2),
+    )
     np.testing.assert_array_equal(da.values, _numpy_stack(paths))
     np.testing.assert_array_equal(ds.time.values, np.array(steps, "datetime64[s]"))
     np.testing.assert_array_equal(ds.n.values, [0, 1, 2])
@@ -375,7 +385,7 @@ def test_chunks_argument(tmp_path: Path) -> None:
     np.testing.assert_array_equal(ds["band_data"].values, _numpy_stack(paths))
 
 
-def test_pickles_and_holds_no_file_open(tmp_path: Path) -> None:
+def test_pickles_and_close_releases_every_file(tmp_path: Path) -> None:
     paths = _series(tmp_path)
     fds = Path("/proc/self/fd")
     before = len(os.listdir(fds)) if fds.exists() else 0
@@ -383,6 +393,8 @@ def test_pickles_and_holds_no_file_open(tmp_path: Path) -> None:
     again = pickle.loads(pickle.dumps(ds))
     np.testing.assert_array_equal(again["band_data"].values, _numpy_stack(paths))
     ds.load()
+    again.close()
+    ds.close()
     if fds.exists():
         assert len(os.listdir(fds)) == before
 
@@ -444,3 +456,23 @@ def test_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(RumiFormatError, match="checksum mismatch"):
         open_stack(paths)["band_data"].values  # noqa: B018
     assert (open_stack(paths, verify=False)["band_data"].values != clean).sum() == 1
+
+
+def test_a_read_decodes_every_file_in_one_batch_into_the_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``.values`` is one batch of all files' frames, each decoded into its slice of one array."""
+    paths = _series(tmp_path)
+    batches: list[list[Any]] = []
+    real = rumi_xarray.backend.stack.read_jobs
+
+    def spy(jobs: list[Any], **kwargs: Any) -> None:
+        batches.append(list(jobs))
+        real(jobs, **kwargs)
+
+    monkeypatch.setattr(rumi_xarray.backend.stack, "read_jobs", spy)
+    values = open_stack(paths)["band_data"].values
+    np.testing.assert_array_equal(values, _numpy_stack(paths))
+    [jobs] = batches
+    assert len(jobs) == len(paths)
+    assert all(np.shares_memory(job.out, values) for job in jobs)
