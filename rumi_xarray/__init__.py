@@ -21,6 +21,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:  # what type checkers see of the names `__getattr__` loads on first use
+    from .backend.array import open_array
     from .backend.entrypoint import open_rumi
     from .backend.stack import open_stack
     from .cache import set_frame_cache
@@ -41,6 +42,7 @@ __all__ = [
     "catalog",
     "header_blob",
     "mosaic",
+    "open_array",
     "open_rumi",
     "open_stack",
     "read_catalog",
@@ -57,6 +59,7 @@ _LAZY = {
     "catalog": ".virtual.catalog",
     "header_blob": ".decode",
     "mosaic": ".virtual.mosaic",
+    "open_array": ".backend.array",
     "open_rumi": ".backend.entrypoint",
     "open_stack": ".backend.stack",
     "read_catalog": ".virtual.catalog",

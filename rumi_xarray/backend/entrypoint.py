@@ -190,7 +190,7 @@ def open_rumi(
     from ..decode import read_description
 
     check = resolve_verify(verify)
-    reader = _open(source, storage_options, lock)
+    reader = open_source(source, storage_options, lock)
     try:
         desc = read_description(reader, header)
         fill = None if nodata is None else sample_value("nodata", nodata, desc.dtype)
@@ -220,7 +220,8 @@ def open_rumi(
     return ds
 
 
-def _open(source: Any, storage_options: dict[str, Any] | None, lock: Any) -> RangeReader:
+def open_source(source: Any, storage_options: dict[str, Any] | None, lock: Any) -> RangeReader:
+    """The reader of ``source``, its reads holding ``lock`` (as ``open_rumi`` takes it)."""
     reader = open_reader(source, storage_options)
     if lock is None or lock is False:
         return reader
