@@ -7,6 +7,7 @@ A window is planned here: the frames it touches, the part of each that it takes
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import os
 import threading
@@ -209,6 +210,7 @@ def resolve_verify(verify: bool | None) -> bool:
     return parse_verify(verify)
 
 
+@functools.cache
 def frame_widths(sample: SampleType) -> frozenset[int]:
     """The OpenZL element widths a frame of these samples may decode to (FORMAT §6).
 
