@@ -127,7 +127,8 @@ def failed_checks(results: dict[str, Any]) -> list[str]:
 
 def _ms(seconds: float) -> str:
     ms = seconds * 1e3
-    return f"{ms:.0f}" if ms >= 100 else f"{ms:.1f}" if ms >= 10 else f"{ms:.2f}" if ms >= 1 else f"{ms:.3f}"
+    decimals = 0 if ms >= 100 else 1 if ms >= 10 else 2 if ms >= 1 else 3
+    return f"{ms:.{decimals}f}"
 
 
 def times_table(results: dict[str, Any]) -> list[list[str]]:
@@ -201,7 +202,8 @@ def context(results: dict[str, Any]) -> list[str]:
     """Lines saying what was measured, where and with what."""
     d, m, w = results["data"], results["machine"], results["workers"]
     t = min(m["threads"])
-    ours, eo, gdal, tif = (w[f"{name}-{t}"] for name in ("ours-cached", "rumi-eo", "gdal", "tifffile"))
+    names = ("ours-cached", "rumi-eo", "gdal", "tifffile")
+    ours, eo, gdal, tif = (w[f"{name}-{t}"] for name in names)
     lines = [
         f"scene {'x'.join(map(str, d['shape']))} {d['dtype']} ({d['nbytes'] / 1e6:.1f} MB); "
         f"rumi {d['rumi_bytes'] / 1e6:.1f} MB, GeoTIFF (ZSTD, predictor 2) {d['tif_bytes'] / 1e6:.1f} MB; "
@@ -210,11 +212,17 @@ def context(results: dict[str, Any]) -> list[str]:
         f"its default); rumi-eo {eo['version']} (geozl {eo['geozl']}); GDAL {gdal['gdal']} (rasterio "
         f"{gdal['rasterio']}); tifffile {tif['tifffile']} (imagecodecs {tif['imagecodecs']})",
         f"machine: {m['cpu_count']} CPUs ({m['affinity']} usable), {m['platform']}, Python "
-        f"{m['python']}; 1-min load {m['load_before']:.2f} before, {m['load_after']:.2f} after; "
+        f"{m['python']}; {_busy(m)}1-min load {m['load_before']:.2f} before, "
+        f"{m['load_after']:.2f} after; "
         f"threads {', '.join(map(str, m['threads']))}; {results['settings']['rounds']} rounds"
         f"{' (--quick)' if results['quick'] else ''}; {results['elapsed']:.0f} s; {results['when']}",
     ]
     return lines + [f"WARNING: {text}" for text in results["warnings"]]
+
+
+def _busy(m: dict[str, Any]) -> str:
+    busy = m.get("busy_before")
+    return "" if busy is None else f"{busy:.1f} cores busy just before; "
 
 
 # --------------------------------------------------------------------------- output
@@ -272,7 +280,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
         ax.set_title(title)
         if m == "chips_warm":
             ax.set_xscale("log")
-    axes.flat[0].legend(loc="lower right", fontsize="small", title="| median", title_fontsize="small")
+    axes.flat[0].legend(loc="lower right", fontsize="small", title="| median")
     _plot_ratios(axes.flat[5], results)
     fig.suptitle(f"rumi-xarray benchmark suite, {results['when']} (shared machine, one run)")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -76,7 +76,7 @@ FULL = Settings(rounds=5, full=2, chips=200, stack=2, open_rounds=3, imports=20)
 QUICK = Settings(rounds=2, full=1, chips=50, stack=1, open_rounds=1, imports=5)
 
 GDAL_CACHE_ON = "4096"  # MB: every block of the scene fits
-BUSY = 0.5  # a 1-min load average above this before the run gets a warning
+BUSY = 0.3  # cores kept busy by others just before the run: above this, a warning
 EXE = [sys.executable, str(scene.HERE / "contenders.py")]
 
 
@@ -193,7 +193,7 @@ def measure(workers: dict[tuple[str, int], Worker], settings: Settings, threads:
 
 def import_times(n: int, threads: int, samples: Samples) -> None:
     """``import rumi_xarray`` in fresh interpreters: timed inside, and wall clock vs a bare one."""
-    inside = "import time; t = time.perf_counter(); import rumi_xarray; print(time.perf_counter() - t)"
+    inside = "from time import perf_counter as c; t = c(); import rumi_xarray; print(c() - t)"
     walls = (("bare interpreter (wall)", "pass"), ("with import (wall)", "import rumi_xarray"))
     for _ in range(n):
         for case, code in walls:
@@ -220,18 +220,35 @@ def checks(workers: dict[tuple[str, int], Worker]) -> list[dict[str, Any]]:
             for name, t, what, worker in asked]  # fmt: skip
 
 
-def warnings(threads: list[int]) -> list[str]:
-    """Warnings (also on stderr): fewer cores than threads requested, a busy machine."""
+def busy_cores(seconds: float = 1.0) -> float | None:
+    """How many cores were busy (``/proc/stat``) over ``seconds``; None where unknown."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            ticks = [int(v) for v in f.readline().split()[1:]]
+        return sum(ticks), ticks[3] + ticks[4]  # all, idle + iowait
+
+    try:
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    cores = os.cpu_count() or 1
+    return cores * (1 - (idle1 - idle0) / max(total1 - total0, 1))
+
+
+def warnings(threads: list[int], busy: float | None) -> list[str]:
+    """Warnings (also on stderr): fewer cores than threads requested, ``busy`` cores before."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     want = max(threads)
     out = []
     if cores is None or cores < want:
         out.append(f"only {cores} core(s) available (os.sched_getaffinity / os.cpu_count) for "
                    f"{want} threads: the {want}-thread figures measure oversubscription")  # fmt: skip
-    load = os.getloadavg()[0]
-    if load > BUSY:
-        out.append(f"1-min load average {load:.2f} before the run: other processes compete for "
-                   "the cores, the multi-threaded figures most")  # fmt: skip
+    if busy is not None and busy > BUSY:
+        out.append(f"other processes kept {busy:.1f} core(s) busy in the second before the run: "
+                   "they compete for the cores, the multi-threaded figures most")  # fmt: skip
     for message in out:
         print(f"warning: {message}", file=sys.stderr)
     return out
@@ -249,19 +266,20 @@ def prepare(chips: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def machine(threads: list[int]) -> dict[str, Any]:
+def machine(threads: list[int], busy: float | None) -> dict[str, Any]:
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     return {"cpu_count": os.cpu_count(), "affinity": affinity, "threads": threads,
             "platform": platform.platform(), "python": platform.python_version(),
-            "load_before": os.getloadavg()[0]}  # fmt: skip
+            "busy_before": busy, "load_before": os.getloadavg()[0]}  # fmt: skip
 
 
 def run(settings: Settings, threads: list[int], quick: bool) -> dict[str, Any]:
     """The whole suite; its results as ``report.py`` reads them."""
     started = time.perf_counter()
+    busy = busy_cores()
     results: dict[str, Any] = {"suite": "rumi-xarray benchmarks", "quick": quick,
-                               "settings": asdict(settings), "machine": machine(threads),
-                               "warnings": warnings(threads)}  # fmt: skip
+                               "settings": asdict(settings), "machine": machine(threads, busy),
+                               "warnings": warnings(threads, busy)}  # fmt: skip
     config = prepare(settings.chips)
     source = np.load(config["image"], mmap_mode="r")
     results["data"] = {
@@ -294,7 +312,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and chips")
     parser.add_argument("--threads", default="1,2", help="thread counts (default: 1,2)")
-    parser.add_argument("--out", type=Path, help="results file (default: results/{full,quick}.json)")
+    parser.add_argument("--out", type=Path, help="default: results/full.json or quick.json")
     parser.add_argument("--write-docs", action="store_true",
                         help="also write the table and plot into docs/benchmarks.md")  # fmt: skip
     args = parser.parse_args()
