@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    uv run python benchmarks/run.py                # full run, about 6 minutes on 2 cores
+    uv run python benchmarks/run.py                # full run, 6 to 8 minutes on 2 cores
     uv run python benchmarks/run.py --quick        # fewer rounds and chips, under 2 minutes
     uv run python benchmarks/run.py --write-docs   # also the table and plot in docs/
 
