@@ -1,19 +1,20 @@
-"""The rumi-eo side of ``benchmarks/read.py``: runs ONLY in rumi-eo's own isolated env.
+"""The rumi-eo side of the benchmarks: runs ONLY in rumi-eo's own isolated environment.
 
 rumi-eo is GPL and pins older geozl/openzl, so it is never imported into the project's
-environment. ``read.py`` runs this file as a subprocess::
+environment. The benchmarks run this file as a subprocess (``protocol.oracle_argv``)::
 
     uv run --isolated --no-project --with rumi-eo==0.26.1 --with numpy \\
-        python benchmarks/_oracle.py write|serve CONFIG.json
+        python benchmarks/_oracle.py write|reader|writer CONFIG.json
 
-and reads JSON lines from its standard output.
+and read JSON lines from its standard output. It imports only ``protocol`` (standard
+library and NumPy) from beside it.
 
 ``write``: split the ``.npy`` image into frames, compress each with geozl, write the file
-and its header blob. ``serve``: save the full array and a few chips for the bit-for-bit
-check, then time full reads and window reads on request, so that ``read.py`` can
-alternate them with its own measurements (fair on a machine with other load).
-``writer`` (for ``write.py``): time rumi-eo's whole write pipeline on request, and
-validate a file written by rumi-xarray.
+and its header blob. ``reader`` (for ``run.py``): rumi-eo's full reads, window reads and
+``read_many`` as one of the suite's workers, timed here on request (``protocol.serve``),
+so that the driver alternates them with the other contenders' (fair on a machine with
+other load). ``writer`` (for ``write.py``): time rumi-eo's whole write pipeline on
+request, and validate a file written by rumi-xarray.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 import geozl
 import numpy as np
 import rumi
+from protocol import Chip, serve
 
 
 def write(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -52,57 +54,42 @@ def write(cfg: dict[str, Any]) -> dict[str, Any]:
     return {"frames": len(table), "file_bytes": os.path.getsize(cfg["path"])}
 
 
-def serve(cfg: dict[str, Any]) -> None:
-    """Warm up, save the arrays to check, then time reads on request (one JSON line each).
+class Eo:
+    """rumi-eo's reads at ``cfg["threads"]`` threads, with the files' header blobs."""
 
-    Requests on standard input, one per line: ``full N`` (N full reads: their seconds),
-    ``chips`` (one pass over every chip: mean seconds per chip), ``quit``.
-    """
-    if cfg["threads"]:
+    def __init__(self, cfg: dict[str, Any]) -> None:
         rumi.set_num_threads(cfg["threads"])
-    path = cfg["path"]
-    with open(cfg["header"], "rb") as f:
-        header = f.read()
-    size = cfg["chip"]
-    chips = [tuple(c) for c in cfg["chips"]]
+        self.path, self.header = cfg["path"], _read(cfg["header"])
+        self.stack_paths = cfg["stack"]["rumi"]
+        self.stack_headers = [_read(p) for p in cfg["stack"]["header"]]
 
-    full = rumi.read(path, header)  # warm-up: page cache, thread pool, decoders
-    if cfg.get("full_out"):
-        np.save(cfg["full_out"], full)
-    kept = {}
-    for i, (y, x) in enumerate(chips[: cfg["warmup_chips"]]):
-        chip = rumi.read(path, header, window=(y, x, size, size))
-        if i < cfg["check_chips"]:
-            kept[f"chip{i}"] = chip
-    if cfg.get("chips_out"):
-        np.savez(cfg["chips_out"], **kept)
-    _answer(
-        {
-            "version": version("rumi-eo"),
-            "geozl": version("geozl"),
-            "threads": rumi.get_num_threads(),
-            "verify": rumi.get_checksum_verification(),
-            "shape": list(full.shape),
-        }
-    )
-    del full
+    def full(self) -> np.ndarray:
+        return rumi.read(self.path, self.header)
 
-    for line in sys.stdin:
-        request, *arg = line.split()
-        if request == "full":
-            times = []
-            for _ in range(int(arg[0])):
-                t0 = time.perf_counter()
-                rumi.read(path, header)
-                times.append(time.perf_counter() - t0)
-            _answer(times)
-        elif request == "chips":
-            t0 = time.perf_counter()
-            for y, x in chips:
-                rumi.read(path, header, window=(y, x, size, size))
-            _answer((time.perf_counter() - t0) / len(chips))
-        else:
-            break
+    def chip(self, chip: Chip) -> np.ndarray:
+        y, x, size, b0, b1 = chip
+        return rumi.read(self.path, self.header, window=(y, x, size, size), bands=(b0, b1))
+
+    def stack(self) -> np.ndarray:
+        return rumi.read_many(self.stack_paths, self.stack_headers)
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def reader(cfg: dict[str, Any]) -> None:
+    """rumi-eo as one of the suite's workers (``protocol.serve``)."""
+    eo = Eo(cfg)
+    info = {
+        "contender": "rumi-eo",
+        "version": version("rumi-eo"),
+        "geozl": version("geozl"),
+        "threads": rumi.get_num_threads(),
+        "verify": rumi.get_checksum_verification(),
+    }
+    serve(eo, cfg, info)
 
 
 def _eo_write(image: np.ndarray, cfg: dict[str, Any], pool: ThreadPoolExecutor | None) -> bytes:
@@ -208,7 +195,7 @@ def main() -> None:
     elif command == "writer":
         serve_write(cfg)
     else:
-        serve(cfg)
+        reader(cfg)
 
 
 if __name__ == "__main__":

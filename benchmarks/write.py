@@ -5,7 +5,7 @@ Run from the repository root::
     uv run python benchmarks/write.py            # full run (under a minute on 2 cores)
     uv run python benchmarks/write.py --quick    # fewer repetitions
 
-The image is ``read.py``'s (same generator, same cache in ``benchmarks/_data/``): a
+The image is the suite's (``scene.py``: same generator, same cache in ``benchmarks/_data/``): a
 deterministic Sentinel-2-like 12-band 2048x2048 uint16 array, held in memory by both
 sides. Both write it with tile 512, one band per frame, geozl ``planar>zigzag>zstd``,
 and the same band texts, time, transform and CRS. rumi-eo is GPL, so it is never
@@ -61,7 +61,8 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from read import DATA, PARAMS, Oracle, dataset_files, timed
+from protocol import Worker, oracle_argv, oracle_env, timed
+from scene import DATA, PARAMS, dataset_files
 
 import rumi_xarray
 
@@ -240,7 +241,7 @@ def main() -> None:
 
     config = {**PARAMS, "image": str(image_path), "path": str(eo_path),
               "header": str(eo_header), "workers": WORKERS}  # fmt: skip
-    with Oracle("writer", config) as eo:
+    with Worker("rumi-eo writer", oracle_argv("writer"), config, DATA, oracle_env()) as eo:
         # Warm-ups: lazy imports (pyproj, openzl), geozl graphs, the page cache.
         first = timed(lambda: ours_numpy(image, ours_path), 1)[0]
         blob = ours_numpy(image, ours_path)
