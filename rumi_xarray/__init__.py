@@ -1,15 +1,13 @@
 """Read rumi rasters lazily and exactly with xarray, Zarr and Dask; write them with ``to_rumi``.
 
-``import rumi_xarray`` is light: it loads the error classes only, and each public function
-loads its module on first use. The ``.rumi`` accessor (``da.rumi.to_rumi(path)``) is
-registered, as rioxarray's ``.rio`` is, when the module defining it is imported: by the
-``engine="rumi"`` backend (which xarray loads for any plugin engine) and by ``to_rumi``.
+``import rumi_xarray`` is light: it loads the error classes only (not even ``typing``),
+and each public function loads its module on first use. The ``.rumi`` accessor
+(``da.rumi.to_rumi(path)``) is registered, as rioxarray's ``.rio`` is, when the module
+defining it is imported: by the ``engine="rumi"`` backend (which xarray loads for any
+plugin engine) and by ``to_rumi``.
 """
 
 from __future__ import annotations
-
-from importlib import import_module
-from typing import TYPE_CHECKING
 
 from .errors import (
     OpenZLError,
@@ -20,6 +18,8 @@ from .errors import (
     RumiVirtualWarning,
 )
 
+TYPE_CHECKING = False
+"""True for type checkers only; ``typing`` is not imported for it (nor is anything else)."""
 if TYPE_CHECKING:  # what type checkers see of the names `__getattr__` loads on first use
     from .backend.array import open_array
     from .backend.entrypoint import open_rumi
@@ -77,6 +77,8 @@ _LAZY = {
 def __getattr__(name: str) -> object:
     if name not in _LAZY:
         raise AttributeError(f"module 'rumi_xarray' has no attribute {name!r}")
+    from importlib import import_module
+
     value = getattr(import_module(_LAZY[name], __name__), name)
     globals()[name] = value
     return value

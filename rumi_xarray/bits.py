@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 _CHUNK = 1 << 16  # values per step; a multiple of 8 so every step starts on a byte
+_SMALL_BITS = 1 << 10
+"""Packed values up to this many bits are unpacked from one Python int (faster than numpy)."""
 
 
 def packed_nbytes(n: int, bits: int) -> int:
@@ -17,9 +19,12 @@ def unpack_bits(data: bytes | memoryview, n: int, bits: int) -> np.ndarray:
 
     ``data`` must hold exactly :func:`packed_nbytes` bytes; callers check that first.
     """
-    out = np.zeros(n, np.uint64)
     if bits == 0 or n == 0:
-        return out
+        return np.zeros(n, np.uint64)
+    if n * bits <= _SMALL_BITS:  # a blob of a small file, a few time residuals: one int
+        whole, mask = int.from_bytes(data, "little"), (1 << bits) - 1
+        return np.array([(whole >> (i * bits)) & mask for i in range(n)], np.uint64)
+    out = np.zeros(n, np.uint64)
     raw = np.frombuffer(data, np.uint8)
     weights = np.left_shift(np.uint64(1), np.arange(bits, dtype=np.uint64))
     for start in range(0, n, _CHUNK):

@@ -1,9 +1,11 @@
 """Coordinate reference systems: a rumi file names its CRS by EPSG code (FORMAT §7).
 
 This is the one module that asks PROJ (through pyproj, imported on first use) about a
-code. Parsing a file checks only the code's form (:func:`check_epsg`); whether the code
-is in the registry, and is the projected or geographic CRS the file's GTModelType says,
-is checked when coordinates are built (:func:`check_crs`). Here too: the CF/WKT
+code, and it asks once per code: a code's CRS, kind, name and CF/WKT attributes are
+cached, so that opening many files of one CRS runs no pyproj after the first. Parsing a
+file checks only the code's form (:func:`check_epsg`); whether the code is in the
+registry, and is the projected or geographic CRS the file's GTModelType says, is
+checked when coordinates are built (:func:`check_crs`). Here too: the CF/WKT
 attributes of ``spatial_ref``, a CRS's name, the ``"EPSG:<code>"`` text of catalogs and
 stacks, and the EPSG code of what a writer is given (:func:`parse_crs`).
 """
@@ -47,6 +49,7 @@ def _registered(epsg: int) -> pyproj.CRS:
         raise RumiFormatError.invalid("EPSG", msg, expected="in the registry", found=epsg) from None
 
 
+@lru_cache(maxsize=512)
 def crs_kind(epsg: int) -> str:
     """``"projected"``, ``"geographic"`` or ``"other"`` for an EPSG code; raises if unknown."""
     crs = _registered(epsg)
@@ -72,6 +75,7 @@ def check_crs(epsg: int, model: ModelType | None = None) -> str:
     return kind
 
 
+@lru_cache(maxsize=512)
 def crs_name(epsg: int) -> str:
     """The registry's name of a CRS (``"WGS 84 / UTM zone 33N"``)."""
     return str(_registered(epsg).name)
@@ -93,8 +97,9 @@ def spatial_ref_attrs(epsg: int | None, transform: tuple[float, ...]) -> dict[st
     return {**_crs_attrs(epsg), "GeoTransform": geotransform}
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=512)
 def _crs_attrs(epsg: int) -> dict[str, Any]:
+    """The CF and WKT attributes of a code (shared: callers copy them)."""
     crs = _registered(epsg)
     wkt = crs.to_wkt()
     return {**crs.to_cf(), "crs_wkt": wkt, "spatial_ref": wkt}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Self
+TYPE_CHECKING = False
+"""True for type checkers only: ``import rumi_xarray`` loads no ``typing``."""
+if TYPE_CHECKING:
+    from typing import Self
 
 
 class RumiFormatError(ValueError):

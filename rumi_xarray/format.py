@@ -2,8 +2,9 @@
 
 A file is read in up to three byte ranges: the index ``[0, base)`` (parsed by
 :mod:`~rumi_xarray.ifd`), the trailer ``[data_end, EOF)``, or, given an external header
-blob (:mod:`~rumi_xarray.blob`), only the georeferencing values ``[base - 160, base)`` and
-the trailer.
+blob (:mod:`~rumi_xarray.blob`), only the magic, the georeferencing values
+``[base - 160, base)`` and the trailer; ranges near each other are read as one
+(:func:`describe_source`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .blob import build_blob, parse_blob
+from .errors import RumiFormatError
 from .georef import Georef, parse_georef
 from .ifd import container, georef_range, index_nbytes, parse_index, trailer_range
 from .trailer import TimeAxis, Trailer, parse_trailer
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+    from .io import Range
     from .layout import FrameGrid, FrameTable
     from .spec import Generation, SampleType
 
@@ -105,38 +108,104 @@ def describe(frames: FrameTable, georef: Georef, trailer: Trailer | None) -> Rum
 
 def describe_source(
     size: int,
-    read: Callable[[list[tuple[int, int]]], Sequence[Buffer]],
+    read: Callable[[list[Range]], Sequence[Buffer]],
     header: Buffer | None = None,
 ) -> RumiFile:
-    """Describe a source of ``size`` bytes whose ranges ``read`` returns.
+    """Describe a source of ``size`` bytes whose ranges ``read`` returns, in few reads.
 
-    Without ``header``, the index and the trailer are read (two requests when the index
-    fits in :data:`HEAD_NBYTES`); with the file's header blob, its first 4 bytes, then
-    the georeferencing and the trailer in one batch.
+    Without ``header``: the first :data:`HEAD_NBYTES` (the whole of a small file), then
+    the rest of an index longer than that, and the trailer where the first read does
+    not hold it. With the file's header blob: its magic, georeferencing and trailer,
+    ranges closer than :data:`HEAD_NBYTES` read as one; so never more reads than without
+    (one for a small file, two for a file whose index is near its start).
     """
+    tail: Buffer | None = None
     if header is None:
-        (head,) = read([(0, min(HEAD_NBYTES, size))])
-        need = index_nbytes(head, size)
-        if need > len(memoryview(head)):
-            (rest,) = read([(len(memoryview(head)), need - len(memoryview(head)))])
-            head = bytes(head) + bytes(rest)
+        head = _read_index(size, read)
         frames, georef = parse_index(head, size)
-        ranges = []
+        where = trailer_range(frames, size)
+        if where is not None:
+            tail = _within(head, where)
+            if tail is None:
+                (tail,) = read([where])
     else:
-        (magic,) = read([(0, min(4, size))])
-        frames = parse_blob(header, generation=container(magic), source_length=size)
-        ranges = [georef_range(frames)]
-    where = trailer_range(frames, size)
-    if where is not None:
-        ranges.append(where)
-    parts = list(read(ranges))
-    if header is not None:
-        georef = parse_georef(memoryview(parts.pop(0)), ranges[0][0])
+        frames, parts = _with_blob(header, size, read)
+        where = trailer_range(frames, size)
+        georef = parse_georef(parts[0], georef_range(frames)[0])
+        tail = parts[1] if where is not None else None
     trailer = None
-    if where is not None:
+    if where is not None and tail is not None:
         grid = frames.grid
-        trailer = parse_trailer(parts[0], bands=grid.bands, times=grid.times, offset=where[0])
+        trailer = parse_trailer(tail, bands=grid.bands, times=grid.times, offset=where[0])
     return describe(frames, georef, trailer)
+
+
+def _read_index(size: int, read: Callable[[list[Range]], Sequence[Buffer]]) -> Buffer:
+    """``[0, base)`` or more: one read of :data:`HEAD_NBYTES`, a second for a longer index."""
+    (head,) = read([(0, min(HEAD_NBYTES, size))])
+    have = len(memoryview(head))
+    if have == size:  # the whole file: parse_index checks that it holds its index
+        return head
+    need = index_nbytes(head, size)
+    if need <= have:
+        return head
+    (rest,) = read([(have, need - have)])
+    return bytes(head) + bytes(rest)
+
+
+def _within(head: Buffer, where: Range) -> memoryview | None:
+    """The bytes of a range that ``head`` (the start of the source) holds, else None."""
+    offset, length = where
+    view = memoryview(head)
+    return view[offset : offset + length] if offset + length <= len(view) else None
+
+
+def _with_blob(
+    header: Buffer, size: int, read: Callable[[list[Range]], Sequence[Buffer]]
+) -> tuple[FrameTable, list[memoryview]]:
+    """The blob's frame table and the bytes of the georeferencing and the trailer.
+
+    The blob's own layout tells its container, so the magic is read along with the
+    other ranges; an invalid blob, or one of the other container than the magic says,
+    is parsed again for the container the magic names, for that error (or table).
+    """
+    guess: FrameTable | None
+    try:
+        guess = parse_blob(header, source_length=size)
+        ranges = _blob_ranges(guess, size)
+    except RumiFormatError:
+        guess, ranges = None, []
+    magic, *parts = _pieces([(0, min(4, size)), *ranges], read)
+    generation = container(magic)
+    if guess is not None and guess.generation is generation:
+        return guess, parts
+    frames = parse_blob(header, generation=generation, source_length=size)
+    return frames, _pieces(_blob_ranges(frames, size), read)
+
+
+def _blob_ranges(frames: FrameTable, size: int) -> list[Range]:
+    """The georeferencing's range, then the trailer's (if the generation has one)."""
+    where = trailer_range(frames, size)
+    return [georef_range(frames), *([] if where is None else [where])]
+
+
+def _pieces(ranges: list[Range], read: Callable[[list[Range]], Sequence[Buffer]]) -> list[memoryview]:
+    """The bytes of each range (rising, disjoint), with ranges less than :data:`HEAD_NBYTES`
+    apart read as one span: a request costs more than reading that many bytes."""
+    spans: list[list[int]] = []
+    owners = []
+    for offset, length in ranges:
+        if spans and offset - spans[-1][1] <= HEAD_NBYTES:
+            spans[-1][1] = offset + length
+        else:
+            spans.append([offset, offset + length])
+        owners.append(len(spans) - 1)
+    blobs = [memoryview(b) for b in read([(a, b - a) for a, b in spans])]
+    out = []
+    for (offset, length), i in zip(ranges, owners, strict=True):
+        start = offset - spans[i][0]
+        out.append(blobs[i][start : start + length])
+    return out
 
 
 def parse_bytes(data: Buffer, header: Buffer | None = None) -> RumiFile:

@@ -103,11 +103,16 @@ class TiffType(enum.IntEnum):
 
     @property
     def nbytes(self) -> int:
-        return {3: 2, 4: 4, 12: 8, 16: 8}[self.value]
+        return _TIFF_NBYTES[self]
 
     @property
     def code(self) -> str:
-        return {3: "H", 4: "I", 12: "d", 16: "Q"}[self.value]
+        return _TIFF_CODES[self]
+
+
+_TIFF_NBYTES: Final = {3: 2, 4: 4, 12: 8, 16: 8}
+_TIFF_CODES: Final = {3: "H", 4: "I", 12: "d", 16: "Q"}
+"""Size and struct code of each TIFF type, by its number (an IntEnum hashes as its int)."""
 
 
 TAG_TYPES: Final = {

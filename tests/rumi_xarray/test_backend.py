@@ -217,7 +217,9 @@ def test_open_reads_only_the_index_and_trailer(monkeypatch: pytest.MonkeyPatch) 
     size = fixture.path.stat().st_size
     ds = xr.open_dataset(fixture.path, engine="rumi", header=fixture.header)
     base = desc.base_offset
-    assert calls == [(0, 4), (base - 160, 160), (desc.data_end, size - desc.data_end)]
+    assert size > 1 << 16, "a file longer than the first read"
+    # the magic and the georeferencing (the index's last 160 bytes) in one read
+    assert calls == [(0, base), (desc.data_end, size - desc.data_end)]
     calls.clear()
     xr.open_dataset(fixture.path, engine="rumi")
     assert calls == [(0, min(size, 1 << 16)), (desc.data_end, size - desc.data_end)]
@@ -228,6 +230,40 @@ def test_open_reads_only_the_index_and_trailer(monkeypatch: pytest.MonkeyPatch) 
     _ = ds["band_data"].isel(y=slice(0, 16), x=slice(0, 16)).values
     first, last = desc.frame_range(0), desc.frame_range(12)
     assert calls == [(first[0], last[0] + last[1] - first[0])], "13 adjacent frames, one read"
+
+
+@pytest.mark.parametrize("where", ["local", "memory"])
+def test_a_small_file_opens_in_one_request(where: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Header, index, georeferencing and trailer of a small file come in one read (one
+    ``pread``, one GET), with its blob as without."""
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    from rumi_xarray import io as _io
+
+    fixture = next(f for f in FIXTURES if f.name == "u8_b1_37x45_t16_crs")
+    data = fixture.path.read_bytes()
+    source: str | Path = fixture.path
+    if where == "memory":
+        source = "memory://one-request/scene.rumi"
+        with fsspec.open(source, "wb") as f:
+            f.write(data)
+    calls: list[tuple[int, int]] = []
+    read, cat_file = _io.LocalReader.read, MemoryFileSystem.cat_file
+
+    def spy(self: _io.LocalReader, offset: int, length: int) -> bytes:
+        calls.append((offset, length))
+        return read(self, offset, length)
+
+    def spy_cat(self: MemoryFileSystem, path: str, start: int, end: int, **kw: object) -> bytes:
+        calls.append((start, end - start))
+        return cat_file(self, path, start=start, end=end, **kw)
+
+    monkeypatch.setattr(_io.LocalReader, "read", spy)
+    monkeypatch.setattr(MemoryFileSystem, "cat_file", spy_cat)
+    for header in (None, fixture.header):
+        calls.clear()
+        xr.open_dataset(source, engine="rumi", header=header).close()
+        assert calls == [(0, len(data))]
 
 
 def test_backend_array_pickles() -> None:

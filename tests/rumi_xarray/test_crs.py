@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
 import pyproj
 import pytest
+import xarray as xr
+from _fixtures import FIXTURES
 
 from rumi_xarray.crs import (
     check_crs,
@@ -17,6 +23,10 @@ from rumi_xarray.crs import (
 )
 from rumi_xarray.errors import RumiFormatError
 from rumi_xarray.spec import ModelType
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import FrameType
 
 
 @pytest.mark.parametrize(
@@ -87,3 +97,44 @@ def test_parse_crs_rejects() -> None:
         parse_crs("not a crs")
     with pytest.raises(TypeError, match="crs must be an EPSG code"):
         parse_crs(3.5)
+
+
+# ---------------------------------------------------------------------------------------
+# PROJ runs once per code
+
+
+def _pyproj_calls(action: Callable[[], object]) -> list[str]:
+    """The pyproj functions, Python or compiled, that ``action`` calls (this thread)."""
+    root = os.path.dirname(pyproj.__file__) + os.sep
+    seen: list[str] = []
+
+    def profile(frame: FrameType, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code.co_filename.startswith(root):
+            seen.append(frame.f_code.co_qualname)
+        elif event == "c_call" and str(getattr(arg, "__module__", "")).startswith("pyproj"):
+            seen.append(arg.__qualname__)
+
+    sys.setprofile(profile)
+    try:
+        action()
+    finally:
+        sys.setprofile(None)
+    return seen
+
+
+def test_the_spy_sees_pyproj() -> None:
+    assert _pyproj_calls(lambda: pyproj.CRS.from_epsg(32633).to_wkt())
+
+
+def test_a_second_file_of_one_code_runs_no_pyproj() -> None:
+    """Opening two files of EPSG:32618: the first asks PROJ (here only the kind, its cache
+    emptied), the second nothing at all (CRS, kind, CF and WKT attributes all cached)."""
+    first, second = (
+        next(f for f in FIXTURES if f.folder == "rumi-0.26.1" and f.name == name).path
+        for name in ("u8_b1_37x45_t16_crs", "f32_b13_30x41_tile_crs")
+    )
+    crs_kind.cache_clear()
+    assert _pyproj_calls(lambda: xr.open_dataset(first, engine="rumi").close())
+    assert _pyproj_calls(lambda: xr.open_dataset(second, engine="rumi").close()) == []
+    with xr.open_dataset(second, engine="rumi") as ds:
+        assert ds.spatial_ref.attrs["crs_wkt"] == pyproj.CRS.from_epsg(32618).to_wkt()

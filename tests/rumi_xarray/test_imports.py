@@ -50,6 +50,22 @@ def test_module_loads_no_array_stack(module: str) -> None:
     assert _loaded_by(module) == []
 
 
+def test_import_rumi_xarray_loads_only_its_errors() -> None:
+    """``import rumi_xarray`` (<= 5 ms over a bare interpreter) loads the package and its
+    error classes, and nothing else: no numpy, xarray, pyproj or zarr, not even ``typing``
+    or ``importlib`` (the public functions load their modules on first use)."""
+    code = (
+        "import sys; before = set(sys.modules); import rumi_xarray;"
+        "print(' '.join(sorted(set(sys.modules) - before)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    loaded = set(done.stdout.split()) - {"__future__"}
+    assert loaded == {"rumi_xarray", "rumi_xarray.errors"}
+    assert loaded.isdisjoint({"numpy", "xarray", "pyproj", "zarr", "typing", "importlib"})
+
+
 def test_the_check_sees_a_heavy_import() -> None:
     """Control: a module that does import the array stack is caught."""
     assert "xarray" in _loaded_by("rumi_xarray.backend.entrypoint")
