@@ -442,15 +442,22 @@ class ObstoreReader(_Reader):
             yield _checked(memoryview(data), offset, length)
 
 
+def is_url(source: Any) -> bool:
+    """Whether ``source`` is read through fsspec: a URL other than ``file://``."""
+    if not isinstance(source, str | os.PathLike):
+        return False
+    path = os.fspath(source)
+    return "://" in path and not path.startswith("file://")
+
+
 def open_reader(source: Any, storage_options: dict[str, Any] | None = None) -> RangeReader:
     """A reader for a path, an fsspec URL, bytes, or a seekable binary file object."""
     if isinstance(source, bytes | bytearray | memoryview):
         return BytesReader(source)
+    if is_url(source):
+        return FsspecReader(os.fspath(source), storage_options)
     if isinstance(source, str | os.PathLike):
-        path = os.fspath(source)
-        if "://" in path and not path.startswith("file://"):
-            return FsspecReader(path, storage_options)
-        return LocalReader(path.removeprefix("file://"))
+        return LocalReader(os.fspath(source).removeprefix("file://"))
     if hasattr(source, "read") and hasattr(source, "seek"):
         return FileObjReader(source)
     raise TypeError(f"cannot read rumi data from a {type(source).__name__}")

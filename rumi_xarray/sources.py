@@ -17,7 +17,7 @@ from .coords import corner_transform
 from .crs import check_crs, epsg_text
 from .decode import read_description
 from .errors import RumiVirtualError
-from .io import LocalReader, open_reader
+from .io import is_url, open_reader
 from .values import same_value
 
 if TYPE_CHECKING:
@@ -131,9 +131,12 @@ def describe_sources(
     Returns
     -------
     list of (RumiFile, RangeReader)
-        Each description with its reader; local files are closed again (reads reopen
-        them), so that many files hold no descriptors. A CRS is checked with PROJ
-        (:func:`rumi_xarray.crs.check_crs`), as when coordinates are built.
+        Each description with its reader. Local files stay in the process-wide cache
+        of open descriptors (bounded: :func:`rumi_xarray.io.file_cache_maxsize`). A CRS
+        is checked with PROJ (:func:`rumi_xarray.crs.check_crs`), as when coordinates
+        are built. URLs are described in ``max_workers`` threads (they wait on the
+        network); local files and in-memory sources in the calling thread, where
+        parsing, not waiting, is the cost.
     """
     if headers is not None and len(headers) != len(sources):
         raise ValueError(f"{len(headers)} headers for {len(sources)} sources")
@@ -150,16 +153,15 @@ def describe_sources(
         except Exception as exc:
             exc.add_note(f"while opening source {i} ({names[i]!r}) of the {what}")
             raise
-        if isinstance(reader, LocalReader):
-            reader.close()
         return desc, reader
 
-    workers = min(max_workers, len(sources))
-    pool = ThreadPoolExecutor(workers, thread_name_prefix=f"rumi-{what}")
+    remote = sum(map(is_url, sources))
+    pool = ThreadPoolExecutor(min(max_workers, remote or 1), thread_name_prefix=f"rumi-{what}")
+    mapped = pool.map if remote else map
     described: list[tuple[RumiFile, RangeReader]] = []
     expected: dict[str, object] = {}
     try:
-        done = _shown(pool.map(describe, range(len(sources))), len(sources), progress)
+        done = _shown(mapped(describe, range(len(sources))), len(sources), progress)
         for i, (desc, reader) in enumerate(done):
             if agree and i == 0:
                 expected = facts(desc)

@@ -61,7 +61,7 @@ def open_stack(
 
     The variable ``band_data`` has dims ``(dim, band, y, x)``, or
     ``(dim, time, band, y, x)`` when the files hold several time steps. Opening reads
-    each file's description only (in parallel threads); pixels are read when indexed or
+    each file's description only (URLs in parallel threads); pixels are read when indexed or
     loaded, as ``xr.open_dataset(path, engine="rumi")`` does: a read decodes the frames
     it needs of all the files it selects at once, straight into the result.
 

@@ -3,6 +3,7 @@ mosaics and catalogs."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -68,3 +69,33 @@ def test_arguments_and_labels(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError) as info:
         describe_sources([_write(tmp_path / "a.rumi"), missing], what="catalog")
     assert info.value.__notes__ == [f"while opening source 1 ('{missing}') of the catalog"]
+
+
+def test_local_files_in_the_calling_thread_urls_in_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parsing is the cost of local files (no pool); URLs wait on the network (a pool)."""
+    import fsspec
+
+    import rumi_xarray.sources
+
+    threads: list[int] = []
+    real = rumi_xarray.sources.read_description
+
+    def spy(*args: object, **kwargs: object) -> object:
+        threads.append(threading.get_ident())
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rumi_xarray.sources, "read_description", spy)
+    paths = [_write(tmp_path / f"{i}.rumi") for i in range(3)]
+    local = describe_sources(paths)
+    assert set(threads) == {threading.get_ident()}
+    fs = fsspec.filesystem("memory")
+    urls = []
+    for path in paths:
+        fs.pipe(f"/sources/{path.name}", path.read_bytes())
+        urls.append(f"memory://sources/{path.name}")
+    threads.clear()
+    remote = describe_sources(urls)
+    assert threading.get_ident() not in threads
+    assert [d.counts.tolist() for d, _ in remote] == [d.counts.tolist() for d, _ in local]
