@@ -62,6 +62,20 @@ class Ours:
         return (time.perf_counter() - t0) / len(self.small)
 
 
+class OursArray(Ours):
+    """rumi-xarray's NumPy-style reader, ``rumi_xarray.open_array``: chips without xarray."""
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        from rumi_xarray import open_array
+
+        super().__init__(cfg)
+        self.array = open_array(self.path)
+
+    def chip(self, chip: Chip) -> np.ndarray:
+        y, x, size, b0, b1 = chip
+        return self.array[b0:b1, y : y + size, x : x + size]
+
+
 def ours_info() -> dict[str, Any]:
     import geozl
 
@@ -172,7 +186,7 @@ def raw_info() -> dict[str, Any]:
     return {"geozl": geozl.__version__}
 
 
-CONTENDERS = {"ours": (Ours, ours_info), "gdal": (Gdal, gdal_info), "tifffile": (Tiff, tiff_info),
+CONTENDERS = {"ours": (Ours, ours_info), "ours_array": (OursArray, ours_info), "gdal": (Gdal, gdal_info), "tifffile": (Tiff, tiff_info),
               "raw": (Raw, raw_info)}  # fmt: skip
 
 

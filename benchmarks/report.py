@@ -68,6 +68,10 @@ def ratios() -> list[Ratio]:
             Ratio(f"cold {case} chip time, ours / GDAL", "chips_cold", case, "ours", "GDAL"),
             Ratio(f"warm {case} chip time, ours / GDAL cached", "chips_warm", case, "ours",
                   "GDAL", "<=", warm),
+            Ratio(f"cold {case} chip time, open_array / rumi-eo", "chips_cold", case,
+                  "ours, open_array", "rumi-eo", "<=", 1.0),
+            Ratio(f"warm {case} chip time, open_array / GDAL cached", "chips_warm", case,
+                  "ours, open_array", "GDAL", "<=", warm),
         ]  # fmt: skip
     stack = [Ratio("stack time, ours / rumi-eo read_many", "stack", "", "ours", "rumi-eo",
                    "<=", 1.0)]  # fmt: skip

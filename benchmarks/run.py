@@ -94,6 +94,8 @@ class Spec:
 SPECS = (
     Spec("ours", "ours", "ours", False, ("full", "chips", "stack", "opens")),
     Spec("ours-cached", "ours", "ours", True, ("warm",)),
+    Spec("array", "ours_array", "ours, open_array", False, ("chips",)),
+    Spec("array-cached", "ours_array", "ours, open_array", True, ("warm",)),
     Spec("rumi-eo", "eo", "rumi-eo", None, ("full", "chips", "stack")),
     Spec("gdal", "gdal", "GDAL", False, ("chips", "opens")),
     Spec("gdal-cached", "gdal", "GDAL", True, ("full", "warm")),
@@ -107,7 +109,7 @@ def environment(spec: Spec, threads: int) -> dict[str, str]:
     env = dict(os.environ)
     for name in ("RUMI_XARRAY_FRAME_CACHE", "GDAL_CACHEMAX", "RUMI_NUM_THREADS"):
         env.pop(name, None)
-    if spec.kind == "ours":
+    if spec.kind.startswith("ours"):
         env.update(RUMI_XARRAY_THREADS=str(threads), DASK_NUM_WORKERS=str(threads))
         if not spec.cache:
             env["RUMI_XARRAY_FRAME_CACHE"] = "0"
@@ -144,8 +146,10 @@ def jobs(settings: Settings) -> list[tuple[str, str, str, str]]:
     full = ["ours", "rumi-eo", "gdal-cached", "tifffile", "raw"]
     out += [("full", "", w, f"full {settings.full}") for w in full]
     for case in scene.CHIP_SETS:
-        out += [("chips_cold", case, w, f"chips {case}") for w in ("ours", "rumi-eo", "gdal")]
-        out += [("chips_warm", case, w, f"warm {case}") for w in ("ours-cached", "gdal-cached")]
+        cold = ("ours", "array", "rumi-eo", "gdal")
+        out += [("chips_cold", case, w, f"chips {case}") for w in cold]
+        warm = ("ours-cached", "array-cached", "gdal-cached")
+        out += [("chips_warm", case, w, f"warm {case}") for w in warm]
     out += [("stack", "", w, f"stack {settings.stack}") for w in ("ours", "rumi-eo")]
     return out
 
