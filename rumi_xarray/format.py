@@ -189,7 +189,9 @@ def _blob_ranges(frames: FrameTable, size: int) -> list[Range]:
     return [georef_range(frames), *([] if where is None else [where])]
 
 
-def _pieces(ranges: list[Range], read: Callable[[list[Range]], Sequence[Buffer]]) -> list[memoryview]:
+def _pieces(
+    ranges: list[Range], read: Callable[[list[Range]], Sequence[Buffer]]
+) -> list[memoryview]:
     """The bytes of each range (rising, disjoint), with ranges less than :data:`HEAD_NBYTES`
     apart read as one span: a request costs more than reading that many bytes."""
     spans: list[list[int]] = []

@@ -141,7 +141,9 @@ def long_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
     pixels = np.arange(150 * 150, dtype=np.uint8).reshape(1, 150, 150)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # no CRS
-        header = to_rumi(xr.DataArray(pixels, dims=("band", "y", "x")), path, tile=2, time=["2024-01-01"])
+        header = to_rumi(
+            xr.DataArray(pixels, dims=("band", "y", "x")), path, tile=2, time=["2024-01-01"]
+        )
     return path.read_bytes(), header
 
 
