@@ -10,9 +10,10 @@ from .options import add_quiet, add_storage_options, glob_paths, storage_options
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Sequence
 
+    from ..virtual.entries import Entry
     from ..virtual.model import VirtualDataset
-    from ..virtual.mosaic import Entry
     from .options import Commands
 
 ICECHUNK_QUIET = "error"
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.source.endswith(".parquet"):
         from ..virtual.catalog import read_catalog
 
-        sources: list[Entry] | list[str] = read_catalog(args.source)
+        sources: Sequence[Entry] | list[str] = read_catalog(args.source)
     else:
         sources = glob_paths(args.source, storage_options(args))
     fill = int(args.fill_value) if args.fill_value.is_integer() else args.fill_value

@@ -15,7 +15,8 @@ from rumi_xarray.coords import CF_TIME_UNITS
 from rumi_xarray.decode import describe_file
 from rumi_xarray.errors import RumiFormatError, RumiVirtualError
 from rumi_xarray.virtual.file import source_url
-from rumi_xarray.virtual.mosaic import Entry, mosaic
+from rumi_xarray.virtual.entries import Entry
+from rumi_xarray.virtual.mosaic import mosaic
 from rumi_xarray.virtual.outputs import to_icechunk, to_kerchunk
 
 H, W = 150, 130  # not multiples of the tile: edge frames fall inside the mosaic
@@ -374,15 +375,27 @@ def test_a_date_group_and_the_instants_give_one_dimension(dated):
     )
 
 
-def test_a_group_that_is_not_the_date_keeps_both_dimensions(dated):
+def test_a_group_that_restates_the_place_is_folded_into_it(dated):
+    """Tile names (one value per place, one row or column per value) are no dimension."""
     paths, truth = dated
-    vds = mosaic(paths, pattern=r"/T(?P<row>\d)\d_")
-    assert vds.array.dims == ("row", "time", "band", "y", "x")
+    vds = mosaic(paths, pattern=r"/T(?P<row>\d)(?P<col>\d)_")
+    assert vds.array.dims == ("time", "band", "y", "x")
+    assert to_kerchunk(vds) == to_kerchunk(mosaic(paths))
     ds = open_default(to_kerchunk(vds))
     assert ds.time.dims == ("time",)
-    np.testing.assert_array_equal(
-        ds.band_data.isel(row=0, y=slice(0, 300)).values, truth[:, :, :300]
-    )
+    np.testing.assert_array_equal(ds.band_data.values, truth)
+
+
+def test_a_place_group_that_disagrees_with_the_transforms_is_refused(dated):
+    """One value per place, but each value at two rows and two columns: no tile name."""
+    paths, _ = dated
+    checker = {"00": "a", "11": "a", "01": "b", "10": "b"}
+    with pytest.raises(
+        RumiVirtualError,
+        match=r"pattern group 'tile' only restates where the files lie .* 'a' \(e\.g\. "
+        r".*T00_20240601\.rumi\) names files in 2 rows .*Drop the group from the pattern",
+    ):
+        mosaic(paths, pattern=r"/T(?P<tile>\d\d)_", categories={"tile": checker})
 
 
 def test_mosaic_times_use_the_one_epoch(dated):
