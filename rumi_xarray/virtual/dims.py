@@ -123,10 +123,13 @@ def _instants(entries: Entries) -> _Values | None:
     if any(axes[c] is None for c in np.unique(entries.times.codes).tolist()):
         return None
     starts = np.asarray([-1 if a is None else int(a.starts[0]) for a in axes], np.int64)
-    codes, distinct = _codes(starts[entries.times.codes].tolist())
+    used = np.unique(entries.times.codes)
+    distinct, inverse = np.unique(starts[used], return_inverse=True)
     if len(distinct) == 1:
         return None
-    return _Values(codes, list(np.asarray(distinct, np.int64).astype("datetime64[s]")))
+    code_of = np.zeros(len(axes), np.int64)
+    code_of[used] = inverse
+    return _Values(code_of[entries.times.codes], list(distinct.astype("datetime64[s]")))
 
 
 def _one_to_one(a: _Values, b: _Values) -> bool:

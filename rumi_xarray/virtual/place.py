@@ -151,8 +151,9 @@ def edges(
     RumiVirtualError
         Naming two files whose frame edges cut each other's tiles.
     """
-    spans = np.unique(np.stack([starts, extents], axis=1), axis=0)
-    cuts = [np.append(np.arange(s, s + n, tile), s + n) for s, n in spans]
+    pairs = np.unique(starts * (int(extents.max()) + 1) + extents)  # the distinct spans
+    spans = np.column_stack(np.divmod(pairs, int(extents.max()) + 1))
+    cuts = [np.append(np.arange(s, s + n, tile), s + n) for s, n in spans.tolist()]
     found = np.unique(np.concatenate([*cuts, [0, total]]))
     inside = np.searchsorted(found, starts + extents) - np.searchsorted(found, starts, "right")
     bad = np.flatnonzero(inside != -(-extents // tile) - 1)

@@ -227,8 +227,8 @@ def _shape_ok(
     ok = np.zeros(rows.size, bool)
     want = np.asarray([grid.times, grid.bands, grid.length, grid.width])
     ok[given.rows] = (_numbers(stated)[given.at] == want).all(axis=1)
-    stated: np.ndarray = ok & named
-    return stated
+    sound: np.ndarray = ok & named
+    return sound
 
 
 # ---------------------------------------------------------------------------------------
