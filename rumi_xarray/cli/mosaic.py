@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 ICECHUNK_QUIET = "error"
 """Icechunk's (Rust) log filter unless ``-v`` or ``ICECHUNK_LOG`` asks for more."""
-CHUNKS_PER_COMMIT = 1_000_000
+CHUNKS_PER_COMMIT = 250_000
 """Chunk references per Icechunk commit: bounds the memory of million-file mosaics."""
 
 

@@ -181,19 +181,28 @@ def read_catalog(source: str | os.PathLike[str] | pa.Table) -> Entries:
         A columnar ``Sequence`` of :class:`Entry`, which
         :func:`rumi_xarray.mosaic.mosaic` takes as it is.
     """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from .rows import table_entries
 
-    is_path = isinstance(source, str | os.PathLike)
-    table: pa.Table = pq.read_table(os.fspath(source)) if is_path else source
-    missing = [c for c in COLUMNS if c not in table.column_names and c not in _OPTIONAL]
+    if isinstance(source, str | os.PathLike):
+        present = pq.read_schema(os.fspath(source)).names
+        read = [c for c in COLUMNS if c in present and c != "bounds"]  # bounds: not read
+        table: pa.Table = pq.read_table(os.fspath(source), columns=read)
+    else:
+        table, present = source, source.column_names
+    missing = [c for c in COLUMNS if c not in present and c not in _OPTIONAL]
     if missing:
         msg = f"catalog lacks the columns {missing}"
         raise RumiFormatError.invalid(
             "columns", msg, expected=[c for c in COLUMNS if c not in _OPTIONAL], found=missing
         )
-    return table_entries(table, lambda i: row_entry(table, i))
+    entries = table_entries(table, lambda i: row_entry(table, i))
+    if table is not source:
+        del table
+        pa.default_memory_pool().release_unused()  # the table's memory, back to the system
+    return entries
 
 
 def row_entry(table: pa.Table, i: int) -> Entry:

@@ -83,17 +83,23 @@ def _pattern_values(
     regex = re.compile(pattern)
     if not regex.groupindex:
         raise ValueError(f"pattern {pattern!r} has no named groups")
+    names = list(regex.groupindex)
+    at = [regex.groupindex[name] for name in names]
+    texts: list[dict[str, int]] = [{} for _ in names]
+    codes: list[list[int]] = [[] for _ in names]
     search = regex.search
-    matches = [search(url) for url in urls]
-    if None in matches:
-        raise RumiVirtualError(f"{urls[matches.index(None)]} does not match pattern {pattern!r}")
-    found = list(zip(*(m.groups() for m in matches if m is not None), strict=True))
+    for url in urls:  # one pass: no match object or group text is kept per file
+        match = search(url)
+        if match is None:
+            raise RumiVirtualError(f"{url} does not match pattern {pattern!r}")
+        found = match.groups()
+        for index, code, group in zip(texts, codes, at, strict=True):
+            code.append(index.setdefault(found[group - 1], len(index)))
     groups = {}
-    for name, at in regex.groupindex.items():
-        texts = _Values(*_codes(found[at - 1]))
-        values = _coordinate_values(name, texts.values, (categories or {}).get(name))
-        codes, distinct = _codes(values)
-        groups[name] = _Values(codes[texts.codes], distinct)
+    for name, index, code in zip(names, texts, codes, strict=True):
+        values = _coordinate_values(name, list(index), (categories or {}).get(name))
+        value_codes, distinct = _codes(values)
+        groups[name] = _Values(value_codes[np.asarray(code, np.int64)], distinct)
     return groups
 
 

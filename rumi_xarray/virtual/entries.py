@@ -3,7 +3,7 @@
 :class:`Entries` holds, for every file, its URL, length, georeferencing and nodata as
 NumPy columns, and its frames by *layout*: files written alike (same generation, grid,
 sample type and frame unit) share one :class:`Layout`, which holds their frame byte
-counts and offsets as 2-D arrays. Values that few files differ in (band texts, time
+counts as a 2-D array (offsets follow from them, §3.1). Values that few files differ in (band texts, time
 axes, nodata) are coded: one small table of distinct values and a code per file.
 
 It is a ``Sequence`` of :class:`Entry`: ``entries[i]`` builds one file's
@@ -22,6 +22,7 @@ import numpy as np
 
 from ..format import RumiFile
 from ..georef import Georef
+from ..layout import frame_offsets
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -59,6 +60,14 @@ class Coded[T]:
         return Coded(self.codes[rows], self.values)
 
     @classmethod
+    def concat(cls, parts: Sequence[Coded[T]], key: Any = None) -> Coded[T]:
+        """The rows of ``parts``, one after the other, equal values sharing a code."""
+        merged = cls.of((v for p in parts for v in p.values), key=key)
+        starts = np.cumsum([0, *(len(p.values) for p in parts)])
+        codes = [merged.codes[start + p.codes] for p, start in zip(parts, starts, strict=False)]
+        return cls(np.concatenate(codes), merged.values)
+
+    @classmethod
     def of(cls, items: Iterable[T], key: Any = None) -> Coded[T]:
         """Code ``items``, telling values apart by ``key(value)`` (default: the value)."""
         index: dict[Any, int] = {}
@@ -83,15 +92,17 @@ class Layout:
     """Which entries have this layout (int64, ascending)."""
     counts: np.ndarray
     """``(len(rows), frames)`` uint64 compressed size of each frame."""
-    offsets: np.ndarray
-    """``(len(rows), frames + 1)`` uint64 frame starts, then the end of the last frame."""
+
+    def offsets(self, at: slice | np.ndarray | int = slice(None)) -> np.ndarray:
+        """Frame starts, then the end of the last frame, of the files ``at`` (uint64)."""
+        return frame_offsets(self.frames.base, self.counts[at])
 
     def take(self, rows: np.ndarray, renumber: np.ndarray) -> Layout | None:
         """The layout of the entries ``rows`` (ascending), renumbered by ``renumber``."""
         at = np.flatnonzero(np.isin(self.rows, rows))
         if not at.size:
             return None
-        return Layout(self.frames, renumber[self.rows[at]], self.counts[at], self.offsets[at])
+        return Layout(self.frames, renumber[self.rows[at]], self.counts[at])
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,7 +149,7 @@ class Entries(Sequence[Entry]):
         """The description of file ``i``, as reading its header would give it."""
         layout = self.layouts[int(self.layout[i])]
         at = int(np.searchsorted(layout.rows, i))
-        counts, offsets = layout.counts[at].copy(), layout.offsets[at].copy()
+        counts, offsets = layout.counts[at].copy(), layout.offsets(at)
         for array in (counts, offsets):
             array.flags.writeable = False
         frames = layout.frames
@@ -183,6 +194,42 @@ class Entries(Sequence[Entry]):
         )
 
     @classmethod
+    def concat(cls, parts: Sequence[Entries]) -> Entries:
+        """The entries of ``parts``, one after the other (layouts alike are joined)."""
+        if len(parts) == 1:
+            return parts[0]
+        starts = np.cumsum([0, *(len(p) for p in parts)]).tolist()
+        joined: dict[Any, list[tuple[Layout, int]]] = {}
+        codes = []
+        for part, start in zip(parts, starts, strict=False):
+            keys = [_layout_key(layout.frames) for layout in part.layouts]
+            for layout, key in zip(part.layouts, keys, strict=True):
+                joined.setdefault(key, []).append((layout, start))
+            order = list(joined)
+            codes.append(np.asarray([order.index(k) for k in keys], np.int64)[part.layout])
+        layouts = tuple(
+            Layout(
+                found[0][0].frames,
+                np.concatenate([lay.rows + start for lay, start in found]),
+                np.concatenate([lay.counts for lay, _ in found]),
+            )
+            for found in joined.values()
+        )
+        return cls(
+            urls=tuple(url for part in parts for url in part.urls),
+            nbytes=np.concatenate([p.nbytes for p in parts]),
+            layouts=layouts,
+            layout=np.concatenate(codes),
+            transforms=np.concatenate([p.transforms for p in parts]),
+            placed=np.concatenate([p.placed for p in parts]),
+            epsg=np.concatenate([p.epsg for p in parts]),
+            pixel_is_point=np.concatenate([p.pixel_is_point for p in parts]),
+            band_texts=Coded.concat([p.band_texts for p in parts]),
+            times=Coded.concat([p.times for p in parts], key=_time_key),
+            nodata=Coded.concat([p.nodata for p in parts], key=_nodata_key),
+        )
+
+    @classmethod
     def of(cls, entries: Sequence[Entry]) -> Entries:
         """Columns of described files (each entry's description is taken as it is)."""
         if isinstance(entries, Entries):
@@ -195,9 +242,8 @@ class Entries(Sequence[Entry]):
         for code, d in enumerate(keys.values):
             rows = np.flatnonzero(keys.codes == code)
             counts = np.stack([descs[i].counts for i in rows.tolist()])
-            offsets = np.stack([descs[i].offsets for i in rows.tolist()])
             frames = FrameTable(d.generation, d.grid, d.sample, d.frame_unit, counts[0])
-            layouts.append(Layout(frames, rows, counts, offsets))
+            layouts.append(Layout(frames, rows, counts))
         nan = (np.nan,) * 6
         return cls(
             urls=tuple(e.url for e in entries),
@@ -212,6 +258,10 @@ class Entries(Sequence[Entry]):
             times=Coded.of((d.time for d in descs), key=_time_key),
             nodata=Coded.of((e.nodata for e in entries), key=_nodata_key),
         )
+
+
+def _layout_key(frames: FrameTable) -> Any:
+    return frames.generation, frames.grid, frames.sample, frames.unit
 
 
 def _time_key(time: TimeAxis | None) -> Any:

@@ -139,17 +139,25 @@ def _write_record(
     import pyarrow.parquet as pq
 
     n = len(paths)
-    table = pa.table(
-        {
-            "path": pa.array(paths, pa.string()),
-            "offset": pa.array(np.zeros(n, np.int64) if offsets is None else offsets),
-            "size": pa.array(np.zeros(n, np.int64) if sizes is None else sizes),
-            "raw": pa.array(raw, pa.binary()),
-        }
+    schema = pa.schema(  # offset and size required and with statistics: fastparquet (kerchunk's
+        # reader) then reads them as int64, not as float64 with room for nulls
+        [
+            ("path", pa.string()),
+            pa.field("offset", pa.int64(), nullable=False),
+            pa.field("size", pa.int64(), nullable=False),
+            ("raw", pa.binary()),
+        ]
     )
+    columns = {
+        "path": paths,
+        "offset": np.zeros(n, np.int64) if offsets is None else offsets,
+        "size": np.zeros(n, np.int64) if sizes is None else sizes,
+        "raw": raw,
+    }
+    table = pa.table(columns, schema=schema)
     fs.makedirs(f"{root}/{field}", exist_ok=True)
     with fs.open(f"{root}/{field}/refs.{record}.parq", "wb") as f:
-        pq.write_table(table, f, compression="zstd", write_statistics=False)
+        pq.write_table(table, f, compression="zstd")
 
 
 # ---------------------------------------------------------------------------------------

@@ -200,7 +200,7 @@ def fill_manifest(
     placed = 0
     for layout, at, flat in _frames(entries, origin, shape, timed):
         files.flat[flat] = np.repeat(layout.rows[at], layout.counts.shape[1])
-        offsets.flat[flat] = layout.offsets[at, :-1].ravel()
+        offsets.flat[flat] = layout.offsets(at)[:, :-1].ravel()
         lengths.flat[flat] = layout.counts[at].ravel()
         placed += flat.size
     if np.count_nonzero(files >= 0) != placed:

@@ -49,8 +49,28 @@ _TYPES: dict[str, pa.DataType] = {
 """The type each column is read as; other types of the same family are cast to it."""
 
 
+_BATCH = 1 << 17
+"""Rows checked at once: bounds the temporaries of a million-row catalog."""
+
+
 def table_entries(table: pa.Table, check_row: Callable[[int], object]) -> Entries:
-    """Check and convert every row of a catalog table; ``check_row(i)`` raises row i's error."""
+    """Check and convert every row of a catalog table; ``check_row(i)`` raises row i's error.
+
+    Rows go in batches of :data:`_BATCH`; the first batch with a failed row stops.
+    """
+    parts = []
+    for start in range(0, max(1, table.num_rows), _BATCH):
+        part, bad = _batch(table.slice(start, _BATCH))
+        if bad.any():
+            first = start + int(np.flatnonzero(bad)[0])
+            check_row(first)
+            raise RuntimeError(f"catalog row {first} passed its checks alone but not in bulk")
+        parts.append(part)
+    return Entries.concat(parts)
+
+
+def _batch(table: pa.Table) -> tuple[Entries, np.ndarray]:
+    """The entries of a batch of rows, and the rows that fail a check."""
     n = table.num_rows
     cols, bad = {}, np.zeros(n, bool)
     for name in _TYPES:
@@ -76,11 +96,7 @@ def table_entries(table: pa.Table, check_row: Callable[[int], object]) -> Entrie
     bad |= wrong
     nodata, wrong = _nodata(cols["nodata"], layout, samples)
     bad |= wrong
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        check_row(first)
-        raise RuntimeError(f"catalog row {first} passed its checks alone but not in bulk")
-    return Entries(
+    entries = Entries(
         urls=tuple(cols["path"].to_pylist()),
         nbytes=nbytes,
         layouts=tuple(layouts),
@@ -93,6 +109,7 @@ def table_entries(table: pa.Table, check_row: Callable[[int], object]) -> Entrie
         times=times,
         nodata=nodata,
     )
+    return entries, bad
 
 
 # ---------------------------------------------------------------------------------------
@@ -208,11 +225,11 @@ def _layouts(
         bad[rows[rejected]] = True
         for group in groups:
             at = rows[group.rows]
-            ends = frame_offsets(group.frames.base, group.counts)
-            bad[at[ends[:, -1].astype(np.int64) > nbytes[at]]] = True
+            ends = frame_offsets(group.frames.base, group.counts)[:, -1]
+            bad[at[ends.astype(np.int64) > nbytes[at]]] = True
             bad[at[~_shape_ok(shapes, at, group.frames.grid, group.frames.sample, dtypes)]] = True
             layout[at] = len(layouts)
-            layouts.append(Layout(group.frames, at, group.counts, ends))
+            layouts.append(Layout(group.frames, at, group.counts))
     return layouts, layout, bad
 
 
