@@ -14,8 +14,8 @@ from rumi_xarray import RumiVirtualWarning
 from rumi_xarray.coords import CF_TIME_UNITS
 from rumi_xarray.decode import describe_file
 from rumi_xarray.errors import RumiFormatError, RumiVirtualError
-from rumi_xarray.virtual.file import source_url
 from rumi_xarray.virtual.entries import Entry
+from rumi_xarray.virtual.file import source_url
 from rumi_xarray.virtual.mosaic import mosaic
 from rumi_xarray.virtual.outputs import to_icechunk, to_kerchunk
 
