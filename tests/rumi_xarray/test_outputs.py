@@ -121,5 +121,5 @@ def test_icechunk_commits_from_a_repository(aligned, tmp_path, chunks_per_commit
 
 def test_commits_need_a_repository(aligned):
     _, vds, _ = aligned
-    with pytest.raises(TypeError, match="icechunk.Repository"):
+    with pytest.raises(TypeError, match=r"icechunk\.Repository"):
         to_icechunk(vds, object(), chunks_per_commit=10)
