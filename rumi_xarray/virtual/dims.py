@@ -123,19 +123,13 @@ def _coordinate_values(name: str, texts: list[str], mapping: Mapping[str, Any] |
 
 def _instants(entries: Entries) -> _Values | None:
     """Each file's instant when files hold one time step each and they differ, else ``None``."""
-    if entries.layouts[int(entries.layout[0])].frames.grid.times != 1 or entries.times[0] is None:
+    times = entries.times
+    if entries.layouts[int(entries.layout[0])].frames.grid.times != 1 or (times.kind < 0).any():
         return None
-    axes = entries.times.values
-    if any(axes[c] is None for c in np.unique(entries.times.codes).tolist()):
-        return None
-    starts = np.asarray([-1 if a is None else int(a.starts[0]) for a in axes], np.int64)
-    used = np.unique(entries.times.codes)
-    distinct, inverse = np.unique(starts[used], return_inverse=True)
+    distinct, codes = np.unique(times.first()[:, 0], return_inverse=True)
     if len(distinct) == 1:
         return None
-    code_of = np.zeros(len(axes), np.int64)
-    code_of[used] = inverse
-    return _Values(code_of[entries.times.codes], list(distinct.astype("datetime64[s]")))
+    return _Values(codes.ravel(), list(distinct.astype("datetime64[s]")))
 
 
 def _one_to_one(a: _Values, b: _Values) -> bool:
@@ -149,7 +143,8 @@ def _restates_place(name: str, group: _Values, urls: Sequence[str], placed: Plac
 
     It does when every place holds files of one value only. It must then follow the
     placement: each value at one row of files or at one column (a latitude, a
-    longitude, a tile name); a group that names places some other way is refused.
+    longitude, a tile name); a group that names places some other way is refused. A
+    group of one value tells nothing apart: it stays a dimension of length 1.
     """
     if len(group.values) < 2:
         return False

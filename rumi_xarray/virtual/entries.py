@@ -3,8 +3,9 @@
 :class:`Entries` holds, for every file, its URL, length, georeferencing and nodata as
 NumPy columns, and its frames by *layout*: files written alike (same generation, grid,
 sample type and frame unit) share one :class:`Layout`, which holds their frame byte
-counts as a 2-D array (offsets follow from them, §3.1). Values that few files differ in (band texts, time
-axes, nodata) are coded: one small table of distinct values and a code per file.
+counts as a 2-D array (offsets follow from them, §3.1). Values that few files differ in
+(band texts, nodata) are coded: one small table of distinct values and a code per file;
+time axes are columns of their own (:class:`Times`), as every file may differ in time.
 
 It is a ``Sequence`` of :class:`Entry`: ``entries[i]`` builds one file's
 :class:`Entry` (with its :class:`~rumi_xarray.format.RumiFile`) when asked, so code
@@ -20,15 +21,17 @@ from typing import TYPE_CHECKING, Any, cast, overload
 
 import numpy as np
 
+from ..bits import distinct_rows
 from ..format import RumiFile
 from ..georef import Georef
 from ..layout import frame_offsets
+from ..spec import TimeKind
+from ..trailer import TimeAxis
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     from ..layout import FrameTable
-    from ..trailer import TimeAxis
 
 Affine = tuple[float, float, float, float, float, float]
 
@@ -83,6 +86,74 @@ class Coded[T]:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class Times:
+    """Each file's time axis as columns: its kind and its seconds, all files' end to end."""
+
+    kind: np.ndarray
+    """int64 :class:`~rumi_xarray.spec.TimeKind` of each file's axis, -1 where it has none."""
+    offsets: np.ndarray
+    """``(n + 1,)`` int64: file ``i``'s seconds are ``seconds[offsets[i]:offsets[i + 1]]``."""
+    seconds: np.ndarray
+    """int64 POSIX seconds, flat (intervals ``start, end, ...``)."""
+
+    def __getitem__(self, i: int) -> TimeAxis | None:
+        kind = int(self.kind[i])
+        if kind < 0:
+            return None
+        values = self.seconds[self.offsets[i] : self.offsets[i + 1]].copy()
+        if kind == TimeKind.INTERVAL:
+            values = values.reshape(-1, 2)
+        return TimeAxis(TimeKind(kind), values)
+
+    def first(self, width: int = 1) -> np.ndarray:
+        """``(n, width)``: the first ``width`` seconds of each file's axis (0 past its end)."""
+        n = len(self.kind)
+        out = np.zeros((n, width), np.int64)
+        for j in range(width):
+            inside = self.offsets[:-1] + j < self.offsets[1:]
+            out[inside, j] = self.seconds[self.offsets[:-1][inside] + j]
+        return out
+
+    def codes(self) -> np.ndarray:
+        """A code per file telling its axes apart: equal kinds and seconds, equal codes."""
+        lengths = np.diff(self.offsets)
+        codes = np.zeros(len(self.kind), np.int64)
+        taken = 0
+        for length in np.unique(lengths).tolist():
+            rows = np.flatnonzero(lengths == length)
+            at = self.offsets[rows][:, None] + np.arange(length)
+            found, firsts = distinct_rows(np.column_stack([self.kind[rows], self.seconds[at]]))
+            codes[rows] = taken + found
+            taken += len(firsts)
+        return codes
+
+    def take(self, rows: np.ndarray) -> Times:
+        lengths = np.diff(self.offsets)[rows]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        at = np.repeat(self.offsets[rows] - offsets[:-1], lengths) + np.arange(offsets[-1])
+        return Times(self.kind[rows], offsets, self.seconds[at])
+
+    @classmethod
+    def concat(cls, parts: Sequence[Times]) -> Times:
+        starts = np.cumsum([0, *(int(p.offsets[-1]) for p in parts)])
+        offsets = [p.offsets[:-1] + start for p, start in zip(parts, starts.tolist(), strict=False)]
+        return cls(
+            np.concatenate([p.kind for p in parts]),
+            np.concatenate([*offsets, starts[-1:]]).astype(np.int64),
+            np.concatenate([p.seconds for p in parts]).astype(np.int64),
+        )
+
+    @classmethod
+    def of(cls, axes: Sequence[TimeAxis | None]) -> Times:
+        kind = np.asarray([-1 if a is None else int(a.kind) for a in axes], np.int64)
+        flat = [np.empty(0, np.int64) if a is None else a.seconds.ravel() for a in axes]
+        lengths = np.asarray([len(f) for f in flat], np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        seconds = np.concatenate([*flat, np.empty(0, np.int64)]).astype(np.int64)
+        return cls(kind, offsets, seconds)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Layout:
     """Files written alike: one frame layout, and each file's frame byte ranges."""
 
@@ -123,7 +194,7 @@ class Entries(Sequence[Entry]):
     """int64 EPSG code of each file, -1 where none."""
     pixel_is_point: np.ndarray
     band_texts: Coded[tuple[str, ...] | None]
-    times: Coded[TimeAxis | None]
+    times: Times
     nodata: Coded[int | float | None]
 
     def __len__(self) -> int:
@@ -225,7 +296,7 @@ class Entries(Sequence[Entry]):
             epsg=np.concatenate([p.epsg for p in parts]),
             pixel_is_point=np.concatenate([p.pixel_is_point for p in parts]),
             band_texts=Coded.concat([p.band_texts for p in parts]),
-            times=Coded.concat([p.times for p in parts], key=_time_key),
+            times=Times.concat([p.times for p in parts]),
             nodata=Coded.concat([p.nodata for p in parts], key=_nodata_key),
         )
 
@@ -255,17 +326,13 @@ class Entries(Sequence[Entry]):
             epsg=np.asarray([-1 if d.georef.epsg is None else d.georef.epsg for d in descs]),
             pixel_is_point=np.asarray([d.georef.pixel_is_point for d in descs], bool),
             band_texts=Coded.of(d.band_texts for d in descs),
-            times=Coded.of((d.time for d in descs), key=_time_key),
+            times=Times.of([d.time for d in descs]),
             nodata=Coded.of((e.nodata for e in entries), key=_nodata_key),
         )
 
 
 def _layout_key(frames: FrameTable) -> Any:
     return frames.generation, frames.grid, frames.sample, frames.unit
-
-
-def _time_key(time: TimeAxis | None) -> Any:
-    return None if time is None else (time.kind, time.seconds.shape, time.seconds.tobytes())
 
 
 def _nodata_key(value: int | float | None) -> Any:

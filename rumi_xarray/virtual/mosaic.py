@@ -13,6 +13,7 @@ catalog's million rows are placed and written into the manifest as arrays.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -43,6 +44,8 @@ AGREE = tuple(field for field in FIELDS if field not in ("shape", "transform"))
 """What the files of a mosaic share: all :data:`~rumi_xarray.sources.FIELDS` but placement."""
 SPATIAL = ("crs", "resolution", "rotation", "pixel_is_point")
 """What the file groups of one dataset share: the pixel grid."""
+MAX_CHUNKS = 1 << 31
+"""Largest chunk grid of one data variable (its manifest takes 20 bytes a chunk)."""
 
 
 @dataclass(frozen=True)
@@ -287,7 +290,15 @@ def _array(
         origin[:, d] = np.searchsorted(coord, own)[extra.index[:, d]]
     origin[:, -2] = np.searchsorted(y_edges, placed.rows)
     origin[:, -1] = np.searchsorted(x_edges, placed.cols)
-    manifest = fill_manifest(entries, origin, tuple(len(c) for c in chunks), timed)
+    shape = tuple(len(c) for c in chunks)
+    if math.prod(shape) > MAX_CHUNKS:
+        dims = dict(zip((*extra.names, *("time",) * timed, var.band, "y", "x"), shape, strict=True))
+        raise RumiVirtualError(
+            f"the mosaic's chunk grid would hold {math.prod(shape):,} chunks (more than "
+            f"{MAX_CHUNKS:,}) for {len(entries):,} files: chunks {dims}; are its extra "
+            "dimensions meant (every value of each makes a slab of the whole place)?"
+        )
+    manifest = fill_manifest(entries, origin, shape, timed)
     data_type = zarr_data_type(first.sample)
     nodata = _nodata(entries, group.nodata, data_type)
     fill = group.fill_value
@@ -392,19 +403,15 @@ def _times_along(var: _Variable, union: dict[str, np.ndarray]) -> dict[str, xr.V
     dim = str(extra.time_dim)
     d = extra.names.index(dim)
     at = np.searchsorted(union[dim], extra.coords[d])[extra.index[:, d]]
-    axes = [times.values[c] for c in np.unique(times.codes).tolist()]
-    seconds = np.zeros((len(times.values), 2), np.int64)
-    for c, axis in enumerate(times.values):
-        if axis is not None:
-            seconds[c] = axis.seconds.ravel()[:2] if axis.kind == TimeKind.INTERVAL else axis.starts[0]
+    seconds = times.first(2).astype("datetime64[s]")
     n = len(union[dim])
     starts = np.full(n, np.datetime64("NaT", "s"), "datetime64[s]")
-    starts[at] = seconds[times.codes, 0].astype("datetime64[s]")
+    starts[at] = seconds[:, 0]
     attrs = {"standard_name": "time", "long_name": "time"}
     coords = {}
-    if all(a is not None and a.kind == TimeKind.INTERVAL for a in axes):
+    if (times.kind == TimeKind.INTERVAL).all():
         bounds = np.full((n, 2), np.datetime64("NaT", "s"), "datetime64[s]")
-        bounds[at] = seconds[times.codes].astype("datetime64[s]")
+        bounds[at] = seconds
         attrs["bounds"] = "time_bounds"
         coords["time_bounds"] = xr.Variable((dim, "bnds"), bounds)
     coords["time"] = xr.Variable(dim, starts, attrs)

@@ -48,7 +48,7 @@ def check_entries(entries: Entries, fields: Sequence[str]) -> None:
         [
             entries.layout,
             entries.band_texts.codes,
-            entries.times.codes,
+            entries.times.codes(),
             entries.epsg,
             entries.pixel_is_point,
         ]

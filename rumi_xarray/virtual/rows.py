@@ -24,8 +24,8 @@ from ..crs import parse_epsg_text
 from ..errors import RumiFormatError
 from ..layout import frame_offsets
 from ..spec import Generation, TimeKind
-from ..trailer import TimeAxis, check_band_texts, check_time
-from .entries import Coded, Entries, Layout
+from ..trailer import check_band_texts, time_faults
+from .entries import Coded, Entries, Layout, Times
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -345,8 +345,8 @@ def _texts_rows(column: pa.Array) -> np.ndarray:
 
 def _times(
     kinds: pa.Array, seconds: pa.Array, rows: _Rows, generation: np.ndarray
-) -> tuple[Coded[TimeAxis | None], np.ndarray]:
-    """Time axes (``None`` where ``time_kind`` is null), checked per distinct axis."""
+) -> tuple[Times, np.ndarray]:
+    """Time axes (none where ``time_kind`` is null), checked as arrays (``time_faults``)."""
     n = len(generation)
     kind_codes, kind_names = _distinct(kinds)
     kind_of = []
@@ -359,47 +359,33 @@ def _times(
     trailed = (generation != list(Generation).index(Generation.BIGTIFF)) & (rows.layout >= 0)
     timed = trailed & (kind != -1)
     bad = timed & ((kind == -2) | ~np.isin(np.arange(n), _texts_rows(seconds)))
-    codes = np.zeros(n, np.int64)
-    values: list[TimeAxis | None] = [None]
+    flat = _numbers(seconds)
     for length in _lengths(seconds).tolist():
         given = _lists(seconds, length)
-        keep = timed[given.rows] & (kind[given.rows] >= 0)
-        at = given.rows[keep]
-        keys = np.column_stack([kind[at], rows.layout[at], _numbers(seconds)[given.at[keep]]])
-        key_codes, firsts = distinct_rows(keys)
-        for k, first in enumerate(firsts.tolist()):
-            axis = _time_axis(keys[first], int(rows.times[keys[first, 1]]))
-            members = at[key_codes == k]
-            if axis is None:
-                bad[members] = True
+        keep = timed[given.rows] & ~bad[given.rows]
+        at, values = given.rows[keep], flat[given.at[keep]]
+        steps = rows.times[rows.layout[at]]
+        for k, t in np.unique(np.column_stack([kind[at], steps]), axis=0).tolist():
+            this = (kind[at] == k) & (steps == t)
+            if k == TimeKind.INTERVAL and length % 2:
+                bad[at[this]] = True  # no (start, end) pairs
                 continue
-            codes[members] = len(values)
-            values.append(axis)
-    return _merged(codes, values), bad
-
-
-def _time_axis(key: np.ndarray, times: int) -> TimeAxis | None:
-    """The time axis of ``key`` (kind, layout, seconds...), or ``None`` if it is invalid."""
-    kind, values = TimeKind(int(key[0])), np.asarray(key[2:], np.int64)
-    try:
-        seconds = values.reshape(-1, 2) if kind == TimeKind.INTERVAL else values
-        axis = TimeAxis(kind, seconds)
-        check_time(axis, times)
-    except ValueError:
-        return None
-    return axis
+            m = int(this.sum())
+            shape = (m, length // 2, 2) if k == TimeKind.INTERVAL else (m, length)
+            bad[at[this]] |= time_faults(TimeKind(k), values[this].reshape(shape), int(t))
+    kept = np.where(timed & ~bad, kind, -1)
+    offsets = seconds.offsets.to_numpy().astype(np.int64)
+    sizes = np.where(kept >= 0, np.diff(offsets), 0)
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    at = np.repeat(offsets[:-1] - starts[:-1], sizes) + np.arange(starts[-1])
+    return Times(kept, starts, flat[at].astype(np.int64)), bad
 
 
 def _merged(codes: np.ndarray, values: list[Any]) -> Coded[Any]:
     """A coded column whose equal values (from different layouts) share one code."""
-    merged = Coded.of(values, key=_value_key)
+    merged = Coded.of(values)
     return Coded(merged.codes[codes], merged.values)
 
-
-def _value_key(value: Any) -> Any:
-    if isinstance(value, TimeAxis):
-        return value.kind, value.seconds.shape, value.seconds.tobytes()
-    return value
 
 
 # ---------------------------------------------------------------------------------------
