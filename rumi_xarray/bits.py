@@ -6,6 +6,8 @@ header blobs of many files (a catalog) unpack in one call; a single run is one r
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 _CHUNK = 1 << 16  # values per step; a multiple of 8 so every step starts on a byte
@@ -81,6 +83,23 @@ def distinct_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     many fall back to a sort.
     """
     n = keys.shape[0]
+    if keys.dtype.kind in "iu" and n and keys.shape[1]:
+        low, high = keys.min(axis=0).astype(np.int64), keys.max(axis=0).astype(np.int64)
+        spans = [int(h) - int(lo) + 1 for lo, h in zip(low.tolist(), high.tolist(), strict=True)]
+        size = math.prod(spans)
+        if size < 1 << 62:  # the rows as one integer each
+            weights = np.cumprod([1, *spans[:0:-1]])[::-1].astype(np.int64)
+            combined = (keys.astype(np.int64) - low) @ weights
+            if size <= 4 * n:  # few possible values: counted, not sorted
+                first = np.full(size, n, np.int64)
+                np.minimum.at(first, combined, np.arange(n))
+                present = np.flatnonzero(first < n)
+                order = present[np.argsort(first[present])]
+                code = np.empty(size, np.int64)
+                code[order] = np.arange(order.size)
+                return code[combined], first[order]
+            _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+            return _by_appearance(first, inverse.ravel())
     codes = np.full(n, -1, np.int64)
     firsts: list[int] = []
     rest = np.arange(n)
@@ -91,9 +110,15 @@ def distinct_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rest = rest[~same]
     if rest.size:
         _, first, inverse = np.unique(keys[rest], axis=0, return_index=True, return_inverse=True)
-        order = np.argsort(first)  # number the codes by first appearance
-        rank = np.empty_like(order)
-        rank[order] = np.arange(order.size)
-        codes[rest] = len(firsts) + rank[inverse.ravel()]
-        firsts.extend(rest[first[order]].tolist())
+        found, where = _by_appearance(first, inverse.ravel())
+        codes[rest] = len(firsts) + found
+        firsts.extend(rest[where].tolist())
     return codes, np.asarray(firsts, np.int64)
+
+
+def _by_appearance(first: np.ndarray, inverse: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique``'s codes renumbered by first appearance, and each code's first row."""
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return rank[inverse], first[order]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -87,14 +87,15 @@ def _pattern_values(
     at = [regex.groupindex[name] for name in names]
     texts: list[dict[str, int]] = [{} for _ in names]
     codes: list[list[int]] = [[] for _ in names]
-    search = regex.search
-    for url in urls:  # one pass: no match object or group text is kept per file
-        match = search(url)
-        if match is None:
+    for start in range(0, len(urls), 1 << 16):  # a block of matches at a time
+        block = urls[start : start + (1 << 16)]
+        searched = list(map(regex.search, block))
+        if None in searched:
+            url = block[searched.index(None)]
             raise RumiVirtualError(f"{url} does not match pattern {pattern!r}")
-        found = match.groups()
+        matches = cast("list[re.Match[str]]", searched)
         for index, code, group in zip(texts, codes, at, strict=True):
-            code.append(index.setdefault(found[group - 1], len(index)))
+            code.extend([index.setdefault(m.group(group), len(index)) for m in matches])
     groups = {}
     for name, index, code in zip(names, texts, codes, strict=True):
         values = _coordinate_values(name, list(index), (categories or {}).get(name))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import TYPE_CHECKING, Any, cast, overload
 
 import numpy as np
@@ -287,7 +288,7 @@ class Entries(Sequence[Entry]):
             for found in joined.values()
         )
         return cls(
-            urls=tuple(url for part in parts for url in part.urls),
+            urls=tuple(chain.from_iterable(part.urls for part in parts)),
             nbytes=np.concatenate([p.nbytes for p in parts]),
             layouts=layouts,
             layout=np.concatenate(codes),

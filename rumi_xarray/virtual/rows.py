@@ -184,7 +184,11 @@ def _numbers(array: pa.Array) -> np.ndarray:
 
 
 def _lengths(array: pa.Array) -> np.ndarray:
-    return np.unique(np.diff(array.offsets.to_numpy())[~_is_null(array)])
+    """The distinct lengths of a list column's lists."""
+    sizes = np.diff(array.offsets.to_numpy())[~_is_null(array)]
+    if sizes.size and sizes.max() < 1 << 12:  # counted, not sorted
+        return np.flatnonzero(np.bincount(sizes))
+    return np.unique(sizes)
 
 
 # ---------------------------------------------------------------------------------------
@@ -317,7 +321,7 @@ def _band_texts(
     codes, bad = np.zeros(n, np.int64), np.zeros(n, bool)
     values: list[tuple[str, ...] | None] = [None]
     trailed = (generation != list(Generation).index(Generation.BIGTIFF)) & (rows.layout >= 0)
-    bad[trailed & ~_is_null(column) & ~np.isin(np.arange(n), _texts_rows(column))] = True
+    bad[trailed & ~_is_null(column) & ~_whole(column)] = True
     words = column.values.dictionary_encode()
     word_codes = pc.fill_null(words.indices, -1).to_numpy().astype(np.int64)
     vocabulary = words.dictionary.to_pylist()
@@ -338,16 +342,18 @@ def _band_texts(
     return _merged(codes, values), bad
 
 
-def _texts_rows(column: pa.Array) -> np.ndarray:
-    """Rows of a list column whose lists hold no null value."""
-    return np.concatenate([_lists(column, k).rows for k in _lengths(column).tolist()] + [[]])
+def _whole(column: pa.Array) -> np.ndarray:
+    """Per row of a list column: whether it holds a list with no null value."""
+    whole = np.zeros(len(column), bool)
+    for length in _lengths(column).tolist():
+        whole[_lists(column, length).rows] = True
+    return whole
 
 
 def _times(
     kinds: pa.Array, seconds: pa.Array, rows: _Rows, generation: np.ndarray
 ) -> tuple[Times, np.ndarray]:
     """Time axes (none where ``time_kind`` is null), checked as arrays (``time_faults``)."""
-    n = len(generation)
     kind_codes, kind_names = _distinct(kinds)
     kind_of = []
     for name in kind_names:
@@ -358,7 +364,7 @@ def _times(
     kind = np.asarray([*kind_of, -1], np.int64)[kind_codes]
     trailed = (generation != list(Generation).index(Generation.BIGTIFF)) & (rows.layout >= 0)
     timed = trailed & (kind != -1)
-    bad = timed & ((kind == -2) | ~np.isin(np.arange(n), _texts_rows(seconds)))
+    bad = timed & ((kind == -2) | ~_whole(seconds))
     flat = _numbers(seconds)
     for length in _lengths(seconds).tolist():
         given = _lists(seconds, length)
