@@ -322,3 +322,10 @@ def test_a_column_of_a_foreign_type_names_the_first_row(files):
     table = table.set_column(at, "nbytes", table.column("nbytes").cast(pa.string()))
     with pytest.raises(RumiFormatError, match=r"catalog row 0 .*nbytes"):
         read_catalog(table)
+
+
+def test_an_empty_catalog_reads_as_no_entries():
+    entries = read_catalog(catalog([]))
+    assert isinstance(entries, Entries) and len(entries) == 0 and list(entries) == []
+    with pytest.raises(RumiVirtualError, match="a mosaic needs at least one file"):
+        mosaic(entries)

@@ -530,3 +530,11 @@ def test_a_group_with_other_band_texts_gets_its_own_band_dimension(tmp_path):
     assert ds.band.values.tolist() == ["B1", "B2"] and ds.radar_band.values.tolist() == ["VV", "VH"]
     np.testing.assert_array_equal(ds.radar.values, da.values)
     np.testing.assert_array_equal(ds.optical.values, da.values)
+
+
+def test_a_chunk_grid_past_the_limit_is_refused_naming_its_dimensions(dated, monkeypatch):
+    import rumi_xarray.virtual.mosaic as module
+
+    monkeypatch.setattr(module, "MAX_CHUNKS", 10)
+    with pytest.raises(RumiVirtualError, match=r"would hold 144 chunks .*'time': 2, 'band': 2, 'y': 6"):
+        mosaic(dated[0])
