@@ -4,6 +4,7 @@ Run from the repository root::
 
     uv run python benchmarks/mosaic.py               # 10,000 files (first run writes them)
     uv run python benchmarks/mosaic.py --files 1000  # a smaller grid, for a quick look
+    uv run python benchmarks/mosaic.py --rows 1000000  # a million-row catalog (mosaic_rows.py)
 
 It writes (once, cached in ``benchmarks/_data/mosaic/``) a deterministic grid of small
 rumi files with ``to_rumi``: by default 25 x 40 adjacent 128x128 scenes, 2 uint16
@@ -345,10 +346,26 @@ def main(argv: list[str] | None = None) -> int:
         help="rounds of the slow measurements; fast ones get one more "
         "(%(default)s); times are the best round",
     )
+    parser.add_argument(
+        "--rows",
+        type=int,
+        help="instead: the million-row catalog benchmark with this many rows "
+        "(benchmarks/mosaic_rows.py)",
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--rows-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(args.child[0], Path(args.child[1]), Path(args.child[2]))
+        return 0
+    if args.rows_child or args.rows:
+        sys.path.insert(0, str(HERE))
+        import mosaic_rows
+
+        if args.rows:
+            return mosaic_rows.main(args.rows)
+        stage, cat, out, rows = args.rows_child
+        print(json.dumps(mosaic_rows.child(stage, Path(cat), Path(out), int(rows))))
         return 0
 
     rows, cols = grid_for(args.files)

@@ -303,11 +303,16 @@ def base_frame_offset(generation: Generation, bands: int, frames: int) -> int:
 
 
 def frame_offsets(base: int, counts: np.ndarray) -> np.ndarray:
-    """Where each frame starts, then where the last one ends (N + 1 values, uint64, §3.1)."""
-    offsets = np.empty(len(counts) + 1, np.uint64)
-    offsets[0] = base
-    np.cumsum(counts, out=offsets[1:])
-    offsets[1:] += np.uint64(base)
+    """Where each frame starts, then where the last one ends (N + 1 values, uint64, §3.1).
+
+    ``counts`` may also be 2-D, one file's counts per row (files of one layout): then
+    each row of the result holds that file's offsets.
+    """
+    counts = np.asarray(counts, np.uint64)
+    offsets = np.empty((*counts.shape[:-1], counts.shape[-1] + 1), np.uint64)
+    offsets[..., 0] = base
+    np.cumsum(counts, axis=-1, out=offsets[..., 1:])
+    offsets[..., 1:] += np.uint64(base)
     return offsets
 
 

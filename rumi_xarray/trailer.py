@@ -210,28 +210,53 @@ def _slope(first: int, last: int, n: int) -> int:
 
 
 def _check_order(seconds: np.ndarray, kind: int) -> None:
-    if kind == TimeKind.INSTANT:
-        back = np.flatnonzero(seconds[1:] < seconds[:-1])  # np.diff can wrap around int64
-        if back.size:
-            i = int(back[0]) + 1
-            raise RumiFormatError.invalid(
-                f"time coordinate {i}", f"time coordinate {i} goes backwards", found=int(seconds[i])
-            )
-        return
+    """Raise for the first step out of order in one axis (:func:`order_faults`)."""
+    fault, step = (int(a[0]) for a in order_faults(seconds[None], kind))
+    if fault == 1:
+        raise RumiFormatError.invalid(
+            f"time coordinate {step}",
+            f"time coordinate {step} goes backwards",
+            found=int(seconds[step]),
+        )
     starts, ends = seconds[0::2], seconds[1::2]
-    empty = np.flatnonzero(starts >= ends)
-    if empty.size:
-        i = int(empty[0])
-        msg = f"time step {i} starts at or after it ends, so it covers nothing"
-        raise RumiFormatError.invalid(f"time step {i}", msg, found=(int(starts[i]), int(ends[i])))
-    overlap = np.flatnonzero(ends[:-1] > starts[1:])
-    if overlap.size:
-        i = int(overlap[0])
+    if fault == 2:
+        msg = f"time step {step} starts at or after it ends, so it covers nothing"
+        raise RumiFormatError.invalid(
+            f"time step {step}", msg, found=(int(starts[step]), int(ends[step]))
+        )
+    if fault == 3:
         msg = (
-            f"time step {i} ends after step {i + 1} starts; rumi records steps that "
+            f"time step {step} ends after step {step + 1} starts; rumi records steps that "
             "meet or leave a gap, never steps that overlap"
         )
-        raise RumiFormatError.invalid(f"time step {i}", msg, found=(int(starts[i]), int(ends[i])))
+        raise RumiFormatError.invalid(
+            f"time step {step}", msg, found=(int(starts[step]), int(ends[step]))
+        )
+
+
+def order_faults(seconds: np.ndarray, kind: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first order fault of each time axis: ``(fault, step)``, one per row of ``seconds``.
+
+    Rows are axes, flat (intervals ``start, end, ...``). ``fault`` is 0 where in order, 1
+    where an instant goes backwards, 2 where an interval covers nothing, 3 where an
+    interval ends after the next starts; ``step`` the step it names.
+    """
+    rows = seconds.shape[0]
+    fault, step = np.zeros(rows, np.int64), np.zeros(rows, np.int64)
+    if kind == TimeKind.INSTANT:
+        checks = [seconds[:, 1:] < seconds[:, :-1]]  # np.diff can wrap around int64
+        shift = [1]
+    else:
+        starts, ends = seconds[:, 0::2], seconds[:, 1::2]
+        checks = [starts >= ends, ends[:, :-1] > starts[:, 1:]]
+        shift = [0, 0]
+    first = 1 if kind == TimeKind.INSTANT else 2
+    for code, (bad, extra) in enumerate(zip(checks, shift, strict=True), first):
+        found = bad.any(axis=1) & (fault == 0)
+        if found.any():
+            fault[found] = code
+            step[found] = bad[found].argmax(axis=1) + extra
+    return fault, step
 
 
 # ---------------------------------------------------------------------------------------
@@ -276,16 +301,41 @@ def _band_text_problem(b: int, raw: bytes) -> str | None:
 
 def check_time(time: TimeAxis, times: int) -> None:
     """Validate a time axis for ``times`` steps before it is written; raise ValueError."""
-    want = (times,) if time.kind == TimeKind.INSTANT else (times, 2)
-    if time.kind not in (TimeKind.INSTANT, TimeKind.INTERVAL) or time.seconds.shape != want:
+    if time.kind not in (TimeKind.INSTANT, TimeKind.INTERVAL) or time.seconds.shape != _shape(
+        time.kind, times
+    ):
         raise ValueError(
             f"a file with {times} time steps needs {times} instants or {times} (start, end) "
             f"intervals; got {time.kind.name.lower()}s of shape {time.seconds.shape}"
         )
     flat = np.asarray(time.seconds, np.int64).ravel()
-    if np.any(np.abs(flat) >= _MAX_SECONDS):
+    if _too_far(flat[None])[0]:
         raise ValueError(f"a time coordinate is more than 2**60 seconds from 1970: {flat}")
     _check_order(flat, time.kind)
+
+
+def time_faults(kind: TimeKind, seconds: np.ndarray, times: int) -> np.ndarray:
+    """Where :func:`check_time` refuses axes of one kind: one bool per axis of ``seconds``.
+
+    ``seconds`` is ``(axes, *shape)``: one axis per row, each shaped as a
+    :class:`TimeAxis` holds its steps.
+    """
+    if kind not in (TimeKind.INSTANT, TimeKind.INTERVAL) or seconds.shape[1:] != _shape(
+        kind, times
+    ):
+        return np.ones(seconds.shape[0], bool)
+    flat = seconds.reshape(seconds.shape[0], -1)
+    return np.asarray(_too_far(flat) | (order_faults(flat, kind)[0] > 0))
+
+
+def _shape(kind: TimeKind, times: int) -> tuple[int, ...]:
+    """The shape of the seconds of ``times`` steps: ``(T,)`` instants, ``(T, 2)`` intervals."""
+    return (times,) if kind == TimeKind.INSTANT else (times, 2)
+
+
+def _too_far(flat: np.ndarray) -> np.ndarray:
+    """Per row of flat coordinates: whether one lies 2**60 seconds or more from 1970."""
+    return np.asarray((np.abs(flat) >= _MAX_SECONDS).any(axis=1))
 
 
 def build_trailer(band_texts: Sequence[str], time: TimeAxis) -> bytes:

@@ -10,13 +10,16 @@ from .options import add_quiet, add_storage_options, glob_paths, storage_options
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Sequence
 
+    from ..virtual.entries import Entry
     from ..virtual.model import VirtualDataset
-    from ..virtual.mosaic import Entry
     from .options import Commands
 
 ICECHUNK_QUIET = "error"
 """Icechunk's (Rust) log filter unless ``-v`` or ``ICECHUNK_LOG`` asks for more."""
+CHUNKS_PER_COMMIT = 250_000
+"""Chunk references per Icechunk commit: bounds the memory of million-file mosaics."""
 
 
 def register(commands: Commands) -> None:
@@ -25,13 +28,20 @@ def register(commands: Commands) -> None:
         "mosaic",
         help="one virtual dataset from many grid-aligned files or a catalog",
         description="Build one virtual Zarr dataset from many grid-aligned rumi files "
-        "(a glob) or from a Parquet catalog, as kerchunk JSON or an Icechunk repository.",
+        "(a glob) or from a Parquet catalog, as kerchunk JSON or Parquet references or an Icechunk "
+        "repository.",
     )
     mosaic.add_argument("source", help="glob of rumi files (quote it) or a catalog .parquet")
-    mosaic.add_argument("-o", "--output", required=True, help="output .json or Icechunk dir")
+    mosaic.add_argument(
+        "-o", "--output", required=True, help="output .json, Parquet or Icechunk dir"
+    )
     mosaic.add_argument("--pattern", help="regex whose named groups become dimensions")
     mosaic.add_argument("--fill-value", type=float, default=0, help="value where no file is")
-    mosaic.add_argument("--icechunk", action="store_true", help="write an Icechunk repository")
+    output = mosaic.add_mutually_exclusive_group()
+    output.add_argument("--icechunk", action="store_true", help="write an Icechunk repository")
+    output.add_argument(
+        "--parquet", action="store_true", help="write kerchunk Parquet references (Zarr v2)"
+    )
     mosaic.add_argument(
         "-v", "--verbose", action="store_true", help="show Icechunk's log lines (warnings on)"
     )
@@ -54,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if args.source.endswith(".parquet"):
         from ..virtual.catalog import read_catalog
 
-        sources: list[Entry] | list[str] = read_catalog(args.source)
+        sources: Sequence[Entry] | list[str] = read_catalog(args.source)
     else:
         sources = glob_paths(args.source, storage_options(args))
     fill = int(args.fill_value) if args.fill_value.is_integer() else args.fill_value
@@ -68,24 +78,25 @@ def run(args: argparse.Namespace) -> int:
     if args.icechunk:
         _write_icechunk(vds, args.output, args.verbose)
     else:
-        from ..virtual.outputs import to_kerchunk, write_references
+        from ..virtual.outputs import write_references
 
-        write_references(to_kerchunk(vds), args.output)
-    dims = dict(zip(vds.array.dims, vds.array.shape, strict=True))
-    print(f"wrote {args.output}: {len(vds.array.urls)} files, {dims}")
+        write_references(vds, args.output, format="parquet" if args.parquet else "json")
+    dims = {d: n for a in vds.arrays.values() for d, n in zip(a.dims, a.shape, strict=True)}
+    print(f"wrote {args.output}: {len(vds.urls)} files, {dims}")
     return 0
 
 
 def _write_icechunk(vds: VirtualDataset, path: str, verbose: bool) -> None:
     import icechunk
 
-    from ..virtual.outputs import to_icechunk
+    from ..virtual.outputs import manifest_splitting, to_icechunk
 
     asked = os.environ.get("ICECHUNK_LOG")
     icechunk.set_logs_filter(asked or ("warn" if verbose else ICECHUNK_QUIET))
 
-    prefix = _common_prefix(vds.array.urls)
+    prefix = _common_prefix(vds.urls)
     config = icechunk.RepositoryConfig.default()
+    config.manifest = icechunk.ManifestConfig(splitting=manifest_splitting(vds, CHUNKS_PER_COMMIT))
     if prefix.startswith("file://"):
         store = icechunk.local_filesystem_store(prefix.removeprefix("file://"))
         access = icechunk.credentials.LocalFileSystemAccess
@@ -97,9 +108,8 @@ def _write_icechunk(vds: VirtualDataset, path: str, verbose: bool) -> None:
         config,
         authorize_virtual_chunk_access={prefix: access},
     )
-    session = repo.writable_session("main")
-    to_icechunk(vds, session.store)
-    session.commit(f"rumi-xarray mosaic of {len(vds.array.urls)} files")
+    message = f"rumi-xarray mosaic of {len(vds.urls)} files"
+    to_icechunk(vds, repo, message=message, chunks_per_commit=CHUNKS_PER_COMMIT)
 
 
 def _common_prefix(urls: tuple[str, ...]) -> str:

@@ -23,7 +23,8 @@ from ..georef import Georef
 from ..spec import Generation, TimeKind
 from ..trailer import TimeAxis, Trailer, check_band_texts, check_time
 from ..values import sample_value
-from .mosaic import Entry, describe_entries
+from .entries import Entries, Entry
+from .mosaic import describe_entries
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -104,7 +105,7 @@ def catalog_table(
         rows["band_texts"].append(None if d.band_texts is None else list(d.band_texts))
         rows["time_kind"].append(None if d.time is None else d.time.kind.name.lower())
         rows["time"].append(None if d.time is None else d.time.seconds.ravel().tolist())
-        rows["nodata"].append(_check_nodata(value, d))
+        rows["nodata"].append(check_nodata(value, d.dtype))
     schema = pa.schema(
         [
             ("path", pa.string()),
@@ -137,11 +138,11 @@ def _nodata_values(entries: Sequence[Entry], nodata: Nodata | Sequence[Nodata]) 
     return values
 
 
-def _check_nodata(value: Nodata, desc: RumiFile) -> float | None:
+def check_nodata(value: Nodata, dtype: np.dtype) -> float | None:
     """A nodata value as the catalog stores it: float64, checked against the file's dtype."""
     if value is None:
         return None
-    checked = sample_value("nodata", value, desc.dtype).item()
+    checked = sample_value("nodata", value, dtype).item()
     stored = float(checked.real)
     if stored != checked and not (math.isnan(stored) and not checked.imag):
         raise ValueError(f"nodata {value!r} is not exactly a float64, as the catalog stores it")
@@ -168,38 +169,62 @@ def write_catalog(table: pa.Table, path: str | os.PathLike[str]) -> None:
     pq.write_table(table, os.fspath(path))
 
 
-def read_catalog(source: str | os.PathLike[str] | pa.Table) -> list[Entry]:
-    """Parse a catalog (a Parquet path or a table) into mosaic entries; no file is read."""
+def read_catalog(source: str | os.PathLike[str] | pa.Table) -> Entries:
+    """Parse a catalog (a Parquet path or a table) into mosaic entries; no file is read.
+
+    Every row is checked (in bulk, :mod:`rumi_xarray.virtual.rows`); the first row
+    that fails raises a :class:`RumiFormatError` naming the row and its path.
+
+    Returns
+    -------
+    Entries
+        A columnar ``Sequence`` of :class:`Entry`, which
+        :func:`rumi_xarray.mosaic.mosaic` takes as it is.
+    """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    is_path = isinstance(source, str | os.PathLike)
-    table: pa.Table = pq.read_table(os.fspath(source)) if is_path else source
-    missing = [c for c in COLUMNS if c not in table.column_names and c not in _OPTIONAL]
+    from .rows import table_entries
+
+    if isinstance(source, str | os.PathLike):
+        present = pq.read_schema(os.fspath(source)).names
+        read = [c for c in COLUMNS if c in present and c != "bounds"]  # bounds: not read
+        table: pa.Table = pq.read_table(os.fspath(source), columns=read)
+    else:
+        table, present = source, source.column_names
+    missing = [c for c in COLUMNS if c not in present and c not in _OPTIONAL]
     if missing:
         msg = f"catalog lacks the columns {missing}"
         raise RumiFormatError.invalid(
             "columns", msg, expected=[c for c in COLUMNS if c not in _OPTIONAL], found=missing
         )
-    n = table.num_rows
-    columns = {
-        name: table.column(name).to_pylist() if name in table.column_names else [None] * n
+    entries = table_entries(table, lambda i: row_entry(table, i))
+    if table is not source:
+        del table
+        pa.default_memory_pool().release_unused()  # the table's memory, back to the system
+    return entries
+
+
+def row_entry(table: pa.Table, i: int) -> Entry:
+    """Row ``i`` of a catalog table, checked alone: the rules :func:`read_catalog` applies."""
+    row: dict[str, Any] = {
+        name: table.column(name)[i].as_py() if name in table.column_names else None
         for name in COLUMNS
     }
-    entries = []
-    for i in range(n):
-        row: dict[str, Any] = {name: columns[name][i] for name in COLUMNS}
-        try:
-            desc = _describe_row(row)
-            entries.append(Entry(row["path"], desc, row["nbytes"], _row_nodata(row, desc)))
-        except (RumiFormatError, TypeError, ValueError, KeyError) as exc:
-            msg = f"catalog row {i} ({row['path']!r}): {exc}"
-            raise RumiFormatError.invalid(
-                f"catalog row {i}",
-                msg,
-                expected=getattr(exc, "expected", None),
-                found=getattr(exc, "found", None),
-            ) from exc
-    return entries
+    try:
+        desc = _describe_row(row)
+        value = row["nodata"]
+        if value is not None and not isinstance(value, float):
+            raise RumiFormatError.mismatch("nodata", expected="a float64 or null", found=value)
+        return Entry(row["path"], desc, row["nbytes"], row_nodata(value, desc.dtype))
+    except (RumiFormatError, TypeError, ValueError, KeyError) as exc:
+        msg = f"catalog row {i} ({row['path']!r}): {exc}"
+        raise RumiFormatError.invalid(
+            f"catalog row {i}",
+            msg,
+            expected=getattr(exc, "expected", None),
+            found=getattr(exc, "found", None),
+        ) from exc
 
 
 def _describe_row(row: dict[str, Any]) -> RumiFile:
@@ -235,15 +260,12 @@ def _describe_row(row: dict[str, Any]) -> RumiFile:
     return desc
 
 
-def _row_nodata(row: dict[str, Any], desc: RumiFile) -> int | float | None:
-    """The row's nodata, as the file's samples spell it (an int for integer types)."""
-    value = row["nodata"]
+def row_nodata(value: float | None, dtype: np.dtype) -> int | float | None:
+    """A catalog's nodata (float64 or null) as the file's samples spell it (int for integers)."""
     if value is None:
         return None
-    if not isinstance(value, float):
-        raise RumiFormatError.mismatch("nodata", expected="a float64 or null", found=value)
-    checked = _check_nodata(value, desc)
-    if checked is not None and desc.dtype.kind in "iub" and not math.isnan(checked):
+    checked = check_nodata(value, dtype)
+    if checked is not None and dtype.kind in "iub" and not math.isnan(checked):
         return int(checked)
     return checked
 

@@ -206,19 +206,39 @@ class VirtualArray:
         urls = np.asarray([*self.urls, ""], dtype=np.dtypes.StringDType())
         return cast("np.ndarray[Any, np.dtypes.StringDType]", urls[self.files])
 
+    def locations(self, where: tuple[slice, ...] = ()) -> list[str]:
+        """The URL of each chunk of the block ``where`` of the grid, flat in C order.
+
+        ``""`` where missing. The strings are the :attr:`urls` themselves, shared, not
+        copies: a million files of several frames make one list of references.
+        """
+        urls = np.empty(len(self.urls) + 1, object)
+        urls[:-1], urls[-1] = self.urls, ""
+        located: list[str] = urls[self.files[where].ravel()].tolist()
+        return located
+
     def chunk_refs(
         self, name: str, zarr_format: ZarrFormat
     ) -> Iterator[tuple[str, list[str | int]]]:
-        """``(key, [url, offset, length])`` of every present chunk."""
+        """``(key, [url, offset, length])`` of every present chunk, in C order."""
         sep = "." if zarr_format == 2 else "/"
         prefix = f"{name}/" if zarr_format == 2 else f"{name}/c/"
         present = np.argwhere(self.files >= 0)
-        urls, files = self.urls, self.files
-        offsets, lengths = self.offsets, self.lengths
-        for index in present.tolist():
-            at = tuple(index)
-            key = prefix + sep.join(map(str, index))
-            yield key, [urls[files[at]], int(offsets[at]), int(lengths[at])]
+        string = np.dtypes.StringDType()
+        keys = np.full(len(present), prefix, string)
+        for axis, index in enumerate(present.T):
+            text = index.astype(string)
+            keys = np.strings.add(keys, np.strings.add(sep, text) if axis else text)
+        at = tuple(present.T)
+        urls = np.empty(len(self.urls), object)
+        urls[:] = self.urls
+        refs = zip(
+            urls[self.files[at]].tolist(),
+            self.offsets[at].tolist(),
+            self.lengths[at].tolist(),
+            strict=True,
+        )
+        return zip(keys.tolist(), map(list, refs), strict=True)
 
 
 def enable_rectilinear() -> None:
@@ -269,36 +289,63 @@ def _rle(sizes: tuple[int, ...]) -> list[Any]:
 
 @dataclass(frozen=True, eq=False)
 class VirtualDataset:
-    """One data variable of rumi frames plus its coordinates, held in memory."""
+    """Data variables of rumi frames plus their coordinates, held in memory.
+
+    ``name`` and ``array`` are the first data variable; ``others`` holds the rest, by
+    name (a mosaic of several file groups). The coordinates are shared.
+    """
 
     name: str
     array: VirtualArray
     coords: xr.Dataset
     """The coordinates (``x``, ``y``, ``band``, ``time``, ``spatial_ref``, extra dims)."""
     attrs: dict[str, Any] = field(default_factory=dict)
+    others: dict[str, VirtualArray] = field(default_factory=dict)
+    """Further data variables, by name."""
+
+    @property
+    def arrays(self) -> dict[str, VirtualArray]:
+        """Every data variable by name, the first one first."""
+        return {self.name: self.array, **self.others}
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """The files the data variables read, each once, in order of first use."""
+        return tuple(dict.fromkeys(url for a in self.arrays.values() for url in a.urls))
 
     def metadata(self, zarr_format: ZarrFormat = 3) -> dict[str, bytes]:
-        """Every key but the data variable's chunks: group and array metadata, coordinates."""
+        """Every key but the data variables' chunks: group and array metadata, coordinates."""
         keys = _encode_coords(self.coords, self.attrs, zarr_format)
-        attrs = {**self.array.attrs, "coordinates": self._coordinates_attr()}
-        if "spatial_ref" in self.coords:
-            attrs["grid_mapping"] = "spatial_ref"
-        if zarr_format == 3:
-            if self.array.nodata is not None:
-                attrs["_FillValue"] = _fill_attr(self.array.nodata, self.array.data_type)
-            meta = self.array.zarr_json()
-            meta["attributes"] = attrs
-            keys[f"{self.name}/zarr.json"] = _json(meta)
-        else:
-            keys[f"{self.name}/.zarray"] = _json(self.array.zarray())
-            keys[f"{self.name}/.zattrs"] = _json({"_ARRAY_DIMENSIONS": self.array.dims, **attrs})
+        for name, array in self.arrays.items():
+            attrs = {**array.attrs, "coordinates": self._coordinates_attr(array)}
+            if "spatial_ref" in self.coords:
+                attrs["grid_mapping"] = "spatial_ref"
+            if zarr_format == 3:
+                if array.nodata is not None:
+                    attrs["_FillValue"] = _fill_attr(array.nodata, array.data_type)
+                meta = array.zarr_json()
+                meta["attributes"] = attrs
+                keys[f"{name}/zarr.json"] = _json(meta)
+            else:
+                keys[f"{name}/.zarray"] = _json(array.zarray())
+                keys[f"{name}/.zattrs"] = _json({"_ARRAY_DIMENSIONS": array.dims, **attrs})
         return keys
 
-    def _coordinates_attr(self) -> str:
-        return " ".join(str(n) for n in self.coords.coords if n not in self.array.dims)
+    def _coordinates_attr(self, array: VirtualArray) -> str:
+        """CF ``coordinates``: the non-dimension coordinates, but those along another
+        data variable's dimension that this one lacks."""
+        foreign = {d for a in self.others.values() for d in a.dims} | set(self.array.dims)
+        foreign -= set(array.dims)
+        return " ".join(
+            str(n)
+            for n, c in self.coords.coords.items()
+            if n not in array.dims and not foreign & set(c.dims)
+        )
 
     def chunk_refs(self, zarr_format: ZarrFormat = 3) -> Iterator[tuple[str, list[str | int]]]:
-        return self.array.chunk_refs(self.name, zarr_format)
+        """``(key, [url, offset, length])`` of every present chunk of every data variable."""
+        for name, array in self.arrays.items():
+            yield from array.chunk_refs(name, zarr_format)
 
 
 def _json(obj: Any) -> bytes:

@@ -2,15 +2,19 @@
 
 Files are placed on one pixel grid by their transforms; dimensions beyond space come
 from file names (a regex with named groups, as tifffile's ``TiffSequence``) or from
-files' differing single time instants. Where files' edge frames fall inside the
-mosaic the chunk grid is rectilinear; places no file covers are missing chunks, read
-as the fill value.
+files' differing single time instants (:mod:`~rumi_xarray.virtual.dims`). Where files'
+edge frames fall inside the mosaic the chunk grid is rectilinear; places no file
+covers are missing chunks, read as the fill value. Several groups of files, each
+with its own pattern, become the data variables of one dataset on one grid.
+
+Everything runs on columns (:class:`~rumi_xarray.virtual.entries.Entries`): a
+catalog's million rows are placed and written into the manifest as arrays.
 """
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -18,42 +22,49 @@ import numpy as np
 
 from ..coords import area_or_point
 from ..errors import RumiVirtualError
-from ..layout import frame_chunks
-from ..sources import FIELDS, check_agree, describe_sources, facts
-from ..spec import TimeKind
+from ..sources import FIELDS, describe_sources
 from ..values import same_value, sample_value
+from .dims import Extra, extra_dims
+from .entries import Entries, Entry
 from .file import VARIABLE, source_url
 from .model import VirtualArray, VirtualDataset, frame_codecs, zarr_data_type
+from .place import Placement, check_entries, edges, fill_manifest, place
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Iterable, Sequence
 
     import xarray as xr
 
     from ..format import RumiFile
-    from ..trailer import TimeAxis
 
-_TOLERANCE = 1e-6
-"""Largest misfit, in pixels, of a file origin on the mosaic's pixel grid."""
+    Sources = Iterable[str] | Sequence[Entry]
+
 AGREE = tuple(field for field in FIELDS if field not in ("shape", "transform"))
 """What the files of a mosaic share: all :data:`~rumi_xarray.sources.FIELDS` but placement."""
+SPATIAL = ("crs", "resolution", "rotation", "pixel_is_point")
+"""What the file groups of one dataset share: the pixel grid."""
+MAX_CHUNKS = 1 << 31
+"""Largest chunk grid of one data variable (its manifest takes 20 bytes a chunk)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One file of a mosaic: where its bytes are and what they hold."""
+@dataclass(frozen=True)
+class FileGroup:
+    """One data variable of a mosaic of several file groups (see :func:`mosaic`).
 
-    url: str
-    desc: RumiFile
-    nbytes: int | None = None
-    """The file's length, when known."""
+    The fields are :func:`mosaic`'s arguments of the same names, for this group.
+    """
+
+    sources: Sources
+    pattern: str | None = None
+    categories: Mapping[str, Mapping[str, Any]] | None = None
     nodata: int | float | None = None
-    """The value the file's pixels use for "no data", when declared (a catalog column)."""
+    fill_value: int | float | None = None
+    headers: Sequence[bytes] | None = None
 
 
 def mosaic(
-    sources: Iterable[str] | Sequence[Entry],
+    sources: Sources | Mapping[str, FileGroup],
     *,
     headers: Sequence[bytes] | None = None,
     pattern: str | None = None,
@@ -70,8 +81,12 @@ def mosaic(
     ----------
     sources
         File paths or URLs (their headers are read in parallel threads), or
-        :class:`Entry` objects (e.g. from :func:`rumi_xarray.catalog.read_catalog`),
-        which need no file I/O.
+        :class:`Entry` objects, e.g. the :class:`~rumi_xarray.virtual.entries.Entries`
+        of :func:`rumi_xarray.catalog.read_catalog`, which need no file I/O. Or a
+        mapping from variable names to :class:`FileGroup`: each group becomes one data
+        variable, all on one pixel grid, each with its own pattern and dimensions
+        (dimensions of one name take the union of their values; missing files read
+        as the fill value).
     headers
         The files' header blobs, in the order of ``sources``; opening then reads only
         each file's georeferencing and trailer.
@@ -80,7 +95,9 @@ def mosaic(
         coordinate is the sorted set of matched values (integers when all are digits).
         A group whose values and the files' own time instants index the same files
         one-to-one (a date in the file names) is their one dimension, with ``time``
-        as a coordinate along it.
+        as a coordinate along it. A group that only restates where each file lies
+        (a tile name: every place holds one value) is no dimension: folded into the
+        placement when each value is one row or one column of files, else refused.
     categories
         Per named group, a mapping from matched text to coordinate value.
     nodata
@@ -98,39 +115,51 @@ def mosaic(
     VirtualDataset
         Write it with :func:`rumi_xarray.to_kerchunk` or :func:`rumi_xarray.to_icechunk`.
     """
-    entries = describe_entries(sources, headers, storage_options, max_workers, progress, AGREE)
-    if not entries:
-        raise RumiVirtualError("a mosaic needs at least one file")
-    first = entries[0].desc
-    if first.georef.transform is None:
-        raise RumiVirtualError(f"{entries[0].url} has no transform to place it in a mosaic")
-    data_type = zarr_data_type(first.sample)
-    nodata = _nodata(entries, nodata, data_type)
-    if fill_value is None:
-        fill_value = 0 if nodata is None else nodata
-    fill_value = sample_value("fill_value", fill_value, np.dtype(data_type)).item()
-    extra = _extra_dims(entries, pattern, categories)
-    placed = _Placement.of(entries)
-    return _build(entries, extra, placed, fill_value, nodata)
+    if isinstance(sources, Mapping):
+        given = (headers, pattern, categories, nodata, fill_value)
+        if any(value is not None for value in given):
+            raise TypeError("with file groups, give headers, pattern, ... per FileGroup")
+        groups = dict(sources)
+    else:
+        groups = {VARIABLE: FileGroup(sources, pattern, categories, nodata, fill_value, headers)}
+    if not groups:
+        raise RumiVirtualError("a mosaic needs at least one group of files")
+    described = {
+        name: _entries(name, group, storage_options, max_workers, progress)
+        for name, group in groups.items()
+    }
+    return _dataset(groups, described)
 
 
-def _nodata(
-    entries: Sequence[Entry], nodata: int | float | None, data_type: str
-) -> int | float | bool | None:
-    """The mosaic's nodata: given, or the entries' own, which must all agree."""
-    if nodata is None:
-        nodata = entries[0].nodata
-        for entry in entries[1:]:
-            if not same_value(entry.nodata, nodata):
-                raise RumiVirtualError(
-                    f"{entry.url} declares nodata {entry.nodata!r}, {entries[0].url} "
-                    f"{nodata!r}: the files of one mosaic must agree (or give nodata=)"
-                )
-    return None if nodata is None else sample_value("nodata", nodata, np.dtype(data_type)).item()
+def _entries(
+    name: str,
+    group: FileGroup,
+    storage_options: dict[str, Any] | None,
+    max_workers: int | None,
+    progress: bool | None,
+) -> Entries:
+    """The group's files as checked columns: each agrees with the first over :data:`AGREE`."""
+    sources = group.sources
+    if not isinstance(sources, Entries):
+        items = list(sources)
+        if all(isinstance(s, Entry) for s in items):
+            sources = Entries.of(cast("list[Entry]", items))
+        else:
+            paths = cast("list[str]", items)
+            sources = Entries.of(
+                describe_entries(paths, group.headers, storage_options, max_workers, progress)
+            )
+    if not len(sources):
+        what = "a mosaic" if name == VARIABLE else f"file group {name!r}"
+        raise RumiVirtualError(f"{what} needs at least one file")
+    check_entries(sources, AGREE)
+    if not sources.placed[0]:
+        raise RumiVirtualError(f"{sources.urls[0]} has no transform to place it in a mosaic")
+    return sources
 
 
 def describe_entries(
-    sources: Iterable[str | os.PathLike[str]] | Sequence[Entry],
+    sources: Iterable[str | os.PathLike[str]],
     headers: Sequence[bytes] | None = None,
     storage_options: dict[str, Any] | None = None,
     max_workers: int | None = None,
@@ -138,7 +167,7 @@ def describe_entries(
     agree: Sequence[str] = AGREE,
     what: str = "mosaic",
 ) -> list[Entry]:
-    """The entries of files (described in parallel threads) or entries as given.
+    """The entries of files, described in parallel threads.
 
     Each is checked, in order, against the first over ``agree`` (by default what the
     files of a mosaic share; ``()`` checks nothing). ``progress`` shows a bar, by
@@ -147,15 +176,9 @@ def describe_entries(
     Raises
     ------
     RumiVirtualError
-        Naming the first entry that differs from the first one, and the field.
+        Naming the first file that differs from the first one, and the field.
     """
-    items: list[str | os.PathLike[str] | Entry] = list(sources)
-    if items and all(isinstance(s, Entry) for s in items):
-        entries = cast("list[Entry]", items)
-        expected = facts(entries[0].desc)
-        for i, entry in enumerate(entries[1:], 1):
-            check_agree(i, entry.url, entry.desc, expected, agree)
-        return entries
+    items = list(sources)
     urls = [source_url(s) for s in items]
     described = describe_sources(
         items,
@@ -171,300 +194,224 @@ def describe_entries(
 
 
 # ---------------------------------------------------------------------------------------
-# Extra dimensions
+# One dataset of one or several variables
 
 
 @dataclass(frozen=True, slots=True)
-class _Extra:
-    names: tuple[str, ...]
-    coords: tuple[np.ndarray, ...]
-    index: np.ndarray
-    """``(files, dims)`` position of each file along the extra dimensions."""
-    time_dim: str | None
-    """The dimension along which the files' own instants vary, if any."""
+class _Variable:
+    entries: Entries
+    placed: Placement
+    extra: Extra
+    first: RumiFile
+    band: str
+    """The name of its band dimension: ``band``, or ``<variable>_band`` where its band
+    texts differ from the first variable's."""
 
 
-def _extra_dims(
-    entries: Sequence[Entry],
-    pattern: str | None,
-    categories: Mapping[str, Mapping[str, Any]] | None,
-) -> _Extra:
-    """Dimensions from the pattern's groups, then from the files' differing instants.
+def _dataset(groups: dict[str, FileGroup], described: dict[str, Entries]) -> VirtualDataset:
+    _check_spatial(described)
+    placed = place(list(described.values()))
+    height, width = placed.height, placed.width
+    from ..coords import band_coord
 
-    The instants add a ``time`` dimension unless a group is named ``time``, or a
-    group's values index the files one-to-one as the instants do: then that group's
-    dimension is the one along which ``time`` varies.
-    """
-    names, values = _pattern_dims(entries, pattern, categories)
-    instants = _instants(entries)
-    time_dim = None
-    if instants is not None and "time" not in names:
-        time_dim = next(
-            (n for n, v in zip(names, values, strict=True) if _one_to_one(v, instants)), "time"
-        )
-        if time_dim == "time":
-            names.append("time")
-            values.append(list(instants))
-    coords, index = [], np.zeros((len(entries), len(names)), np.int64)
-    for d, vals in enumerate(values):
-        coord = np.unique(np.asarray(vals))
-        coords.append(coord)
-        index[:, d] = np.searchsorted(coord, np.asarray(vals))
-    return _Extra(tuple(names), tuple(coords), index, time_dim)
+    variables, start, bands = {}, 0, None
+    for name, entries in described.items():
+        part = placed.part(start, start + len(entries))
+        start += len(entries)
+        group = groups[name]
+        extra = extra_dims(entries, part, group.pattern, group.categories)
+        desc = entries.desc(0)
+        bands = band_coord(desc) if bands is None else bands
+        band = "band" if _identical(band_coord(desc), bands) else f"{name}_band"
+        variables[name] = _Variable(entries, part, extra, desc, band)
+    union = _union_dims(variables)
+    arrays = {
+        name: _array(var, groups[name], union, height, width) for name, var in variables.items()
+    }
+    coords = _coords(variables, union, placed)
+    (first, array), *others = arrays.items()
+    files = sum(len(v.entries) for v in variables.values())
+    return VirtualDataset(first, array, coords, {"rumi_mosaic_files": files}, dict(others))
 
 
-def _one_to_one(values: list[Any], instants: np.ndarray) -> bool:
-    """Whether each value goes with exactly one instant and each instant with one value."""
-    pairs = set(zip(values, instants.tolist(), strict=True))
-    return len(pairs) == len(set(values)) == len(set(instants.tolist()))
+def _check_spatial(described: dict[str, Entries]) -> None:
+    """Every group's files lie on the first group's pixel grid (CRS, resolution, ...)."""
+    from ..sources import facts
+
+    (name0, first), *rest = described.items()
+    expected = facts(first.desc(0))
+    for name, entries in rest:
+        found = facts(entries.desc(0))
+        for field in SPATIAL:
+            if not same_value(found[field], expected[field]):
+                raise RumiVirtualError(
+                    f"{entries.urls[0]} (file group {name!r}) differs from {first.urls[0]} "
+                    f"(file group {name0!r}) in {field}: {found[field]!r} != "
+                    f"{expected[field]!r}; the groups of one dataset share one pixel grid"
+                )
 
 
-def _pattern_dims(
-    entries: Sequence[Entry],
-    pattern: str | None,
-    categories: Mapping[str, Mapping[str, Any]] | None,
-) -> tuple[list[str], list[list[Any]]]:
-    """The pattern's group names and each file's value of each."""
-    names: list[str] = []
-    values: list[list[Any]] = []
-    if pattern is not None:
-        regex = re.compile(pattern)
-        names = list(regex.groupindex)
-        if not names:
-            raise ValueError(f"pattern {pattern!r} has no named groups")
-        matches = []
-        for entry in entries:
-            match = regex.search(entry.url)
-            if match is None:
-                raise RumiVirtualError(f"{entry.url} does not match pattern {pattern!r}")
-            matches.append(match)
-        for name in names:
-            texts = [m.group(name) for m in matches]
-            values.append(_coordinate_values(name, texts, (categories or {}).get(name)))
-    return names, values
+def _union_dims(variables: dict[str, _Variable]) -> dict[str, np.ndarray]:
+    """Each extra dimension's coordinate: the union of its values over the variables."""
+    parts: dict[str, list[np.ndarray]] = {}
+    for var in variables.values():
+        for name, coord in zip(var.extra.names, var.extra.coords, strict=True):
+            parts.setdefault(name, []).append(coord)
+    union = {}
+    for name, coords in parts.items():
+        if len({c.dtype.kind for c in coords}) > 1:
+            raise RumiVirtualError(
+                f"dimension {name!r} has values of different kinds in different file groups: "
+                f"{', '.join(sorted({str(c.dtype) for c in coords}))}"
+            )
+        union[name] = coords[0] if len(coords) == 1 else np.unique(np.concatenate(coords))
+    return union
 
 
-def _coordinate_values(name: str, texts: list[str], mapping: Mapping[str, Any] | None) -> list[Any]:
-    if mapping is not None:
-        missing = next((t for t in texts if t not in mapping), None)
-        if missing is not None:
-            raise RumiVirtualError(f"{name} value {missing!r} is not among its categories")
-        return [mapping[t] for t in texts]
-    if all(t.isdigit() for t in texts):
-        return [int(t) for t in texts]
-    return texts
-
-
-def _instants(entries: Sequence[Entry]) -> np.ndarray | None:
-    """Each file's time instant when files hold one each and they differ, else ``None``."""
-    first = entries[0].desc
-    if first.grid.times != 1 or first.time is None:
-        return None
-    starts = [e.desc.time.starts[0] if e.desc.time is not None else None for e in entries]
-    if any(s is None for s in starts) or len(set(starts)) == 1:
-        return None
-    return np.asarray(starts, np.int64).astype("datetime64[s]")
-
-
-# ---------------------------------------------------------------------------------------
-# Placement on one pixel grid
-
-
-@dataclass(frozen=True, slots=True)
-class _Placement:
-    """Pixel origin of every file and the mosaic's chunk edges along y and x."""
-
-    rows: np.ndarray
-    cols: np.ndarray
-    y_edges: np.ndarray
-    x_edges: np.ndarray
-    transform: tuple[float, float, float, float, float, float]
-
-    @classmethod
-    def of(cls, entries: Sequence[Entry]) -> _Placement:
-        first = entries[0].desc
-        a, _, _, _, e, _ = first.georef.transform  # type: ignore[misc]
-        origin = np.array([e.desc.georef.transform[2::3] for e in entries])  # type: ignore[index]
-        cols = _on_grid(entries, (origin[:, 0] - origin[0, 0]) / a, "x")
-        rows = _on_grid(entries, (origin[:, 1] - origin[0, 1]) / e, "y")
-        cols, rows = cols - cols.min(), rows - rows.min()
-        lengths = np.array([x.desc.grid.length for x in entries])
-        widths = np.array([x.desc.grid.width for x in entries])
-        g = first.grid
-        y_edges = _edges(entries, rows, lengths, g.tile_length, "y")
-        x_edges = _edges(entries, cols, widths, g.tile_width, "x")
-        c = origin[0, 0] - cols[0] * a
-        f = origin[0, 1] - rows[0] * e
-        return cls(rows, cols, y_edges, x_edges, (a, 0.0, float(c), 0.0, e, float(f)))
-
-
-def _on_grid(entries: Sequence[Entry], offsets: np.ndarray, axis: str) -> np.ndarray:
-    whole = np.round(offsets)
-    bad = np.flatnonzero(np.abs(offsets - whole) > _TOLERANCE)
-    if bad.size:
-        i = int(bad[0])
-        raise RumiVirtualError(
-            f"{entries[i].url} is misaligned: its {axis} origin is {offsets[i]:.6f} pixels "
-            f"from {entries[0].url}'s, not a whole number"
-        )
-    return whole.astype(np.int64)
-
-
-def _edges(
-    entries: Sequence[Entry], starts: np.ndarray, extents: np.ndarray, tile: int, axis: str
-) -> np.ndarray:
-    """The mosaic's chunk edges along one axis: every file's frame edges, which must agree."""
-    spans = np.unique(np.stack([starts, extents], axis=1), axis=0)
-    edges = np.unique(
-        np.concatenate([np.append(np.arange(s, s + n, tile), s + n) for s, n in spans])
-    )
-    inside = np.searchsorted(edges, starts + extents) - np.searchsorted(edges, starts, "right")
-    bad = np.flatnonzero(inside != -(-extents // tile) - 1)
-    if bad.size:
-        i = int(bad[0])
-        inner = edges[(edges > starts[i]) & (edges < starts[i] + extents[i])]
-        cut = int(inner[(inner - starts[i]) % tile != 0][0])
-        own = (starts == cut) | (starts + extents == cut)
-        own |= (starts < cut) & (cut < starts + extents) & ((cut - starts) % tile == 0)
-        j = int(np.flatnonzero(own)[0])
-        earlier, later = sorted((i, j))
-        raise RumiVirtualError(
-            f"{entries[later].url} is misaligned with {entries[earlier].url}: their tile "
-            f"edges along {axis} cut each other's tiles (tile {tile}, edge at pixel {cut})"
-        )
-    return edges
-
-
-# ---------------------------------------------------------------------------------------
-# The manifest
-
-
-def _build(
-    entries: Sequence[Entry],
-    extra: _Extra,
-    placed: _Placement,
-    fill_value: int | float | bool,
-    nodata: int | float | bool | None,
-) -> VirtualDataset:
-    first = entries[0].desc
+def _array(
+    var: _Variable, group: FileGroup, union: dict[str, np.ndarray], height: int, width: int
+) -> VirtualArray:
+    entries, extra, first, placed = var.entries, var.extra, var.first, var.placed
     g = first.grid
     timed = g.times > 1
     full = g.chunk_shape[not timed : -2]
     inner = tuple((c,) * (n // c) for c, n in zip(full, first.shape[not timed : -2], strict=True))
+    y_edges = edges(entries.urls, placed.rows, placed.lengths, g.tile_length, "y", height)
+    x_edges = edges(entries.urls, placed.cols, placed.widths, g.tile_width, "x", width)
+    coords = [union[name] for name in extra.names]
     chunks = (
-        *(((1,) * len(c)) for c in extra.coords),
+        *(((1,) * len(c)) for c in coords),
         *inner,
-        tuple(np.diff(placed.y_edges).tolist()),
-        tuple(np.diff(placed.x_edges).tolist()),
+        tuple(np.diff(y_edges).tolist()),
+        tuple(np.diff(x_edges).tolist()),
     )
-    grid_shape = tuple(len(c) for c in chunks)
-    files = np.full(grid_shape, -1, np.int32)
-    offsets = np.zeros(grid_shape, np.uint64)
-    lengths = np.zeros(grid_shape, np.uint64)
-    _fill(entries, extra, placed, timed, files, offsets, lengths)
-    ndim = len(chunks)
-    array = VirtualArray(
-        dims=(*extra.names, *("time",) * timed, "band", "y", "x"),
+    origin = np.zeros((len(entries), len(chunks)), np.int64)
+    for d, (own, coord) in enumerate(zip(extra.coords, coords, strict=True)):
+        origin[:, d] = np.searchsorted(coord, own)[extra.index[:, d]]
+    origin[:, -2] = np.searchsorted(y_edges, placed.rows)
+    origin[:, -1] = np.searchsorted(x_edges, placed.cols)
+    shape = tuple(len(c) for c in chunks)
+    if math.prod(shape) > MAX_CHUNKS:
+        dims = dict(zip((*extra.names, *("time",) * timed, var.band, "y", "x"), shape, strict=True))
+        raise RumiVirtualError(
+            f"the mosaic's chunk grid would hold {math.prod(shape):,} chunks (more than "
+            f"{MAX_CHUNKS:,}) for {len(entries):,} files: chunks {dims}; are its extra "
+            "dimensions meant (every value of each makes a slab of the whole place)?"
+        )
+    manifest = fill_manifest(entries, origin, shape, timed)
+    data_type = zarr_data_type(first.sample)
+    nodata = _nodata(entries, group.nodata, data_type)
+    fill = group.fill_value
+    if fill is None:
+        fill = 0 if nodata is None else nodata
+    return VirtualArray(
+        dims=(*extra.names, *("time",) * timed, var.band, "y", "x"),
         chunks=chunks,
-        data_type=zarr_data_type(first.sample),
-        codecs=frame_codecs(g, ndim),
-        fill_value=fill_value,
+        data_type=data_type,
+        codecs=frame_codecs(g, len(chunks)),
+        fill_value=sample_value("fill_value", fill, np.dtype(data_type)).item(),
         nodata=nodata,
         attrs={"AREA_OR_POINT": area_or_point(first.georef)},
-        urls=tuple(e.url for e in entries),
-        files=files,
-        offsets=offsets,
-        lengths=lengths,
+        urls=entries.urls,
+        files=manifest.files,
+        offsets=manifest.offsets,
+        lengths=manifest.lengths,
     )
-    coords = _coords(entries, extra, placed)
-    return VirtualDataset(VARIABLE, array, coords, {"rumi_mosaic_files": len(entries)})
 
 
-def _fill(
-    entries: Sequence[Entry],
-    extra: _Extra,
-    placed: _Placement,
-    timed: bool,
-    files: np.ndarray,
-    offsets: np.ndarray,
-    lengths: np.ndarray,
-) -> None:
-    """Write every file's frames into the manifest, rejecting the first overlap."""
-    row_chunk = np.searchsorted(placed.y_edges, placed.rows)
-    col_chunk = np.searchsorted(placed.x_edges, placed.cols)
-    groups: dict[Any, list[int]] = defaultdict(list)
-    for i, entry in enumerate(entries):
-        groups[entry.desc.grid].append(i)
-    flat_all, owner_all = [], []
-    for grid, members in groups.items():
-        ids = np.asarray(members)
-        local = frame_chunks(grid)
-        index = [extra.index[ids, d][:, None] for d in range(extra.index.shape[1])]
-        if timed:
-            index.append(local[None, :, 0])
-        index += [
-            local[None, :, 1],
-            row_chunk[ids][:, None] + local[None, :, 2],
-            col_chunk[ids][:, None] + local[None, :, 3],
-        ]
-        broadcast = np.broadcast_arrays(*index)
-        flat = np.ravel_multi_index(broadcast, files.shape).ravel()
-        owner = np.repeat(ids, len(local))
-        flat_all.append(flat)
-        owner_all.append(owner)
-        files.flat[flat] = owner
-        offsets.flat[flat] = np.stack([entries[i].desc.offsets[:-1] for i in members]).ravel()
-        lengths.flat[flat] = np.stack([entries[i].desc.counts for i in members]).ravel()
-    _check_overlaps(entries, np.concatenate(flat_all), np.concatenate(owner_all))
+def _nodata(
+    entries: Entries, nodata: int | float | None, data_type: str
+) -> int | float | bool | None:
+    """The mosaic's nodata: given, or the entries' own, which must all agree."""
+    if nodata is None:
+        values = entries.nodata.values
+        nodata = entries.nodata[0]
+        agree = np.asarray([same_value(v, nodata) for v in values])[entries.nodata.codes]
+        if not agree.all():
+            i = int(np.flatnonzero(~agree)[0])
+            raise RumiVirtualError(
+                f"{entries.urls[i]} declares nodata {entries.nodata[i]!r}, {entries.urls[0]} "
+                f"{nodata!r}: the files of one mosaic must agree (or give nodata=)"
+            )
+    return None if nodata is None else sample_value("nodata", nodata, np.dtype(data_type)).item()
 
 
-def _check_overlaps(entries: Sequence[Entry], flat: np.ndarray, owner: np.ndarray) -> None:
-    order = np.lexsort((owner, flat))
-    flat, owner = flat[order], owner[order]
-    clash = np.flatnonzero(flat[1:] == flat[:-1])
-    if clash.size:
-        later = owner[clash + 1]
-        j = int(clash[np.argmin(later)])
-        raise RumiVirtualError(
-            f"{entries[owner[j + 1]].url} overlaps {entries[owner[j]].url} "
-            "(same place and extra coordinates)"
-        )
+# ---------------------------------------------------------------------------------------
+# Coordinates
 
 
-def _coords(entries: Sequence[Entry], extra: _Extra, placed: _Placement) -> xr.Dataset:
+def _coords(
+    variables: dict[str, _Variable], union: dict[str, np.ndarray], placed: Placement
+) -> xr.Dataset:
+    """The coordinates the variables share (each variable's band coordinate on its own
+    band dimension)."""
     import xarray as xr
 
     from ..coords import band_coord, spatial_coords, time_coords
     from ..georef import Georef
 
-    first = entries[0].desc
+    first = next(iter(variables.values())).first
     georef = Georef(placed.transform, first.georef.epsg, first.georef.pixel_is_point)
-    height, width = int(placed.y_edges[-1]), int(placed.x_edges[-1])
-    coords: dict[str, Any] = {**spatial_coords(georef, height, width), "band": band_coord(first)}
-    if "time" not in extra.names and extra.time_dim is None:
-        coords.update(time_coords(first))
-    for name, values in zip(extra.names, extra.coords, strict=True):
-        coords[name] = xr.Variable(name, values)
-    if extra.time_dim is not None:
-        coords.update(_times_along(entries, extra))
-    return xr.Dataset(coords=coords)
+    merged: dict[str, xr.Variable] = dict(spatial_coords(georef, placed.height, placed.width))
+    for name, var in variables.items():
+        band = band_coord(var.first)
+        coords = {var.band: xr.Variable(var.band, band.values, band.attrs)}
+        extra = var.extra
+        if "time" not in extra.names and extra.time_dim is None:
+            coords.update(time_coords(var.first))
+        for dim in extra.names:
+            coords[dim] = xr.Variable(dim, union[dim])
+        if extra.time_dim is not None:
+            coords.update(_times_along(var, union))
+        _merge(merged, coords, name)
+    return xr.Dataset(coords=merged)
 
 
-def _times_along(entries: Sequence[Entry], extra: _Extra) -> dict[str, xr.Variable]:
-    """``time`` (and CF ``time_bounds`` for intervals) along the dimension the instants index."""
+def _merge(merged: dict[str, xr.Variable], coords: dict[str, xr.Variable], name: str) -> None:
+    """Add a variable's coordinates; times missing (NaT) in one are taken from the other."""
+    for key, var in coords.items():
+        have = merged.setdefault(key, var)
+        if have is var or _identical(have, var):
+            continue
+        if have.dims == var.dims and have.shape == var.shape and var.dtype.kind == "M":
+            both = ~np.isnat(have.values) & ~np.isnat(var.values)
+            if (have.values[both] == var.values[both]).all():
+                values = np.where(np.isnat(have.values), var.values, have.values)
+                merged[key] = have.copy(data=values)
+                continue
+        raise RumiVirtualError(
+            f"file group {name!r} disagrees with the groups before it on the coordinate "
+            f"{key!r}; the groups of one dataset share their coordinates"
+        )
+
+
+def _identical(a: xr.Variable, b: xr.Variable) -> bool:
+    return bool(a.identical(b))  # type: ignore[no-untyped-call]  # xarray: untyped
+
+
+def _times_along(var: _Variable, union: dict[str, np.ndarray]) -> dict[str, xr.Variable]:
+    """``time`` (and CF ``time_bounds`` for intervals) along the dimension the instants index.
+
+    Every file holds one instant; places of the dimension no file of ``var`` covers
+    (the union of several groups' values) hold NaT.
+    """
     import xarray as xr
 
-    dim = extra.time_dim
+    from ..spec import TimeKind
+
+    extra, times = var.extra, var.entries.times
+    dim = str(extra.time_dim)
     d = extra.names.index(dim)
-    n, at = len(extra.coords[d]), extra.index[:, d]
-    axes = [cast("TimeAxis", e.desc.time) for e in entries]  # every file has one instant
-    starts = np.empty(n, "datetime64[s]")
-    starts[at] = [a.starts[0] for a in axes]
+    at = np.searchsorted(union[dim], extra.coords[d])[extra.index[:, d]]
+    seconds = times.first(2).astype("datetime64[s]")
+    n = len(union[dim])
+    starts = np.full(n, np.datetime64("NaT", "s"), "datetime64[s]")
+    starts[at] = seconds[:, 0]
     attrs = {"standard_name": "time", "long_name": "time"}
     coords = {}
-    if all(a.kind == TimeKind.INTERVAL for a in axes):
-        bounds = np.empty((n, 2), "datetime64[s]")
-        bounds[at] = [a.seconds[0] for a in axes]
+    if (times.kind == TimeKind.INTERVAL).all():
+        bounds = np.full((n, 2), np.datetime64("NaT", "s"), "datetime64[s]")
+        bounds[at] = seconds
         attrs["bounds"] = "time_bounds"
         coords["time_bounds"] = xr.Variable((dim, "bnds"), bounds)
     coords["time"] = xr.Variable(dim, starts, attrs)

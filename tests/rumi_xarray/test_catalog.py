@@ -13,7 +13,16 @@ from _virtual import open_default, open_refs, write
 
 from rumi_xarray.errors import RumiFormatError, RumiVirtualError
 from rumi_xarray.spec import MAX_BLOB_FRAMES
-from rumi_xarray.virtual.catalog import catalog, catalog_table, read_catalog, write_catalog
+from rumi_xarray.values import same_value
+from rumi_xarray.virtual import rows
+from rumi_xarray.virtual.catalog import (
+    catalog,
+    catalog_table,
+    read_catalog,
+    row_entry,
+    write_catalog,
+)
+from rumi_xarray.virtual.entries import Entries
 from rumi_xarray.virtual.mosaic import mosaic
 from rumi_xarray.virtual.outputs import to_kerchunk
 
@@ -184,3 +193,139 @@ def test_catalog_table_takes_nodata_from_the_entries(files):
     assert read_catalog(catalog_table(entries))[3].nodata == 9
     assert read_catalog(catalog_table(entries, nodata=None))[0].nodata == 9
     assert read_catalog(catalog_table(entries, nodata=4))[0].nodata == 4
+
+
+# ------------------------------------------------------------------------------ in bulk
+
+
+def _assert_same_entry(got, want):
+    assert (got.url, got.nbytes) == (want.url, want.nbytes)
+    assert same_value(got.nodata, want.nodata) and type(got.nodata) is type(want.nodata)
+    a, b = got.desc, want.desc
+    assert (a.generation, a.grid, a.sample, a.frame_unit) == (
+        b.generation,
+        b.grid,
+        b.sample,
+        b.frame_unit,
+    )
+    assert (a.georef, a.band_texts) == (b.georef, b.band_texts)
+    np.testing.assert_array_equal(a.counts, b.counts)
+    np.testing.assert_array_equal(a.offsets, b.offsets)
+    assert (a.time is None) == (b.time is None)
+    if a.time is not None:
+        assert a.time.kind == b.time.kind
+        np.testing.assert_array_equal(a.time.seconds, b.time.seconds)
+
+
+def test_read_catalog_gives_columns_equal_to_each_row_read_alone(files):
+    table = catalog(files[0], nodata=[1, None, 2, 3])
+    entries = read_catalog(table)
+    assert isinstance(entries, Entries) and len(entries) == 4
+    for i in range(4):
+        _assert_same_entry(entries[i], row_entry(table, i))
+    _assert_same_entry(entries[-1], entries[3])
+    part = entries[1:3]
+    assert isinstance(part, Entries) and len(part) == 2
+    _assert_same_entry(part[1], entries[2])
+    assert [e.url for e in Entries.of(list(entries))] == [e.url for e in entries]
+    with pytest.raises(IndexError):
+        entries[4]
+
+
+@pytest.fixture(scope="module")
+def fixture_catalog():
+    """The catalog of every fixture file: both generations, 21 sample types, all layouts."""
+    from _fixtures import FIXTURES
+
+    return catalog([f.path for f in FIXTURES], progress=False)
+
+
+def _hostile(rng, value, column):
+    """A replacement for one cell: often hostile, sometimes harmless."""
+    choices = {
+        "path": ["", None, "file:///elsewhere.rumi"],
+        "nbytes": [0, -5, 100, None, 1 << 40],
+        "generation": ["9.9", None, "0.18-0.24", "0.15-0.16"],
+        "shape": [[1, 2, 3], [9, 9, 9, 9], None, [1, None, 2, 3]],
+        "dtype": ["int16", None, "uint8"],
+        "crs": ["WGS84", None, "EPSG:0", "EPSG:4326"],
+        "transform": [[1.0], None, [float("nan")] * 6, [1.0, 0, 0, 0, -1.0, 0], [1.0, None] * 3],
+        "pixel_is_point": [None, True],
+        "band_texts": [None, ["x"], ["a", "a"], ["a", None], []],
+        "time_kind": ["sometimes", None, "interval", "none", "instant"],
+        "time": [None, [], [1, 2, 3], [5, 4], [86400 * 19000]],
+        "nodata": [0.5, 70000.0, None, float("nan"), 1.0],
+    }
+    if column == "header":
+        blob = bytearray(value or b"LOVE")
+        kind = rng.integers(4)
+        if kind == 0 and len(blob) > 1:
+            del blob[rng.integers(1, len(blob)) :]
+        elif kind == 1:
+            blob[rng.integers(len(blob))] ^= 1 << int(rng.integers(8))
+        elif kind == 2:
+            blob += b"\x00"
+        return None if kind == 3 else bytes(blob)
+    options = choices[column]
+    return options[rng.integers(len(options))]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_bulk_checks_reject_the_first_row_the_row_checks_reject(fixture_catalog, seed, monkeypatch):
+    """Hostile cells anywhere: read_catalog raises the error of the first row that fails
+    alone (in batches smaller than the table), or reads every row as alone."""
+    monkeypatch.setattr(rows, "_BATCH", 16)
+    rng = np.random.default_rng(seed)
+    table = fixture_catalog.take(rng.integers(0, fixture_catalog.num_rows, 50))
+    columns = {name: table.column(name).to_pylist() for name in table.column_names}
+    for _ in range(int(rng.integers(1, 4))):
+        i, column = int(rng.integers(50)), list(columns)[rng.integers(len(columns))]
+        if column != "bounds":
+            columns[column][i] = _hostile(rng, columns[column][i], column)
+    table = pa.table({k: pa.array(v, table.schema.field(k).type) for k, v in columns.items()})
+    expected = None
+    for i in range(table.num_rows):
+        try:
+            row_entry(table, i)
+        except RumiFormatError as exc:
+            expected = str(exc)
+            break
+    if expected is None:
+        entries = read_catalog(table)
+        for i in range(table.num_rows):
+            _assert_same_entry(entries[i], row_entry(table, i))
+    else:
+        with pytest.raises(RumiFormatError) as caught:
+            read_catalog(table)
+        assert str(caught.value) == expected
+
+
+def test_columns_of_related_types_read_as_their_own(files):
+    """Large strings and binaries, narrower integers: cast, read as the catalog's types."""
+    table = catalog(files[0])
+    related = {
+        "path": pa.large_string(),
+        "header": pa.large_binary(),
+        "nbytes": pa.int32(),
+        "transform": pa.large_list(pa.float32()),
+    }
+    for name, kind in related.items():
+        at = table.column_names.index(name)
+        table = table.set_column(at, name, table.column(name).cast(kind))
+    for got, want in zip(read_catalog(table), read_catalog(catalog(files[0])), strict=True):
+        _assert_same_entry(got, want)
+
+
+def test_a_column_of_a_foreign_type_names_the_first_row(files):
+    table = catalog(files[0])
+    at = table.column_names.index("nbytes")
+    table = table.set_column(at, "nbytes", table.column("nbytes").cast(pa.string()))
+    with pytest.raises(RumiFormatError, match=r"catalog row 0 .*nbytes"):
+        read_catalog(table)
+
+
+def test_an_empty_catalog_reads_as_no_entries():
+    entries = read_catalog(catalog([]))
+    assert isinstance(entries, Entries) and len(entries) == 0 and list(entries) == []
+    with pytest.raises(RumiVirtualError, match="a mosaic needs at least one file"):
+        mosaic(entries)

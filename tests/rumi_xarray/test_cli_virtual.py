@@ -61,6 +61,35 @@ def test_catalog_then_mosaic_from_the_catalog(grid):
     np.testing.assert_array_equal(ds.band_data.values, data)
 
 
+def test_mosaic_of_a_catalog_as_parquet_references(tmp_path):
+    import xarray as xr
+
+    data = np.random.default_rng(1).integers(0, 999, (2, 64, 128), dtype=np.uint16)
+    for j in range(2):
+        transform = (10.0, 0, 500000.0 + 640 * j, 0, -10.0, 4000000.0)
+        write(
+            tmp_path / f"a{j}.rumi", data[:, :, 64 * j : 64 * (j + 1)], transform=transform, tile=32
+        )
+    assert run("catalog", str(tmp_path), "-o", str(tmp_path / "cat.parquet"), "-q").returncode == 0
+    out = tmp_path / "refs.parq"
+    result = run("mosaic", str(tmp_path / "cat.parquet"), "-o", str(out), "--parquet")
+    assert result.returncode == 0, result.stderr
+    ds = xr.open_dataset(
+        "reference://",
+        engine="zarr",
+        consolidated=False,
+        zarr_format=2,
+        storage_options={"fo": str(out), "remote_protocol": "file"},
+    )
+    np.testing.assert_array_equal(ds.band_data.values, data)
+    assert (
+        run(
+            "mosaic", str(tmp_path / "cat.parquet"), "-o", "x", "--parquet", "--icechunk"
+        ).returncode
+        == 2
+    )
+
+
 def test_mosaic_from_a_glob_into_icechunk(grid):
     pytest.importorskip("icechunk")
     import xarray as xr

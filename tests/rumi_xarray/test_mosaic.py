@@ -10,12 +10,13 @@ import pytest
 import xarray as xr
 from _virtual import open_default, open_refs, through_icechunk, write
 
-from rumi_xarray import RumiVirtualWarning
+from rumi_xarray import RumiVirtualWarning, to_rumi
 from rumi_xarray.coords import CF_TIME_UNITS
 from rumi_xarray.decode import describe_file
 from rumi_xarray.errors import RumiFormatError, RumiVirtualError
+from rumi_xarray.virtual.entries import Entry
 from rumi_xarray.virtual.file import source_url
-from rumi_xarray.virtual.mosaic import Entry, mosaic
+from rumi_xarray.virtual.mosaic import FileGroup, mosaic
 from rumi_xarray.virtual.outputs import to_icechunk, to_kerchunk
 
 H, W = 150, 130  # not multiples of the tile: edge frames fall inside the mosaic
@@ -374,15 +375,27 @@ def test_a_date_group_and_the_instants_give_one_dimension(dated):
     )
 
 
-def test_a_group_that_is_not_the_date_keeps_both_dimensions(dated):
+def test_a_group_that_restates_the_place_is_folded_into_it(dated):
+    """Tile names (one value per place, one row or column per value) are no dimension."""
     paths, truth = dated
-    vds = mosaic(paths, pattern=r"/T(?P<row>\d)\d_")
-    assert vds.array.dims == ("row", "time", "band", "y", "x")
+    vds = mosaic(paths, pattern=r"/T(?P<row>\d)(?P<col>\d)_")
+    assert vds.array.dims == ("time", "band", "y", "x")
+    assert to_kerchunk(vds) == to_kerchunk(mosaic(paths))
     ds = open_default(to_kerchunk(vds))
     assert ds.time.dims == ("time",)
-    np.testing.assert_array_equal(
-        ds.band_data.isel(row=0, y=slice(0, 300)).values, truth[:, :, :300]
-    )
+    np.testing.assert_array_equal(ds.band_data.values, truth)
+
+
+def test_a_place_group_that_disagrees_with_the_transforms_is_refused(dated):
+    """One value per place, but each value at two rows and two columns: no tile name."""
+    paths, _ = dated
+    checker = {"00": "a", "11": "a", "01": "b", "10": "b"}
+    with pytest.raises(
+        RumiVirtualError,
+        match=r"pattern group 'tile' only restates where the files lie .* 'a' \(e\.g\. "
+        r".*T00_20240601\.rumi\) names files in 2 rows .*Drop the group from the pattern",
+    ):
+        mosaic(paths, pattern=r"/T(?P<tile>\d\d)_", categories={"tile": checker})
 
 
 def test_mosaic_times_use_the_one_epoch(dated):
@@ -390,3 +403,173 @@ def test_mosaic_times_use_the_one_epoch(dated):
     attrs = json.loads(refs["time/zarr.json"])["attributes"]
     assert attrs["units"] == CF_TIME_UNITS
     assert json.loads(refs["time/zarr.json"])["data_type"] == "int64"
+
+
+# ------------------------------------------- several file groups: an earthbigdata-shaped set
+
+TILE = r"(?P<lat>[NS]\d\d)(?P<lon>[EW]\d\d\d)_"
+N = 20  # pixels per degree: one-degree tiles of 20 x 20 pixels in frames of 16 (clipped)
+TILES = {(0, 0): "N01E010", (0, 1): "N01E011", (1, 0): "N00E010", (1, 1): "N00E011"}
+MODES = {  # name of each file after its tile name, by mode; and the mode's sample type
+    "COH": (
+        [
+            f"{s}_{p}_COH{k}"
+            for s in ("summer", "winter")
+            for p in ("vh", "vv")
+            for k in ("12", "24")
+        ],
+        np.uint8,
+    ),
+    "AMP": ([f"{s}_{p}_AMP" for s in ("fall", "summer") for p in ("vh", "vv")], np.uint16),
+    "inc": (["041_inc", "114_inc"], np.float32),
+}
+MISSING = ("N00E011_winter_vv_COH24", "N01E010_fall_vh_AMP", "N00E010_114_inc")
+
+
+def _tile_transform(r: int, c: int) -> tuple[float, ...]:
+    return (1 / N, 0.0, 10.0 + c, 0.0, -1 / N, 2.0 - r)
+
+
+@pytest.fixture(scope="module")
+def ebd(tmp_path_factory):
+    """2 x 2 one-degree tiles in EPSG:4326 named like earthbigdata's (N01E010, ...), in
+    three modes with their own name patterns, sample types and dimensions; one file of
+    each mode is missing. Returns the paths per mode and the pixels per file name."""
+    d = tmp_path_factory.mktemp("ebd")
+    rng = np.random.default_rng(11)
+    paths: dict[str, list[str]] = {mode: [] for mode in MODES}
+    truth: dict[str, np.ndarray] = {}
+    for (r, c), tile in TILES.items():
+        for mode, (kinds, dtype) in MODES.items():
+            for kind in kinds:
+                name = f"{tile}_{kind}"
+                if name in MISSING:
+                    continue  # reads as the fill value
+                data = (rng.random((1, N, N)) * 200).astype(dtype)
+                path = write(
+                    d / f"{name}.rumi", data, transform=_tile_transform(r, c), crs=4326, tile=16
+                )
+                paths[mode].append(path)
+                truth[name] = data[0]
+    return paths, truth
+
+
+def _ebd_groups(paths):
+    return {
+        "COH": FileGroup(
+            paths["COH"],
+            pattern=TILE + r"(?P<season>[a-z]+)_(?P<polarization>v[vh])_COH(?P<coherence>\d+)",
+        ),
+        "AMP": FileGroup(
+            paths["AMP"], pattern=TILE + r"(?P<season>[a-z]+)_(?P<polarization>v[vh])_AMP"
+        ),
+        "inc": FileGroup(paths["inc"], pattern=TILE + r"(?P<orbit>\d+)_inc", fill_value=-1),
+    }
+
+
+def _stitched(truth, mode, dims, name, fill):
+    """One mode's mosaic stitched with NumPy; ``name(*values)`` is a file's name after its tile."""
+    shape = tuple(len(values) for values in dims)
+    out = np.full((*shape, 1, 2 * N, 2 * N), fill, MODES[mode][1])
+    for index in np.ndindex(*shape):
+        kind = name(*(values[i] for values, i in zip(dims, index, strict=True)))
+        for (r, c), tile in TILES.items():
+            if f"{tile}_{kind}" in truth:
+                where = (*index, 0, slice(r * N, (r + 1) * N), slice(c * N, (c + 1) * N))
+                out[where] = truth[f"{tile}_{kind}"]
+    return out
+
+
+def test_file_groups_become_the_variables_of_one_dataset(ebd, tmp_path):
+    """Each mode its own dimensions (shared ones take the union of their values), tile
+    names folded into the placement, missing files as the fill value; one reference set
+    and one Icechunk store, read whole and equal to the stitched files."""
+    paths, truth = ebd
+    vds = mosaic(_ebd_groups(paths))
+    assert vds.arrays["COH"].dims == ("season", "polarization", "coherence", "band", "y", "x")
+    assert vds.arrays["AMP"].dims == ("season", "polarization", "band", "y", "x")
+    assert vds.arrays["inc"].dims == ("orbit", "band", "y", "x")
+    assert vds.attrs["rumi_mosaic_files"] == sum(len(p) for p in paths.values())
+    seasons, pols = ["fall", "summer", "winter"], ["vh", "vv"]  # seasons: COH's and AMP's
+    want = {
+        "COH": _stitched(truth, "COH", [seasons, pols, [12, 24]], "{}_{}_COH{}".format, 0),
+        "AMP": _stitched(truth, "AMP", [seasons, pols], "{}_{}_AMP".format, 0),
+        "inc": _stitched(truth, "inc", [[41, 114]], "{:03d}_inc".format, -1),
+    }
+    root = Path(paths["COH"][0]).parent
+    for ds in (
+        open_default(to_kerchunk(vds)),
+        through_icechunk(lambda store: to_icechunk(vds, store), root, tmp_path / "repo"),
+    ):
+        assert set(ds.data_vars) == {"COH", "AMP", "inc"}
+        assert ds.season.values.tolist() == seasons and ds.orbit.values.tolist() == [41, 114]
+        np.testing.assert_allclose(ds.x.values, 10 + (np.arange(2 * N) + 0.5) / N)
+        np.testing.assert_allclose(ds.y.values, 2 - (np.arange(2 * N) + 0.5) / N)
+        for mode, values in want.items():
+            np.testing.assert_array_equal(ds[mode].values, values, err_msg=mode)
+
+
+def test_a_group_whose_tile_names_disagree_with_its_files_is_refused(ebd):
+    paths, _ = ebd
+    checker = {"N01E010": "a", "N01E011": "b", "N00E010": "b", "N00E011": "a"}
+    groups = {
+        **_ebd_groups(paths),
+        "inc": FileGroup(
+            paths["inc"], pattern=r"(?P<tile>[NS]\d\d[EW]\d+)_", categories={"tile": checker}
+        ),
+    }
+    with pytest.raises(RumiVirtualError, match=r"pattern group 'tile' only restates where"):
+        mosaic(groups)
+
+
+def test_file_groups_must_share_the_pixel_grid(tmp_path):
+    geographic = write(
+        tmp_path / "g.rumi",
+        np.zeros((1, N, N), np.float32),
+        transform=_tile_transform(0, 0),
+        crs=4326,
+        tile=16,
+    )
+    projected = write(tmp_path / "p.rumi", np.zeros((1, N, N), np.uint16), tile=16)
+    groups = {"inc": FileGroup([geographic]), "AMP": FileGroup([projected])}
+    with pytest.raises(
+        RumiVirtualError, match=r"p\.rumi \(file group 'AMP'\) differs from .* in crs"
+    ):
+        mosaic(groups)
+    with pytest.raises(TypeError, match="per FileGroup"):
+        mosaic(groups, pattern="x")
+
+
+def test_a_group_with_other_band_texts_gets_its_own_band_dimension(tmp_path):
+    da = xr.DataArray(np.arange(128, dtype=np.uint16).reshape(2, 8, 8), dims=("band", "y", "x"))
+    transform = (10.0, 0.0, 500000.0, 0.0, -10.0, 4000000.0)
+    for name, bands in (("a", ["B1", "B2"]), ("b", ["VV", "VH"])):
+        to_rumi(
+            da,
+            tmp_path / f"{name}.rumi",
+            tile=8,
+            transform=transform,
+            crs=32633,
+            bands=bands,
+            time=["2024-01-01"],
+        )
+    groups = {
+        "optical": FileGroup([str(tmp_path / "a.rumi")]),
+        "radar": FileGroup([str(tmp_path / "b.rumi")]),
+    }
+    vds = mosaic(groups)
+    assert vds.arrays["radar"].dims == ("radar_band", "y", "x")
+    ds = open_default(to_kerchunk(vds))
+    assert ds.band.values.tolist() == ["B1", "B2"] and ds.radar_band.values.tolist() == ["VV", "VH"]
+    np.testing.assert_array_equal(ds.radar.values, da.values)
+    np.testing.assert_array_equal(ds.optical.values, da.values)
+
+
+def test_a_chunk_grid_past_the_limit_is_refused_naming_its_dimensions(dated, monkeypatch):
+    import rumi_xarray.virtual.mosaic as module
+
+    monkeypatch.setattr(module, "MAX_CHUNKS", 10)
+    with pytest.raises(
+        RumiVirtualError, match=r"would hold 144 chunks .*'time': 2, 'band': 2, 'y': 6"
+    ):
+        mosaic(dated[0])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pickle
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pytest
 from _hostile import (
     EXAMPLE,
@@ -23,7 +24,7 @@ from _hostile import (
     rejects,
 )
 
-from rumi_xarray.blob import parse_blob
+from rumi_xarray.blob import parse_blob, parse_blobs
 from rumi_xarray.errors import RumiFormatError
 from rumi_xarray.format import parse_bytes
 from rumi_xarray.spec import Generation
@@ -162,6 +163,25 @@ BLOB_CASES = [
 def test_blob(blob: bytes, match: str, generation: Generation | None) -> None:
     with pytest.raises(RumiFormatError, match=match):
         parse_blob(blob, generation=generation)
+
+
+@pytest.mark.parametrize(("blob", "match"), BLOB_CASES)
+def test_blobs_in_bulk_are_rejected_as_alone(blob: bytes, match: str) -> None:
+    """parse_blobs (a catalog's column) rejects exactly the blobs parse_blob rejects, and
+    reads the others' counts as parse_blob does, next to them and whatever their order."""
+    good = [read_header(EXAMPLE), make_blob(counts=[*EXAMPLE_COUNTS[:7], 58])]
+    blobs = [good[0], blob, good[1], blob, good[0]]
+    lengths = np.array([len(b) for b in blobs])
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    data = np.frombuffer(b"".join(blobs), np.uint8)
+    groups, rejected = parse_blobs(data, starts, lengths, Generation.RUMI_TAIL)
+    assert rejected.tolist() == [False, True, False, True, False]
+    found = {int(r): c for g in groups for r, c in zip(g.rows, g.counts, strict=True)}
+    assert sorted(found) == [0, 2, 4]
+    for i in found:
+        want = parse_blob(blobs[i], generation=Generation.RUMI_TAIL)
+        np.testing.assert_array_equal(found[i], want.counts)
+    assert all(g.frames.grid == parse_blob(good[0]).grid for g in groups)
 
 
 @pytest.mark.parametrize(
