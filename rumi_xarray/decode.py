@@ -21,7 +21,7 @@ from rumi_codec import decompress_into, parse_verify
 from .cache import frame_cache
 from .errors import OpenZLError, RumiFormatError
 from .format import describe_source
-from .io import open_reader
+from .io import close_reader, open_reader
 
 if TYPE_CHECKING:
     from collections.abc import Buffer, Hashable, Mapping, Sequence
@@ -68,8 +68,7 @@ def describe_file(
     try:
         return read_description(reader, header), reader.size
     finally:
-        if hasattr(reader, "close"):
-            reader.close()
+        close_reader(reader)
 
 
 def header_blob(source: Any, *, storage_options: dict[str, Any] | None = None) -> bytes:

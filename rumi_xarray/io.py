@@ -298,9 +298,7 @@ class LockedReader:
         yield from blobs
 
     def close(self) -> None:
-        close = getattr(self.reader, "close", None)
-        if close is not None:
-            close()
+        close_reader(self.reader)
 
 
 _VERSION_FIELDS = ("ETag", "etag", "LastModified", "last_modified", "mtime", "created")
@@ -440,6 +438,13 @@ class ObstoreReader(_Reader):
         blobs = obstore.get_ranges(self.store, self.path, starts=starts, lengths=lengths)
         for (offset, length), data in zip(ranges, blobs, strict=True):
             yield _checked(memoryview(data), offset, length)
+
+
+def close_reader(reader: RangeReader) -> None:
+    """Release what ``reader`` holds open, for the readers that hold anything."""
+    close = getattr(reader, "close", None)
+    if close is not None:
+        close()
 
 
 def is_url(source: Any) -> bool:

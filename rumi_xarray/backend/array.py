@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from ..decode import read_description, read_window, resolve_verify
+from ..io import close_reader
 from .entrypoint import open_source
 
 if TYPE_CHECKING:
@@ -44,8 +45,7 @@ def open_array(
     try:
         desc = read_description(reader, header)
     except BaseException:
-        if hasattr(reader, "close"):
-            reader.close()
+        close_reader(reader)
         raise
     return RumiArray(desc, reader, resolve_verify(verify))
 
@@ -95,8 +95,7 @@ class RumiArray:
 
     def close(self) -> None:
         """Release the file (a later read reopens it)."""
-        if hasattr(self.reader, "close"):
-            self.reader.close()
+        close_reader(self.reader)
 
     def __enter__(self) -> RumiArray:
         return self

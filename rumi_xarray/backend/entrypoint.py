@@ -16,7 +16,7 @@ from xarray.core import indexing
 
 from ..coords import area_or_point, band_coord, cf_times, file_coords
 from ..decode import read_window, resolve_verify
-from ..io import LockedReader, open_reader
+from ..io import LockedReader, close_reader, open_reader
 from ..spec import RUMI_MAGIC, Generation
 from ..values import sample_value
 from ..write import accessor  # noqa: F401  (registers .rumi, as rioxarray's .rio)
@@ -196,7 +196,7 @@ def open_rumi(
         fill = None if nodata is None else sample_value("nodata", nodata, desc.dtype)
         coords = cf_times(file_coords(desc), decode_times, use_cftime)
     except BaseException:
-        _close(reader)
+        close_reader(reader)
         raise
     attrs, encoding = _variable_metadata(desc, coords, source)
     extra_attrs, extra_encoding = _nodata_metadata(fill, mask_and_scale, desc.dtype)
@@ -226,12 +226,6 @@ def open_source(source: Any, storage_options: dict[str, Any] | None, lock: Any) 
     if lock is None or lock is False:
         return reader
     return LockedReader(reader, RUMI_LOCK if lock is True else lock)
-
-
-def _close(reader: RangeReader) -> None:
-    close = getattr(reader, "close", None)
-    if close is not None:
-        close()
 
 
 def _band_variables(

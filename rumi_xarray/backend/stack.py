@@ -18,6 +18,7 @@ from xarray.core import indexing
 
 from ..coords import CF_TIME_ENCODING, TIME_END_ATTRS
 from ..decode import Job, plan_window, read_jobs, resolve_verify
+from ..io import close_reader
 from ..sources import describe_sources, source_label
 from ..spec import TimeKind
 
@@ -178,8 +179,7 @@ class StackBackendArray(BackendArray):
     def close(self) -> None:
         """Release every file's descriptor (a later read reopens it)."""
         for _, reader in self.files:
-            if hasattr(reader, "close"):
-                reader.close()
+            close_reader(reader)
 
     def _getitem(self, key: tuple[Key, ...]) -> np.ndarray:
         which, *rest = key

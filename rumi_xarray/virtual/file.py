@@ -72,7 +72,7 @@ def references(
         ``"rectilinear"``: exact frame shapes (v3 only).
     """
     from ..decode import read_description
-    from ..io import open_reader
+    from ..io import close_reader, open_reader
 
     reader = open_reader(source, storage_options)
     try:
@@ -81,8 +81,7 @@ def references(
             desc, url or source_url(source), reader=reader, grid=grid, zarr_format=zarr_format
         )
     finally:
-        if hasattr(reader, "close"):
-            reader.close()
+        close_reader(reader)
     return to_kerchunk(vds, zarr_format)
 
 
