@@ -94,7 +94,7 @@ class Spec:
 SPECS = (
     Spec("ours", "ours", "ours", False, ("full", "chips", "stack", "opens")),
     Spec("ours-cached", "ours", "ours", True, ("warm",)),
-    Spec("array", "ours_array", "ours, open_array", False, ("chips",)),
+    Spec("array", "ours_array", "ours, open_array", False, ("chips", "opens")),
     Spec("array-cached", "ours_array", "ours, open_array", True, ("warm",)),
     Spec("rumi-eo", "eo", "rumi-eo", None, ("full", "chips", "stack")),
     Spec("gdal", "gdal", "GDAL", False, ("chips", "opens")),
@@ -188,7 +188,8 @@ def measure(workers: dict[tuple[str, int], Worker], settings: Settings, threads:
         _progress(started, f"round {r + 1}/{settings.rounds}")
     t = min(threads)
     opens = [("no header", "ours", "opens paths"), ("header=", "ours", "opens header"),
-             ("", "gdal", "opens tif")]  # fmt: skip
+             ("xarray floor", "ours", "opens floor"), ("no header", "array", "opens paths"),
+             ("header=", "array", "opens header"), ("", "gdal", "opens tif")]  # fmt: skip
     for r in range(settings.open_rounds):
         for case, w, request in rotated(opens, r):
             samples.add(("opens", case, labels[w], t), workers[w, t].ask(request))

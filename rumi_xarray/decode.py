@@ -310,12 +310,16 @@ _MIN_SHARE = 256 << 10
 def _decode(pending: list[Pending], verify: bool) -> None:
     """Decode the pending frames, balanced over the pool; the caller decodes one share."""
     tasks = [(j, k) for j, (job, _, _) in enumerate(pending) for k in sorted(job.frames)]
-    sizes = np.array([pending[j][0].desc.frame_nbytes(k) for j, k in tasks], np.int64)
+    sizes = [pending[j][0].desc.frame_nbytes(k) for j, k in tasks]
     workers, pool = _pool()
-    shares = _shares(sizes, min(workers, max(1, int(sizes.sum()) // _MIN_SHARE)))
-    futures = [pool.submit(_decode_share, pending, tasks[lo:hi], verify) for lo, hi in shares[1:]]
+    shares = _shares(np.array(sizes, np.int64), min(workers, max(1, sum(sizes) // _MIN_SHARE)))
+    futures = [
+        pool.submit(_decode_share, pending, tasks[lo:hi], sizes[lo:hi], verify)
+        for lo, hi in shares[1:]
+    ]
+    lo, hi = shares[0]
     try:
-        _decode_share(pending, tasks[shares[0][0] : shares[0][1]], verify)
+        _decode_share(pending, tasks[lo:hi], sizes[lo:hi], verify)
     except BaseException:
         for future in futures:
             future.cancel()
@@ -335,26 +339,36 @@ def _shares(sizes: np.ndarray, count: int) -> list[tuple[int, int]]:
     return [(int(lo), int(hi)) for lo, hi in itertools.pairwise(bounds)]
 
 
-def _decode_share(pending: list[Pending], tasks: Sequence[Task], verify: bool) -> None:
-    """Read and decode consecutive frames: adjacent frames of a file as one range."""
+def _decode_share(
+    pending: list[Pending], tasks: Sequence[Task], sizes: Sequence[int], verify: bool
+) -> None:
+    """Read and decode consecutive frames (of decoded ``sizes``): adjacent ones as one range."""
+    done = 0
     for j, ks in itertools.groupby(tasks, key=lambda task: task[0]):
         job, _, fresh = pending[j]
         frames = [k for _, k in ks]
+        nbytes = sizes[done : done + len(frames)]
+        done += len(frames)
         ranges = [job.desc.frame_range(k) for k in frames]
         for (start, length), members in coalesce(ranges, job.reader.max_gap, job.reader.max_run):
             view = memoryview(job.reader.read_into(start, length, _scratch(length, "read")))
             for i in members:
-                offset, nbytes = ranges[i]
-                frame = view[offset - start : offset - start + nbytes]
-                _place(job, frames[i], frame, verify, fresh)
+                offset, stored = ranges[i]
+                frame = view[offset - start : offset - start + stored]
+                _place(job, frames[i], nbytes[i], frame, verify, fresh)
 
 
 def _place(
-    job: Job, k: int, frame: Buffer, verify: bool, fresh: dict[int, np.ndarray] | None
+    job: Job,
+    k: int,
+    nbytes: int,
+    frame: Buffer,
+    verify: bool,
+    fresh: dict[int, np.ndarray] | None,
 ) -> None:
-    """Decode frame k into its part of ``job.out``; with ``fresh``, keep the block there."""
-    keep = fresh is not None and job.desc.frame_nbytes(k) <= frame_cache().maxbytes
-    block = _decode_block(job.desc, k, frame, verify, keep=keep)
+    """Decode frame k (``nbytes`` decoded) into its part of ``job.out``; keep it in ``fresh``."""
+    keep = fresh is not None and nbytes <= frame_cache().maxbytes
+    block = _decode_block(job.desc, k, nbytes, frame, verify, keep=keep)
     _assign(job, k, block)
     if keep and fresh is not None:
         block.flags.writeable = False
@@ -362,21 +376,21 @@ def _place(
 
 
 def _decode_block(
-    desc: RumiFile, k: int, frame: Buffer, verify: bool, *, keep: bool = False
+    desc: RumiFile, k: int, nbytes: int, frame: Buffer, verify: bool, *, keep: bool = False
 ) -> np.ndarray:
-    """Frame k as a ``(t, b, h, w)`` view of this thread's scratch buffer.
+    """Frame k (``nbytes`` decoded) as a ``(t, b, h, w)`` view of this thread's scratch.
 
     The view is valid until the thread decodes its next frame; with ``keep`` it views
     a buffer of its own instead.
     """
-    nbytes = desc.frame_nbytes(k)
     raw = _aligned(nbytes) if keep else _scratch(nbytes, "frame")
-    offset, length = desc.frame_range(k)
     try:
         decompress_into(frame, raw, verify=verify, widths=frame_widths(desc.sample))
     except OpenZLError as exc:
+        offset, length = desc.frame_range(k)
         raise OpenZLError.of_frame(k, exc, offset=offset, nbytes=length) from exc
     if desc.sample.name == "bool" and raw.size and raw.max() > 1:
+        offset, length = desc.frame_range(k)
         bad = int(np.flatnonzero(raw > 1)[0])
         msg = (
             f"frame {k} (bytes {offset}..{offset + length}): byte {bad} of a decoded bool "

@@ -191,21 +191,27 @@ class FrameGrid:
         extent = {"b": self.bands, "t": self.times, "h": h, "w": w}
         return tuple(extent[a] for a in self.frame_axes)
 
+    def block_shape(self, k: int) -> tuple[int, int, int, int]:
+        """The ``(t, b, h, w)`` block frame k fills: :attr:`chunk_shape`, h and w clipped.
+
+        Cells are outermost in the frame index (§5), so k's cell is ``k // frames_per_cell``.
+        """
+        row, col = divmod(k // self.frames_per_cell, self.tiles_across)
+        t, b, tl, tw = self.chunk_shape
+        return t, b, min(tl, self.length - row * tl), min(tw, self.width - col * tw)
+
     def frame_samples(self, k: int) -> int:
-        n = 1
-        for d in self.frame_shape(k):
-            n *= d
-        return n
+        t, b, h, w = self.block_shape(k)
+        return t * b * h * w
 
     def to_block(self, k: int, samples: np.ndarray) -> np.ndarray:
         """Arrange frame k's decoded samples (flat, C order) as a ``(t, b, h, w)`` view.
 
         Axes the frame does not hold get extent 1.
         """
-        key = self.frame_key(k)
-        t, b = self.chunk_shape[:2]
-        shape = (t, b, *self.tile_shape(key.row, key.col))
-        return to_array_order(samples, shape, frame_order(self, 4))
+        shape = self.block_shape(k)
+        order, inverse = _block_orders(self.frame_axes)
+        return samples.reshape([shape[a] for a in order]).transpose(inverse)
 
     def frame_window(self, k: int) -> Window:
         """The ``(t, b, y, x)`` slices of the image that frame k holds (the writer's cut)."""
@@ -269,9 +275,20 @@ def frame_order(grid: FrameGrid, ndim: int) -> list[int]:
     The array's last four axes are ``(t, b, y, x)`` (or its last three ``(b, y, x)``);
     axes a frame does not hold have extent 1 and come first.
     """
+    return _axes_order(grid.frame_axes, ndim)
+
+
+def _axes_order(frame_axes: str, ndim: int) -> list[int]:
     axis = {"w": ndim - 1, "h": ndim - 2, "b": ndim - 3, "t": ndim - 4}
-    held = [axis[a] for a in grid.frame_axes]
+    held = [axis[a] for a in frame_axes]
     return [i for i in range(ndim) if i not in held] + held
+
+
+@lru_cache(maxsize=64)
+def _block_orders(frame_axes: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """:func:`frame_order` of a ``(t, b, h, w)`` block and its inverse, per frame layout."""
+    order = _axes_order(frame_axes, 4)
+    return tuple(order), tuple(int(i) for i in np.argsort(order))
 
 
 @lru_cache(maxsize=256)
