@@ -42,14 +42,18 @@ class _Bad(Exception):
 class _Cursor:
     """Reads a frame front to back; every read is bounds-checked."""
 
+    __slots__ = ("at", "data", "end")
+
     def __init__(self, data: memoryview) -> None:
         self.data = data
         self.at = 0
+        self.end = len(data)
 
     def skip(self, count: int) -> None:
-        if count < 0 or self.at + count > len(self.data):
+        at = self.at + count
+        if count < 0 or at > self.end:
             raise _Bad
-        self.at += count
+        self.at = at
 
     def take(self, count: int) -> bytes:
         start = self.at
@@ -57,21 +61,26 @@ class _Cursor:
         return bytes(self.data[start : self.at])
 
     def byte(self) -> int:
-        if self.at >= len(self.data):
+        at = self.at
+        if at >= self.end:
             raise _Bad
-        self.at += 1
-        return self.data[self.at - 1]
+        self.at = at + 1
+        return self.data[at]
 
     def varint(self) -> int:
+        data, at, end = self.data, self.at, self.end
         value = shift = 0
-        while True:
-            b = self.byte()
+        while at < end:
+            b = data[at]
+            at += 1
             value |= (b & 0x7F) << shift
             if b < 0x80:
+                self.at = at
                 return value
             shift += 7
             if shift > 63:
                 raise _Bad
+        raise _Bad
 
     def bits(self, count: int, width: int) -> list[int]:
         """``count`` values of ``width`` bits, packed from the lowest bit up."""

@@ -12,7 +12,7 @@ import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -85,8 +85,7 @@ def header_blob(source: Any, *, storage_options: dict[str, Any] | None = None) -
 # Windows
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Group:
+class _Group(NamedTuple):
     """The part of one output axis that one frame (or grid row/column) fills."""
 
     key: int
