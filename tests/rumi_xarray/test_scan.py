@@ -79,9 +79,8 @@ def test_errors_raise_names_the_first_failure(paths):
 
 def test_a_cluster_scan_gives_the_local_table(paths, cluster):
     local = _scan(paths, client=False)
-    with distributed.Client(cluster) as client:
-        with distributed.get_task_stream(client) as tasks:
-            remote = _scan(paths, client=client, batch_size=2)
+    with distributed.Client(cluster) as client, distributed.get_task_stream(client) as tasks:
+        remote = _scan(paths, client=client, batch_size=2)
     assert remote.equals(local)  # rows in source order, error texts alike
     assert len([t for t in tasks.data if t["key"].startswith("scan_batch")]) == 5  # 9 files by 2
 
@@ -98,9 +97,9 @@ def test_the_active_client_is_taken_and_client_false_stays_local(paths, cluster)
 
 
 def test_errors_raise_on_the_cluster(paths, cluster):
-    with distributed.Client(cluster) as client:
-        with pytest.raises((FileNotFoundError, ValueError)) as caught:
-            catalog(paths, client=client, batch_size=1, errors="raise")
+    client = distributed.Client(cluster)
+    with client, pytest.raises((FileNotFoundError, ValueError)) as caught:
+        catalog(paths, client=client, batch_size=1, errors="raise")
     assert "of the catalog" in caught.value.__notes__[0]
 
 
