@@ -90,8 +90,9 @@ def catalog(
         A ``distributed.Client`` to read the headers on its cluster, in batches of
         ``batch_size`` files per task (default: a few tasks per worker thread, at most
         500 files each). ``None`` takes the active client when ``distributed`` is
-        imported and one is running; ``False`` reads locally: URLs in ``max_workers``
-        threads (default 8), local files in the calling thread.
+        imported and one is running; ``False`` reads here. Either way URLs are read in
+        ``max_workers`` threads (default 8; on a cluster, per task), local files one
+        after the other (here: in the calling thread).
     progress
         Show a progress bar (files; default: when there are more than 1000 files).
     errors

@@ -5,8 +5,8 @@ catalog row (:func:`file_row`: plain values, small and picklable), in order of t
 sources. Without a cluster, URLs are read in a pool of threads (they wait on the
 network) and local files in the calling thread (parsing, not waiting, is their cost).
 With a ``distributed`` client (given, or the active one), files go to the cluster in
-batches, one task per batch (:func:`scan_batch`), and results are gathered as tasks
-complete. A file that cannot be read becomes a :class:`Scanned` with its ``error``
+batches, one task per batch (:func:`scan_batch`, which reads as above), and results
+are gathered as tasks complete. A file that cannot be read becomes a :class:`Scanned` with its ``error``
 (``"<ExceptionType>: <message>"``), unless errors are to be raised.
 """
 
@@ -109,10 +109,17 @@ def scan_file(
 
 
 def scan_batch(
-    batch: Sequence[tuple[int, str]], storage_options: dict[str, Any] | None, errors: Errors
+    batch: Sequence[tuple[int, str]],
+    storage_options: dict[str, Any] | None,
+    errors: Errors,
+    max_workers: int = 8,
 ) -> list[Scanned]:
-    """:func:`scan_file` of each ``(index, url)`` of a batch, in order: one cluster task."""
-    return [scan_file(i, url, storage_options, errors) for i, url in batch]
+    """:func:`scan_file` of each ``(index, url)`` of a batch, in order: one cluster task.
+
+    As locally, URLs are read in ``max_workers`` threads (of the task), local files
+    one after the other.
+    """
+    return _scan_items(batch, storage_options, max_workers, errors, _nothing)
 
 
 def scan(
@@ -130,7 +137,8 @@ def scan(
     ``client=None`` takes the active ``distributed`` client, if ``distributed`` is
     imported and one is running; ``False`` scans locally. ``batch_size`` is the
     files per cluster task (default :func:`default_batch`); ``max_workers`` the
-    threads reading URLs locally; ``progress`` shows a tqdm bar (files).
+    threads reading URLs, here or in each cluster task; ``progress`` shows a tqdm bar
+    (files).
     """
     if errors not in ("report", "raise"):
         raise ValueError(f"errors must be 'report' or 'raise', not {errors!r}")
@@ -139,8 +147,10 @@ def scan(
     cluster = active_client(client)
     with _bar(len(urls), progress) as advance:
         if cluster is not None and urls:
-            return _on_cluster(cluster, urls, storage_options, batch_size, errors, advance)
-        return _on_threads(urls, storage_options, max_workers, errors, advance)
+            batches = _batches(cluster, urls, batch_size)
+            tasks = (storage_options, errors, max_workers)
+            return _on_cluster(cluster, batches, len(urls), tasks, advance)
+        return _scan_items(list(enumerate(urls)), storage_options, max_workers, errors, advance)
 
 
 def active_client(client: Client | Literal[False] | None) -> Client | None:
@@ -167,48 +177,65 @@ def default_batch(files: int, threads: int) -> int:
     return max(1, min(BATCH_MAX, math.ceil(files / (TASKS_PER_THREAD * max(1, threads)))))
 
 
-def _on_threads(
-    urls: Sequence[str],
+def _scan_items(
+    items: Sequence[tuple[int, str]],
     storage_options: dict[str, Any] | None,
     max_workers: int,
     errors: Errors,
     advance: Callable[[int], None],
 ) -> list[Scanned]:
-    def one(i: int) -> Scanned:
-        done = scan_file(i, urls[i], storage_options, errors)
+    """Scan ``(index, url)`` items in order: URLs in threads, local files in this one."""
+
+    def one(item: tuple[int, str]) -> Scanned:
+        done = scan_file(item[0], item[1], storage_options, errors)
         advance(1)
         return done
 
-    remote = sum(map(is_url, urls))
+    remote = sum(is_url(url) for _, url in items)
     if not remote:
-        return [one(i) for i in range(len(urls))]
-    with ThreadPoolExecutor(min(max_workers, remote), thread_name_prefix="rumi-scan") as pool:
-        return list(pool.map(one, range(len(urls))))
+        return [one(item) for item in items]
+    pool = ThreadPoolExecutor(min(max_workers, remote), thread_name_prefix="rumi-scan")
+    try:
+        return list(pool.map(one, items))
+    finally:
+        pool.shutdown(cancel_futures=True)  # a failure raised: the rest is not read
+
+
+def _batches(
+    client: Client, urls: Sequence[str], batch_size: int | None
+) -> list[list[tuple[int, str]]]:
+    """``(index, url)`` items in batches of ``batch_size`` (default :func:`default_batch`)."""
+    threads = sum(client.nthreads().values())  # type: ignore[no-untyped-call]
+    size = batch_size or default_batch(len(urls), threads)
+    items = list(enumerate(urls))
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _on_cluster(
     client: Client,
-    urls: Sequence[str],
-    storage_options: dict[str, Any] | None,
-    batch_size: int | None,
-    errors: Errors,
+    batches: list[list[tuple[int, str]]],
+    total: int,
+    tasks: tuple[dict[str, Any] | None, Errors, int],
     advance: Callable[[int], None],
 ) -> list[Scanned]:
-    """Batches as tasks, gathered as they complete, ordered back by source index.
+    """Batches as tasks (:func:`scan_batch` of ``tasks``: storage options, errors, threads),
+    gathered as they complete, ordered back by source index.
 
     A task that fails as a whole (a worker lost) fails each of its files, when reported.
     """
     from distributed import as_completed
 
-    threads = sum(client.nthreads().values())  # type: ignore[no-untyped-call]
-    size = batch_size or default_batch(len(urls), threads)
-    items = list(enumerate(urls))
-    batches = [items[i : i + size] for i in range(0, len(items), size)]
+    storage_options, errors, max_workers = tasks
     futures = client.map(
-        scan_batch, batches, storage_options=storage_options, errors=errors, pure=False
+        scan_batch,
+        batches,
+        storage_options=storage_options,
+        errors=errors,
+        max_workers=max_workers,
+        pure=False,
     )
     of = {future.key: batch for future, batch in zip(futures, batches, strict=True)}
-    scanned: list[Scanned | None] = [None] * len(urls)
+    scanned: list[Scanned | None] = [None] * total
     try:
         for future in as_completed(futures):  # type: ignore[no-untyped-call]
             batch = of[future.key]
