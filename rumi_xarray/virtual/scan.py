@@ -6,8 +6,8 @@ sources. Without a cluster, URLs are read in a pool of threads (they wait on the
 network) and local files in the calling thread (parsing, not waiting, is their cost).
 With a ``distributed`` client (given, or the active one), files go to the cluster in
 batches, one task per batch (:func:`scan_batch`, which reads as above), and results
-are gathered as tasks complete. A file that cannot be read becomes a :class:`Scanned` with its ``error``
-(``"<ExceptionType>: <message>"``), unless errors are to be raised.
+are gathered as tasks complete. A file that cannot be read becomes a :class:`Scanned`
+with its ``error`` (``"<ExceptionType>: <message>"``), unless errors are to be raised.
 """
 
 from __future__ import annotations
