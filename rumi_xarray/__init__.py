@@ -14,6 +14,7 @@ from .errors import (
     RumiDataLossError,
     RumiDataLossWarning,
     RumiFormatError,
+    RumiScanWarning,
     RumiVirtualError,
     RumiVirtualWarning,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "RumiDataLossError",
     "RumiDataLossWarning",
     "RumiFormatError",
+    "RumiScanWarning",
     "RumiVirtualError",
     "RumiVirtualWarning",
     "catalog",

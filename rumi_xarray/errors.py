@@ -140,5 +140,12 @@ class RumiDataLossWarning(_Items, UserWarning):
     """``to_rumi`` wrote a file without metadata that a rumi file cannot hold (``items``)."""
 
 
+class RumiScanWarning(_Items, UserWarning):
+    """Files a catalog scan could not read, or catalog rows of such files skipped when read.
+
+    ``items`` holds each file as ``"<path>: <ExceptionType>: <message>"``.
+    """
+
+
 class RumiDataLossError(_Items, ValueError):
     """``to_rumi(..., strict=True)`` refused to drop metadata (``items``); nothing was written."""

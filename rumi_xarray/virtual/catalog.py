@@ -11,27 +11,29 @@ from __future__ import annotations
 
 import math
 import os
-from typing import TYPE_CHECKING, Any
+import warnings
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ..blob import parse_blob
-from ..crs import epsg_text, parse_epsg_text
-from ..errors import RumiFormatError
+from ..crs import parse_epsg_text
+from ..errors import RumiFormatError, RumiScanWarning
 from ..format import describe
 from ..georef import Georef
 from ..spec import Generation, TimeKind
 from ..trailer import TimeAxis, Trailer, check_band_texts, check_time
 from ..values import sample_value
 from .entries import Entries, Entry
-from .mosaic import describe_entries
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     import pyarrow as pa
+    from distributed import Client
 
     from ..format import RumiFile
+    from .scan import Errors, Scanned
 
 Nodata = int | float | None
 
@@ -50,12 +52,16 @@ COLUMNS = (
     "time_kind",
     "time",
     "nodata",
+    "error",
 )
 """Catalog columns; ``shape`` is ``(T, B, L, W)``, ``time`` POSIX seconds (flat for intervals).
 
-``nodata`` (float64, null when not declared) is optional when reading, so catalogs
-written before it existed still read."""
-_OPTIONAL = ("nodata",)
+``nodata`` (float64, null when not declared) and ``error`` (string: why the scan could not
+read the file, whose other columns are then null; null for files read) are optional when
+reading, so catalogs written before they existed still read."""
+_OPTIONAL = ("nodata", "error")
+_SCANNED = tuple(c for c in COLUMNS if c not in ("nodata", "error"))
+"""The columns a scan reads from the file (:func:`rumi_xarray.virtual.scan.file_row`)."""
 
 
 def catalog(
@@ -63,18 +69,56 @@ def catalog(
     *,
     nodata: Nodata | Sequence[Nodata] = None,
     storage_options: dict[str, Any] | None = None,
+    client: Client | Literal[False] | None = None,
+    batch_size: int | None = None,
     max_workers: int | None = None,
     progress: bool | None = None,
+    errors: Errors = "report",
 ) -> pa.Table:
-    """Scan files into a catalog table (headers read in parallel threads).
+    """Scan files into a catalog table: headers read on a Dask cluster or in local threads.
 
-    ``nodata`` is the files' nodata value, one for all or one per source (``None``
-    where not declared); :func:`rumi_xarray.mosaic.mosaic` uses it.
+    Parameters
+    ----------
+    sources
+        Paths or URLs; rows keep their order.
+    nodata
+        The files' nodata value, one for all or one per source (``None`` where not
+        declared); :func:`rumi_xarray.mosaic.mosaic` uses it.
+    storage_options
+        Passed to fsspec for URLs.
+    client
+        A ``distributed.Client`` to read the headers on its cluster, in batches of
+        ``batch_size`` files per task (default: a few tasks per worker thread, at most
+        500 files each). ``None`` takes the active client when ``distributed`` is
+        imported and one is running; ``False`` reads here. Either way URLs are read in
+        ``max_workers`` threads (default 8; on a cluster, per task), local files one
+        after the other (here: in the calling thread).
+    progress
+        Show a progress bar (files; default: when there are more than 1000 files).
+    errors
+        ``"report"``: a file that cannot be read becomes a row with its ``error`` (the
+        other columns null) and a :class:`~rumi_xarray.errors.RumiScanWarning` names the
+        failed files. ``"raise"``: the first failure found raises, naming its file.
     """
-    entries = describe_entries(
-        list(sources), None, storage_options, max_workers, progress, agree=(), what="catalog"
+    from .file import source_url
+    from .scan import scan
+
+    urls = [source_url(s) for s in sources]
+    scanned = scan(
+        urls,
+        storage_options=storage_options,
+        client=client,
+        batch_size=batch_size,
+        max_workers=max_workers or 8,
+        progress=len(urls) > 1000 if progress is None else progress,
+        errors=errors,
     )
-    return catalog_table(entries, nodata=nodata)
+    failed = tuple(f"{url}: {s.error}" for url, s in zip(urls, scanned, strict=True) if s.error)
+    if failed:
+        msg = f"{len(failed)} of {len(urls)} files could not be read (error rows): {_few(failed)}"
+        warnings.warn(RumiScanWarning.of(msg, failed), stacklevel=2)
+    values = _nodata_values([None] * len(urls), nodata)
+    return _table(urls, scanned, values)
 
 
 def catalog_table(
@@ -85,28 +129,32 @@ def catalog_table(
     ``nodata`` (one value, or one per entry) replaces the entries' own ``nodata``.
     Each value must be a sample of its file's dtype, exactly representable as float64.
     """
+    from .scan import Scanned, file_row
+
+    urls = [entry.url for entry in entries]
+    scanned = [Scanned(file_row(e.url, e.desc, e.nbytes), e.desc.dtype) for e in entries]
+    values = _nodata_values([entry.nodata for entry in entries], nodata)
+    return _table(urls, scanned, values)
+
+
+def _table(urls: Sequence[str], scanned: Sequence[Scanned], nodata: Sequence[Nodata]) -> pa.Table:
+    """The table of scanned rows: a failed file's row holds its path and error only."""
     import pyarrow as pa
 
-    rows: dict[str, list[Any]] = {name: [] for name in COLUMNS}
-    values = _nodata_values(entries, nodata)
-    for entry, value in zip(entries, values, strict=True):
-        d = entry.desc
-        t = d.georef.transform
-        rows["path"].append(entry.url)
-        rows["nbytes"].append(entry.nbytes)
-        rows["generation"].append(d.generation.value)
-        rows["header"].append(d.to_blob())
-        rows["shape"].append(list(d.shape))
-        rows["dtype"].append(d.sample.name)
-        rows["crs"].append(epsg_text(d.georef.epsg))
-        rows["transform"].append(None if t is None else list(t))
-        rows["bounds"].append(_bounds(d))
-        rows["pixel_is_point"].append(d.georef.pixel_is_point)
-        rows["band_texts"].append(None if d.band_texts is None else list(d.band_texts))
-        rows["time_kind"].append(None if d.time is None else d.time.kind.name.lower())
-        rows["time"].append(None if d.time is None else d.time.seconds.ravel().tolist())
-        rows["nodata"].append(check_nodata(value, d.dtype))
-    schema = pa.schema(
+    columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+    for url, s, value in zip(urls, scanned, nodata, strict=True):
+        row = s.row or {"path": url}
+        for name in _SCANNED:
+            columns[name].append(row.get(name))
+        columns["nodata"].append(None if s.dtype is None else check_nodata(value, s.dtype))
+        columns["error"].append(s.error)
+    return pa.table(columns, schema=_schema())
+
+
+def _schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema(
         [
             ("path", pa.string()),
             ("nbytes", pa.int64()),
@@ -122,19 +170,25 @@ def catalog_table(
             ("time_kind", pa.string()),
             ("time", pa.list_(pa.int64())),
             ("nodata", pa.float64()),
+            ("error", pa.string()),
         ]
     )
-    return pa.table(rows, schema=schema)
 
 
-def _nodata_values(entries: Sequence[Entry], nodata: Nodata | Sequence[Nodata]) -> list[Nodata]:
+def _few(items: Sequence[str], few: int = 3) -> str:
+    """The first ``few`` of ``items``, then how many more."""
+    shown = "; ".join(items[:few])
+    return shown if len(items) <= few else f"{shown}; and {len(items) - few} more"
+
+
+def _nodata_values(defaults: list[Nodata], nodata: Nodata | Sequence[Nodata]) -> list[Nodata]:
     if nodata is None:
-        return [entry.nodata for entry in entries]
+        return defaults
     if isinstance(nodata, int | float | np.number):
-        return [nodata] * len(entries)
+        return [nodata] * len(defaults)
     values = list(nodata)
-    if len(values) != len(entries):
-        raise ValueError(f"{len(values)} nodata values for {len(entries)} files")
+    if len(values) != len(defaults):
+        raise ValueError(f"{len(values)} nodata values for {len(defaults)} files")
     return values
 
 
@@ -149,19 +203,6 @@ def check_nodata(value: Nodata, dtype: np.dtype) -> float | None:
     return stored
 
 
-def _bounds(desc: RumiFile) -> list[float] | None:
-    """``[left, bottom, right, top]`` of the pixel corners, as rasterio reports them."""
-    from ..coords import corner_transform
-
-    t = corner_transform(desc.georef)
-    if t is None:
-        return None
-    a, b, c, d, e, f = t
-    xs = [c + a * i + b * j for i in (0, desc.grid.width) for j in (0, desc.grid.length)]
-    ys = [f + d * i + e * j for i in (0, desc.grid.width) for j in (0, desc.grid.length)]
-    return [min(xs), min(ys), max(xs), max(ys)]
-
-
 def write_catalog(table: pa.Table, path: str | os.PathLike[str]) -> None:
     """Write a catalog table as Parquet."""
     import pyarrow.parquet as pq
@@ -173,7 +214,9 @@ def read_catalog(source: str | os.PathLike[str] | pa.Table) -> Entries:
     """Parse a catalog (a Parquet path or a table) into mosaic entries; no file is read.
 
     Every row is checked (in bulk, :mod:`rumi_xarray.virtual.rows`); the first row
-    that fails raises a :class:`RumiFormatError` naming the row and its path.
+    that fails raises a :class:`RumiFormatError` naming the row and its path. Rows
+    of files the scan could not read (an ``error``) are skipped, with a
+    :class:`~rumi_xarray.errors.RumiScanWarning` naming them.
 
     Returns
     -------
@@ -188,21 +231,41 @@ def read_catalog(source: str | os.PathLike[str] | pa.Table) -> Entries:
 
     if isinstance(source, str | os.PathLike):
         present = pq.read_schema(os.fspath(source)).names
-        read = [c for c in COLUMNS if c in present and c != "bounds"]  # bounds: not read
-        table: pa.Table = pq.read_table(os.fspath(source), columns=read)
+        columns = [c for c in COLUMNS if c in present and c != "bounds"]  # bounds: not read
+        read: pa.Table = pq.read_table(os.fspath(source), columns=columns)
     else:
-        table, present = source, source.column_names
+        read, present = source, source.column_names
     missing = [c for c in COLUMNS if c not in present and c not in _OPTIONAL]
     if missing:
         msg = f"catalog lacks the columns {missing}"
         raise RumiFormatError.invalid(
             "columns", msg, expected=[c for c in COLUMNS if c not in _OPTIONAL], found=missing
         )
-    entries = table_entries(table, lambda i: row_entry(table, i))
+    table, kept = _skip_errors(read)
+    entries = table_entries(table, lambda i: row_entry(read, int(kept[i])))
     if table is not source:
-        del table
+        del table, read
         pa.default_memory_pool().release_unused()  # the table's memory, back to the system
     return entries
+
+
+def _skip_errors(table: pa.Table) -> tuple[pa.Table, np.ndarray]:
+    """The rows of files read (``error`` null) and their indices; warns of the others."""
+    import pyarrow.compute as pc
+
+    if "error" not in table.column_names:
+        return table, np.arange(table.num_rows)
+    failed = pc.is_valid(table.column("error")).to_numpy(zero_copy_only=False)
+    if not failed.any():
+        return table, np.arange(table.num_rows)
+    rows = np.flatnonzero(failed)
+    paths = table.column("path").take(rows).to_pylist()
+    causes = table.column("error").take(rows).to_pylist()
+    items = tuple(f"{path}: {cause}" for path, cause in zip(paths, causes, strict=True))
+    msg = f"skipped {len(items)} catalog rows of files the scan could not read: {_few(items)}"
+    warnings.warn(RumiScanWarning.of(msg, items), stacklevel=3)
+    kept = np.flatnonzero(~failed)
+    return table.take(kept), kept
 
 
 def row_entry(table: pa.Table, i: int) -> Entry:

@@ -164,14 +164,11 @@ def describe_entries(
     storage_options: dict[str, Any] | None = None,
     max_workers: int | None = None,
     progress: bool | None = None,
-    agree: Sequence[str] = AGREE,
-    what: str = "mosaic",
 ) -> list[Entry]:
-    """The entries of files, described in parallel threads.
+    """The entries of a mosaic's files, described in parallel threads.
 
-    Each is checked, in order, against the first over ``agree`` (by default what the
-    files of a mosaic share; ``()`` checks nothing). ``progress`` shows a bar, by
-    default for more than 1000 files; ``what`` the sources make, for error notes.
+    Each is checked, in order, against the first over :data:`AGREE`. ``progress``
+    shows a bar, by default for more than 1000 files.
 
     Raises
     ------
@@ -184,9 +181,9 @@ def describe_entries(
         items,
         headers,
         storage_options,
-        agree=agree,
+        agree=AGREE,
         labels=urls,
-        what=what,
+        what="mosaic",
         max_workers=max_workers or 8,
         progress=len(items) > 1000 if progress is None else progress,
     )

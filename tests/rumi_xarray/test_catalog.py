@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 from _virtual import open_default, open_refs, write
 
-from rumi_xarray.errors import RumiFormatError, RumiVirtualError
+from rumi_xarray.errors import RumiFormatError, RumiScanWarning, RumiVirtualError
 from rumi_xarray.spec import MAX_BLOB_FRAMES
 from rumi_xarray.values import same_value
 from rumi_xarray.virtual import rows
@@ -168,6 +168,39 @@ def test_no_nodata_is_null_and_old_catalogs_still_read(files):
     assert all(e.nodata is None for e in entries)
 
 
+def test_error_rows_are_skipped_with_a_warning_naming_them(files, tmp_path):
+    paths, _ = files
+    sources = [paths[0], str(tmp_path / "gone.rumi"), *paths[1:]]
+    with pytest.warns(RumiScanWarning, match=r"^1 of 5 files could not be read .*gone\.rumi"):
+        table = catalog(sources, nodata=7)
+    assert table.column("nodata").to_pylist() == [7.0, None, 7.0, 7.0, 7.0]
+    write_catalog(table, tmp_path / "cat.parquet")
+    for source in (table, tmp_path / "cat.parquet"):
+        match = r"^skipped 1 catalog rows .*: file://.*gone\.rumi: FileNotFoundError"
+        with pytest.warns(RumiScanWarning, match=match) as caught:
+            entries = read_catalog(source)
+        assert len(caught[0].message.items) == 1
+        assert [e.url for e in entries] == table.column("path").to_pylist()[:1] + [
+            e.url for e in read_catalog(catalog(paths[1:]))
+        ]
+    assert to_kerchunk(mosaic(entries)) == to_kerchunk(mosaic(paths, nodata=7))
+
+
+def test_a_bad_row_after_error_rows_is_named_by_its_own_index(files, tmp_path):
+    paths, _ = files
+    with pytest.warns(RumiScanWarning):
+        table = catalog([str(tmp_path / "gone.rumi"), *paths])
+    table = _corrupt(table, "nbytes", 100)  # row 1: the first file read
+    with pytest.warns(RumiScanWarning), pytest.raises(RumiFormatError, match="catalog row 1 "):
+        read_catalog(table)
+
+
+def test_catalogs_without_the_error_column_still_read(files):
+    table = catalog(files[0])
+    assert table.column("error").null_count == table.num_rows
+    assert len(read_catalog(table.drop_columns(["error"]))) == len(files[0])
+
+
 @pytest.mark.parametrize(
     ("nodata", "message"),
     [
@@ -276,7 +309,8 @@ def test_bulk_checks_reject_the_first_row_the_row_checks_reject(fixture_catalog,
     alone (in batches smaller than the table), or reads every row as alone."""
     monkeypatch.setattr(rows, "_BATCH", 16)
     rng = np.random.default_rng(seed)
-    table = fixture_catalog.take(rng.integers(0, fixture_catalog.num_rows, 50))
+    rows_taken = rng.integers(0, fixture_catalog.num_rows, 50)
+    table = fixture_catalog.drop_columns(["error"]).take(rows_taken)  # error rows: tested apart
     columns = {name: table.column(name).to_pylist() for name in table.column_names}
     for _ in range(int(rng.integers(1, 4))):
         i, column = int(rng.integers(50)), list(columns)[rng.integers(len(columns))]
