@@ -217,10 +217,8 @@ class RemoteReader:
         """One request for ``[offset, offset + length)`` (clipped at the end when unsized)."""
         raise NotImplementedError
 
-    def _sync(self, coro: Awaitable[Any]) -> Any:
-        import fsspec.asyn
-
-        return fsspec.asyn.sync(self.loop, lambda: coro)
+    def _sync(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        return _run(self.loop, coro)
 
     async def _fetch(self, offset: int, length: int, size: int | None) -> tuple[bytes, Meta]:
         """One range with retries: exactly ``length`` bytes (fewer only at the end when unsized)."""
@@ -293,6 +291,14 @@ class RemoteReader:
 
         self.__dict__.update(state)
         self.loop = fsspec.asyn.get_loop()
+
+
+def _run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coro`` on the event loop's thread and wait for it; its exceptions as they are.
+
+    (``fsspec.asyn.sync`` would turn a `TimeoutError` into a message-less one of its own.)
+    """
+    return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
 
 def _content_range(value: str | None) -> tuple[int, int | None] | None:
@@ -493,9 +499,7 @@ def prefetch(requests: Sequence[tuple[RangeReader, Sequence[Range]]]) -> list[Ra
     async def everything() -> list[list[bytes]]:
         return list(await asyncio.gather(*(r.fetch_many(ranges) for _, r, ranges in remote)))
 
-    import fsspec.asyn
-
-    results = fsspec.asyn.sync(remote[0][1].loop, everything)
+    results = _run(remote[0][1].loop, everything())
     for (i, reader, ranges), blobs in zip(remote, results, strict=True):
         out[i] = SpanReader(reader, ranges, blobs)
     return out

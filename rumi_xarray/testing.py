@@ -147,7 +147,7 @@ class FaultServer:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._mtime = email.utils.formatdate(time.time(), usegmt=True)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._httpd = _QuietServer(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
         self._httpd.block_on_close = False
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
@@ -216,6 +216,13 @@ def _load(files: Mapping[str, bytes | os.PathLike[str] | str] | os.PathLike[str]
         name: data if isinstance(data, bytes) else Path(data).read_bytes()
         for name, data in files.items()
     }
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """No traceback on stderr when a client hangs up (as clients of faulty servers do)."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Ignore the error: the request is logged, and the client sees its effect."""
 
 
 def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
