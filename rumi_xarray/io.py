@@ -425,18 +425,21 @@ def open_reader(
     *,
     size: int | None = None,
     version: Hashable = None,
+    tail: Range | None = None,
 ) -> RangeReader:
     """A reader for a path, an fsspec URL, bytes, or a seekable binary file object.
 
     URLs go through :func:`rumi_xarray.remote.open_remote`: with ``size`` (and a
-    ``version`` naming the content) known, opening an http(s) or s3 URL sends nothing.
+    ``version`` naming the content) known, opening an http(s) or s3 URL sends nothing;
+    else its first GET takes the file's start, and ``tail`` (a range that may run past
+    the end) at the same time.
     """
     if isinstance(source, bytes | bytearray | memoryview):
         return BytesReader(source)
     if is_url(source):
         from .remote import open_remote
 
-        return open_remote(os.fspath(source), storage_options, size=size, version=version)
+        return open_remote(os.fspath(source), storage_options, size=size, version=version, tail=tail)
     if isinstance(source, str | os.PathLike):
         return LocalReader(os.fspath(source).removeprefix("file://"))
     if hasattr(source, "read") and hasattr(source, "seek"):

@@ -32,7 +32,7 @@ from .format import HEAD_NBYTES
 from .io import FsspecReader, check_range, checked_length
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Buffer, Hashable, Iterator, Sequence
+    from collections.abc import Buffer, Coroutine, Hashable, Iterator, Sequence
 
     import numpy as np
 
@@ -196,17 +196,37 @@ class RemoteReader:
     max_run = 16 << 20
     kind = "remote"
 
-    def __init__(self, url: str, policy: RemotePolicy, size: int | None, version: Hashable) -> None:
+    def __init__(
+        self, url: str, policy: RemotePolicy, size: int | None, version: Hashable,
+        tail: Range | None = None,
+    ) -> None:
         import fsspec.asyn
 
         self.url, self.policy = url, policy
         self.loop = fsspec.asyn.get_loop()
-        self._head: bytes = b""
+        self._held: list[tuple[int, bytes]] = []
+        """Ranges fetched at open, kept for the description: ``(offset, bytes)``."""
         if size is None:
-            self._head, (size, *versions) = self._sync(self._fetch(0, HEAD_NBYTES, None))
-            version = tuple(versions)
+            size, version = self._sync(self._first(tail))
         self.size = int(size)
         self._identity = (self.kind, url, self.size, version)
+
+    async def _first(self, tail: Range | None) -> tuple[int, Hashable]:
+        """Fetch the first :data:`HEAD_NBYTES` (and ``tail``, clipped, concurrently); the size and version."""
+        wanted = [(0, HEAD_NBYTES)]
+        if tail is not None and tail[0] >= HEAD_NBYTES:  # else the head reaches into it
+            wanted.append(tail)
+        fetched = await asyncio.gather(*(self._fetch(o, n, None) for o, n in wanted),
+                                       return_exceptions=True)
+        first = fetched[0]
+        if isinstance(first, BaseException):
+            raise first
+        head, (size, *versions) = first
+        self._held = [(0, head)]
+        for (offset, _), got in zip(wanted[1:], fetched[1:], strict=True):
+            if not isinstance(got, BaseException):  # a tail past the end: read later, if at all
+                self._held.append((offset, got[0]))
+        return int(size if size is not None else len(head)), tuple(versions)
 
     @property
     def identity(self) -> Hashable | None:
@@ -253,8 +273,9 @@ class RemoteReader:
         return list(await asyncio.gather(*(one(o, n) for o, n in ranges)))
 
     def _cached(self, offset: int, length: int) -> Buffer | None:
-        if offset + length <= len(self._head):
-            return memoryview(self._head)[offset : offset + length]
+        for start, data in self._held:
+            if start <= offset and offset + length <= start + len(data):
+                return memoryview(data)[offset - start : offset - start + length]
         return None
 
     def read(self, offset: int, length: int) -> Buffer:
@@ -283,7 +304,7 @@ class RemoteReader:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         del state["loop"]
-        state["_head"] = b""
+        state["_held"] = []
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -331,9 +352,9 @@ class HttpReader(RemoteReader):
     kind = "http"
 
     def __init__(self, url: str, fs: Any, policy: RemotePolicy, size: int | None = None,
-                 version: Hashable = None) -> None:
+                 version: Hashable = None, tail: Range | None = None) -> None:
         self.fs = fs
-        super().__init__(url, policy, size, version)
+        super().__init__(url, policy, size, version, tail)
 
     async def attempt(self, offset: int, length: int) -> tuple[bytes, Meta]:
         kwargs = dict(self.fs.kwargs)
@@ -381,10 +402,11 @@ class S3Reader(RemoteReader):
     kind = "s3"
 
     def __init__(self, url: str, fs: Any, path: str, policy: RemotePolicy,
-                 size: int | None = None, version: Hashable = None) -> None:
+                 size: int | None = None, version: Hashable = None,
+                 tail: Range | None = None) -> None:
         self.fs = fs
         self.bucket, self.key, _ = fs.split_path(path)
-        super().__init__(url, policy, size, version)
+        super().__init__(url, policy, size, version, tail)
 
     async def attempt(self, offset: int, length: int) -> tuple[bytes, Meta]:
         rng = f"bytes={offset}-{offset + length - 1}"
@@ -520,11 +542,13 @@ def open_remote(
     *,
     size: int | None = None,
     version: Hashable = None,
+    tail: Range | None = None,
 ) -> RangeReader:
     """The reader of an fsspec URL: http(s) and s3 with retries, timeouts and concurrency.
 
     ``size`` (and ``version``, a hashable naming the content) given, nothing is sent;
-    else the first ranged GET learns them. Other fsspec protocols get a
+    else the first ranged GET learns them, with ``tail`` (where a header blob says the
+    trailer lies) fetched at the same time. Other fsspec protocols get a
     :class:`~rumi_xarray.io.FsspecReader` (``info`` at open, no retries).
     """
     import fsspec
@@ -533,8 +557,8 @@ def open_remote(
     fs, path = fsspec.core.url_to_fs(url, **options)
     protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
     if protocols & {"http", "https"}:
-        return HttpReader(url, fs, policy, size, version)
+        return HttpReader(url, fs, policy, size, version, tail)
     if protocols & {"s3", "s3a"}:
-        return S3Reader(fs.unstrip_protocol(path), fs, path, policy, size, version)
+        return S3Reader(fs.unstrip_protocol(path), fs, path, policy, size, version, tail)
     return FsspecReader(url, options)
 

@@ -18,6 +18,7 @@ from .coords import corner_transform
 from .crs import check_crs, epsg_text
 from .decode import read_description
 from .errors import RumiVirtualError
+from .format import blob_tail
 from .io import close_reader, is_url, open_reader
 from .values import same_value
 from .virtual.entries import Entry
@@ -196,7 +197,8 @@ def open_described(
     if isinstance(source, Entry):
         version = hashlib.sha1(source.desc.to_blob(), usedforsecurity=False).hexdigest()
         return source.desc, open_reader(source.url, storage_options, size=source.nbytes, version=version)
-    reader = open_reader(source, storage_options)
+    tail = None if header is None or not is_url(source) else blob_tail(header)
+    reader = open_reader(source, storage_options, tail=tail)
     try:
         return read_description(reader, header), reader
     except BaseException:
