@@ -132,18 +132,20 @@ def remote_policy() -> RemotePolicy:
         return _POLICY
 
 
-def set_remote(**changes: Any) -> RemotePolicy:
-    """Change fields of the process-wide :class:`RemotePolicy` for readers opened from now on.
+def set_remote(policy: RemotePolicy | None = None, /, **changes: Any) -> RemotePolicy:
+    """Set the process-wide :class:`RemotePolicy`, for remote readers opened from now on.
 
     Parameters
     ----------
+    policy
+        The new policy (default: the current one), before ``changes``.
     **changes
         ``concurrency``, ``retries``, ``backoff``, ``max_backoff`` and/or ``timeout``.
 
     Returns
     -------
     RemotePolicy
-        The previous policy: ``set_remote(**dataclasses.asdict(previous))`` restores it.
+        The previous policy, so that ``set_remote(previous)`` restores it.
 
     Raises
     ------
@@ -152,17 +154,17 @@ def set_remote(**changes: Any) -> RemotePolicy:
     """
     global _POLICY
     previous = remote_policy()
-    updated = previous.with_options(changes)
+    updated = (policy or previous).with_options(changes)
     with _POLICY_LOCK:
         _POLICY = updated
     return previous
 
 
-class Transient(OSError):
+class _Transient(OSError):
     """A failure worth retrying (a 429 or 5xx answer, a truncated body, ...)."""
 
 
-_RETRYABLE: tuple[type[BaseException], ...] = (Transient, TimeoutError, ConnectionError, EOFError)
+_RETRYABLE: tuple[type[BaseException], ...] = (_Transient, TimeoutError, ConnectionError, EOFError)
 
 
 def _retryable() -> tuple[type[BaseException], ...]:
@@ -249,7 +251,7 @@ class RemoteReader:
                 total = size if size is not None else meta[0]
                 want = length if total is None else max(0, min(length, total - offset))
                 if len(data) != want:
-                    raise Transient(f"truncated body: {len(data)} of {want} bytes")
+                    raise _Transient(f"truncated body: {len(data)} of {want} bytes")
                 return data, meta
             except _retryable() as exc:
                 if attempt == policy.retries:
@@ -342,7 +344,7 @@ def _http_status(url: str, status: int, reason: str) -> OSError:
     if status in (404, 410):
         return FileNotFoundError(f"{text} (not found)")
     if status in (408, 425, 429) or status >= 500:
-        return Transient(text)
+        return _Transient(text)
     return OSError(text)
 
 
@@ -415,7 +417,7 @@ class S3Reader(RemoteReader):
         except (FileNotFoundError, PermissionError) as exc:
             raise type(exc)(f"{self.url}: {exc}") from exc
         except OSError as exc:
-            raise Transient(f"{self.url}: {exc}") from exc
+            raise _Transient(f"{self.url}: {exc}") from exc
         try:
             data = await resp["Body"].read()
         finally:
@@ -465,7 +467,7 @@ class ObstoreReader(RemoteReader):
         except Exception as exc:
             if type(exc).__name__ in ("PermissionDeniedError", "UnauthenticatedError"):
                 raise PermissionError(f"{self.url}: {exc}") from exc
-            raise Transient(f"{self.url}: {exc}") from exc
+            raise _Transient(f"{self.url}: {exc}") from exc
         meta = result.meta
         return data, (int(meta["size"]), _text(meta.get("e_tag")), _text(meta.get("last_modified")))
 

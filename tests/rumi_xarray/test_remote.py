@@ -80,7 +80,7 @@ def test_policy_validates_and_set_remote_restores() -> None:
         remote.set_remote(retry=3)
     previous = remote.set_remote(concurrency=4)
     assert (remote.remote_policy().concurrency == 4 and previous.concurrency != 4) or True
-    remote.set_remote(**dataclasses.asdict(previous))
+    assert remote.set_remote(previous).concurrency == 4
     assert remote.remote_policy() == previous
     policy = remote.RemotePolicy(backoff=1.0, max_backoff=3.0)
     assert all(0 <= policy.delay(a) <= min(3.0, 2**a) for a in range(6) for _ in range(20))
