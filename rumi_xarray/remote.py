@@ -202,10 +202,8 @@ class RemoteReader:
         self, url: str, policy: RemotePolicy, size: int | None, version: Hashable,
         tail: Range | None = None,
     ) -> None:
-        import fsspec.asyn
-
         self.url, self.policy = url, policy
-        self.loop = fsspec.asyn.get_loop()
+        self._pid = os.getpid()
         self._held: list[tuple[int, bytes]] = []
         """Ranges fetched at open, kept for the description: ``(offset, bytes)``."""
         if size is None:
@@ -303,17 +301,27 @@ class RemoteReader:
         for (offset, length), data in zip(ranges, blobs, strict=True):
             yield checked_length(data, offset, length)  # type: ignore[arg-type]
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        del state["loop"]
-        state["_held"] = []
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """fsspec's event loop; in a forked child the filesystem is first made anew (its
+        session belonged to the parent's loop)."""
         import fsspec.asyn
 
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            fs = getattr(self, "fs", None)
+            if fs is not None:
+                self.fs = type(fs)(**fs.storage_options)
+        loop: asyncio.AbstractEventLoop = fsspec.asyn.get_loop()
+        return loop
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the bytes kept from the open (fsspec filesystems pickle by reopening)."""
+        return {**self.__dict__, "_held": [], "_pid": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self.loop = fsspec.asyn.get_loop()
+        self._pid = os.getpid()
 
 
 def _run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> Any:
@@ -381,19 +389,6 @@ class HttpReader(RemoteReader):
         )
         raise OSError(msg)
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        state["fs"] = None
-        state["_storage"] = self.fs.storage_options
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        from fsspec.implementations.http import HTTPFileSystem
-
-        options = state.pop("_storage")
-        super().__setstate__(state)
-        self.fs = HTTPFileSystem(**options)
-
 
 class S3Reader(RemoteReader):
     """An ``s3://`` object read through s3fs's aiobotocore client (``get_object`` with a Range).
@@ -426,19 +421,6 @@ class S3Reader(RemoteReader):
         size = where[1] if where is not None else resp.get("ContentLength")
         modified = resp.get("LastModified")
         return data, (size, resp.get("ETag"), None if modified is None else str(modified))
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        state["fs"] = None
-        state["_storage"] = self.fs.storage_options
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        import s3fs  # type: ignore[import-untyped]
-
-        options = state.pop("_storage")
-        super().__setstate__(state)
-        self.fs = s3fs.S3FileSystem(**options)
 
 
 class ObstoreReader(RemoteReader):

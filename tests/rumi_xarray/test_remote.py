@@ -372,9 +372,49 @@ def test_s3_reads_retries_and_errors(
     desc = read_description(reader, header_blob(scene[0]))
     assert np.array_equal(read_window(desc, reader, (0, *CHIP)), scene[1][CHIP])
     assert calls[:3] == ["get_object"] * 3
+    monkeypatch.undo()
+    calls.clear()
+    cls = type(reader.fs)
+    unpatched = cls._call_s3
+
+    async def counted(self: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(method)
+        return await unpatched(self, method, *args, **kwargs)
+
+    monkeypatch.setattr(cls, "_call_s3", counted)
+    set_frame_cache(0)
+    try:
+        with xr.open_dataset("s3://bucket/scene.rumi", engine="rumi", storage_options=options) as ds:
+            assert calls == ["get_object"] * 2  # no HEAD: the start, then the trailer
+            assert np.array_equal(ds.band_data[CHIP].values, scene[1][CHIP])
+        assert calls == ["get_object"] * 3
+    finally:
+        set_frame_cache(256 << 20)
     with pytest.raises(FileNotFoundError, match=r"missing\.rumi"):
         open_reader("s3://bucket/missing.rumi", options)
     start = time.perf_counter()
     with pytest.raises(FileNotFoundError):
         xr.open_dataset("s3://bucket/nope.rumi", engine="rumi", storage_options=options)
     assert time.perf_counter() - start < 2
+
+
+def _read_in_child(reader: Any, queue: Any) -> None:
+    queue.put(bytes(reader.read(70000, 10)))
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_reads_through_its_own_session(scene: tuple[bytes, np.ndarray, bytes]) -> None:
+    import multiprocessing
+
+    with serve({"scene.rumi": scene[0]}) as srv:
+        reader = open_reader(srv.url("scene.rumi"))
+        assert bytes(reader.read(70000, 10)) == scene[0][70000:70010]
+        ctx = multiprocessing.get_context("fork")
+        queue = ctx.Queue()
+        child = ctx.Process(target=_read_in_child, args=(reader, queue))
+        child.start()
+        try:
+            assert queue.get(timeout=20) == scene[0][70000:70010]
+        finally:
+            child.join(20)
+        assert child.exitcode == 0
