@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # what type checkers see of the names `__getattr__` loads on 
     from .backend.stack import open_stack
     from .cache import set_frame_cache
     from .decode import header_blob
+    from .remote import set_remote
     from .virtual.catalog import catalog, read_catalog, write_catalog
     from .virtual.file import references
     from .virtual.mosaic import mosaic
@@ -50,6 +51,7 @@ __all__ = [
     "read_catalog",
     "references",
     "set_frame_cache",
+    "set_remote",
     "to_icechunk",
     "to_kerchunk",
     "to_rumi",
@@ -67,6 +69,7 @@ _LAZY = {
     "read_catalog": ".virtual.catalog",
     "references": ".virtual.file",
     "set_frame_cache": ".cache",
+    "set_remote": ".remote",
     "to_icechunk": ".virtual.outputs",
     "to_kerchunk": ".virtual.outputs",
     "to_rumi": ".write.to_rumi",

@@ -21,7 +21,7 @@ from rumi_codec import decompress_into, parse_verify
 from .cache import frame_cache
 from .errors import OpenZLError, RumiFormatError
 from .format import describe_source
-from .io import close_reader, open_reader
+from .io import close_reader, is_remote, open_reader
 
 if TYPE_CHECKING:
     from collections.abc import Buffer, Hashable, Mapping, Sequence
@@ -308,6 +308,7 @@ _MIN_SHARE = 256 << 10
 
 def _decode(pending: list[Pending], verify: bool) -> None:
     """Decode the pending frames, balanced over the pool; the caller decodes one share."""
+    pending = _prefetched(pending)
     tasks = [(j, k) for j, (job, _, _) in enumerate(pending) for k in sorted(job.frames)]
     sizes = [pending[j][0].desc.frame_nbytes(k) for j, k in tasks]
     workers, pool = _pool()
@@ -326,6 +327,26 @@ def _decode(pending: list[Pending], verify: bool) -> None:
         raise
     for future in futures:
         future.result()
+
+
+def _prefetched(pending: list[Pending]) -> list[Pending]:
+    """Remote jobs with all their coalesced runs fetched at once, concurrently, off the decoders."""
+    remote = [j for j, (job, _, _) in enumerate(pending) if is_remote(job.reader)]
+    if not remote:
+        return pending
+    from .remote import prefetch
+
+    requests = []
+    for j in remote:
+        job = pending[j][0]
+        ranges = sorted(job.desc.frame_range(k) for k in job.frames)
+        runs = coalesce(ranges, job.reader.max_gap, job.reader.max_run)
+        requests.append((job.reader, [run for run, _ in runs]))
+    out = list(pending)
+    for j, reader in zip(remote, prefetch(requests), strict=True):
+        job, identity, fresh = pending[j]
+        out[j] = (dataclasses.replace(job, reader=reader), identity, fresh)
+    return out
 
 
 def _shares(sizes: np.ndarray, count: int) -> list[tuple[int, int]]:

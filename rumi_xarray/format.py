@@ -16,7 +16,8 @@ from .blob import build_blob, parse_blob
 from .errors import RumiFormatError
 from .georef import Georef, parse_georef
 from .ifd import container, georef_range, index_nbytes, parse_index, trailer_range
-from .trailer import TimeAxis, Trailer, parse_trailer
+from .spec import Generation
+from .trailer import TimeAxis, Trailer, max_trailer_nbytes, parse_trailer
 
 if TYPE_CHECKING:
     from collections.abc import Buffer, Callable, Sequence
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
     from .io import Range
     from .layout import FrameGrid, FrameTable
-    from .spec import Generation, SampleType
+    from .spec import SampleType
 
 HEAD_NBYTES = 1 << 16
 """Bytes worth reading first: the whole index of any file with fewer than ~5400 frames."""
@@ -208,6 +209,22 @@ def _pieces(
         start = offset - spans[i][0]
         out.append(blobs[i][start : start + length])
     return out
+
+
+def blob_tail(header: Buffer) -> Range | None:
+    """Where a blob's file keeps its trailer, at most: ``(end of the frames, largest trailer)``.
+
+    Known without the file's length, so that a remote reader can fetch it along with
+    the file's start; None for a 0.16 blob (no trailer) or one that does not parse.
+    """
+    try:
+        frames = parse_blob(header)
+    except RumiFormatError:
+        return None
+    if frames.generation is Generation.BIGTIFF:
+        return None
+    end = frames.base + int(frames.counts.sum())
+    return end, max_trailer_nbytes(frames.grid.bands, frames.grid.times)
 
 
 def parse_bytes(data: Buffer, header: Buffer | None = None) -> RumiFile:

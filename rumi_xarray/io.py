@@ -53,7 +53,8 @@ class RangeReader(Protocol):
     def iter_ranges(self, ranges: Sequence[Range]) -> Iterator[Buffer]: ...
 
 
-def _check(reader: RangeReader, offset: int, length: int) -> None:
+def check_range(reader: RangeReader, offset: int, length: int) -> None:
+    """Refuse a range outside the source (`RumiFormatError` naming it)."""
     if offset < 0 or length < 0 or offset + length > reader.size:
         msg = f"byte range [{offset}, {offset + length}) is outside the {reader.size}-byte source"
         raise RumiFormatError.invalid(
@@ -65,7 +66,8 @@ def _check(reader: RangeReader, offset: int, length: int) -> None:
         )
 
 
-def _checked(data: Buffer, offset: int, length: int) -> Buffer:
+def checked_length(data: Buffer, offset: int, length: int) -> Buffer:
+    """``data``, checked to hold ``length`` bytes (else the source changed or is truncated)."""
     if len(memoryview(data)) != length:
         msg = (
             f"read {len(memoryview(data))} bytes at {offset}, expected {length}; "
@@ -224,17 +226,17 @@ class LocalReader(_Reader):
         self.size = os.stat(self.path).st_size
 
     def read(self, offset: int, length: int) -> Buffer:
-        _check(self, offset, length)
+        check_range(self, offset, length)
         with _FILES.pinned(self._key, self.path) as fd:
             data = os.pread(fd, length, offset)
-        return _checked(data, offset, length)
+        return checked_length(data, offset, length)
 
     def read_into(self, offset: int, length: int, scratch: np.ndarray) -> Buffer:
-        _check(self, offset, length)
+        check_range(self, offset, length)
         view = memoryview(scratch)[:length]
         with _FILES.pinned(self._key, self.path) as fd:
             n = os.preadv(fd, [view], offset)
-        return _checked(view[:n], offset, length)
+        return checked_length(view[:n], offset, length)
 
     @property
     def identity(self) -> Hashable | None:
@@ -302,11 +304,15 @@ class LockedReader:
 
 
 _VERSION_FIELDS = ("ETag", "etag", "LastModified", "last_modified", "mtime", "created")
-"""Fields of fsspec's ``info`` (or obstore's ``head``) that change with an object's content."""
+"""Fields of fsspec's ``info`` that change with an object's content."""
 
 
 class FsspecReader(_Reader):
-    """Any fsspec URL (``s3://``, ``https://``, ``memory://``, ...); ranges fetched concurrently."""
+    """An fsspec URL of a protocol without a :mod:`~rumi_xarray.remote` reader (``memory://``, ...).
+
+    ``info`` at open gives the length and version; no retries (http(s) and s3 URLs get
+    :class:`rumi_xarray.remote.HttpReader` / ``S3Reader``).
+    """
 
     max_gap = 1 << 20
     max_run = 16 << 20
@@ -328,13 +334,13 @@ class FsspecReader(_Reader):
         return self._identity
 
     def read(self, offset: int, length: int) -> Buffer:
-        _check(self, offset, length)
+        check_range(self, offset, length)
         data = self.fs.cat_file(self.path, start=offset, end=offset + length)
-        return _checked(data, offset, length)
+        return checked_length(data, offset, length)
 
     def iter_ranges(self, ranges: Sequence[Range]) -> Iterator[Buffer]:
         for offset, length in ranges:
-            _check(self, offset, length)
+            check_range(self, offset, length)
         if len(ranges) == 1:
             yield self.read(*ranges[0])
             return
@@ -342,7 +348,7 @@ class FsspecReader(_Reader):
         ends = [o + n for o, n in ranges]
         blobs = self.fs.cat_ranges([self.path] * len(ranges), starts, ends, on_error="raise")
         for (offset, length), data in zip(ranges, blobs, strict=True):
-            yield _checked(data, offset, length)
+            yield checked_length(data, offset, length)
 
 
 class BytesReader(_Reader):
@@ -356,7 +362,7 @@ class BytesReader(_Reader):
         self.size = len(self.data)
 
     def read(self, offset: int, length: int) -> Buffer:
-        _check(self, offset, length)
+        check_range(self, offset, length)
         return self.data[offset : offset + length]
 
     def __getstate__(self) -> dict[str, Any]:
@@ -379,65 +385,17 @@ class FileObjReader(_Reader):
             self.size = fileobj.seek(0, os.SEEK_END)
 
     def read(self, offset: int, length: int) -> Buffer:
-        _check(self, offset, length)
+        check_range(self, offset, length)
         with self._lock:
             self.fileobj.seek(offset)
             data = self.fileobj.read(length)
-        return _checked(data, offset, length)
+        return checked_length(data, offset, length)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"fileobj": self.fileobj, "size": self.size}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.fileobj, self.size, self._lock = state["fileobj"], state["size"], threading.Lock()
-
-
-class ObstoreReader(_Reader):
-    """An object in an obstore store (what VirtualiZarr's registry resolves URLs to)."""
-
-    max_gap = 1 << 20
-    max_run = 16 << 20
-
-    def __init__(self, store: Any, path: str) -> None:
-        import obstore
-
-        self.store, self.path = store, path
-        meta = obstore.head(store, path)
-        self.size = int(meta["size"])
-        self._identity = (
-            "obstore",
-            repr(store),
-            path,
-            self.size,
-            str(meta.get("e_tag")),
-            str(meta.get("last_modified")),
-            str(meta.get("version")),
-        )
-
-    @property
-    def identity(self) -> Hashable | None:
-        """``("obstore", store, path, size, e_tag, last_modified, version)`` as at open."""
-        return self._identity
-
-    def read(self, offset: int, length: int) -> Buffer:
-        import obstore
-
-        _check(self, offset, length)
-        data = obstore.get_range(self.store, self.path, start=offset, length=length)
-        return _checked(memoryview(data), offset, length)
-
-    def iter_ranges(self, ranges: Sequence[Range]) -> Iterator[Buffer]:
-        import obstore
-
-        for offset, length in ranges:
-            _check(self, offset, length)
-        if not ranges:
-            return
-        starts = [o for o, _ in ranges]
-        lengths = [n for _, n in ranges]
-        blobs = obstore.get_ranges(self.store, self.path, starts=starts, lengths=lengths)
-        for (offset, length), data in zip(ranges, blobs, strict=True):
-            yield _checked(memoryview(data), offset, length)
 
 
 def close_reader(reader: RangeReader) -> None:
@@ -455,12 +413,33 @@ def is_url(source: Any) -> bool:
     return "://" in path and not path.startswith("file://")
 
 
-def open_reader(source: Any, storage_options: dict[str, Any] | None = None) -> RangeReader:
-    """A reader for a path, an fsspec URL, bytes, or a seekable binary file object."""
+def is_remote(reader: RangeReader) -> bool:
+    """Whether ``reader`` fetches over the network (:mod:`rumi_xarray.remote`, imported on demand)."""
+    remote = sys.modules.get("rumi_xarray.remote")
+    return remote is not None and isinstance(reader, remote.RemoteReader)
+
+
+def open_reader(
+    source: Any,
+    storage_options: dict[str, Any] | None = None,
+    *,
+    size: int | None = None,
+    version: Hashable = None,
+    tail: Range | None = None,
+) -> RangeReader:
+    """A reader for a path, an fsspec URL, bytes, or a seekable binary file object.
+
+    URLs go through :func:`rumi_xarray.remote.open_remote`: with ``size`` (and a
+    ``version`` naming the content) known, opening an http(s) or s3 URL sends nothing;
+    else its first GET takes the file's start, and ``tail`` (a range that may run past
+    the end) at the same time.
+    """
     if isinstance(source, bytes | bytearray | memoryview):
         return BytesReader(source)
     if is_url(source):
-        return FsspecReader(os.fspath(source), storage_options)
+        from .remote import open_remote
+
+        return open_remote(os.fspath(source), storage_options, size=size, version=version, tail=tail)
     if isinstance(source, str | os.PathLike):
         return LocalReader(os.fspath(source).removeprefix("file://"))
     if hasattr(source, "read") and hasattr(source, "seek"):

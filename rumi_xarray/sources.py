@@ -9,6 +9,7 @@ naming it, and a file that cannot be described raises its own error with a note 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -17,8 +18,10 @@ from .coords import corner_transform
 from .crs import check_crs, epsg_text
 from .decode import read_description
 from .errors import RumiVirtualError
-from .io import is_url, open_reader
+from .format import blob_tail
+from .io import close_reader, is_url, open_reader
 from .values import same_value
+from .virtual.entries import Entry
 
 if TYPE_CHECKING:
     from collections.abc import Buffer, Iterable, Iterator, Sequence
@@ -90,7 +93,9 @@ def check_agree(
 
 
 def source_label(source: Any) -> str:
-    """How a source is named in messages: its path, ``<n bytes>``, or its file name."""
+    """How a source is named in messages: its path or URL, ``<n bytes>``, or its file name."""
+    if isinstance(source, Entry):
+        return source.url
     if isinstance(source, str | os.PathLike):
         return os.fspath(source)
     if isinstance(source, bytes | bytearray | memoryview):
@@ -146,8 +151,7 @@ def describe_sources(
 
     def describe(i: int) -> tuple[RumiFile, RangeReader]:
         try:
-            reader = open_reader(sources[i], storage_options)
-            desc = read_description(reader, headers[i] if headers else None)
+            desc, reader = open_described(sources[i], headers[i] if headers else None, storage_options)
             if desc.georef.epsg is not None:
                 check_crs(desc.georef.epsg, desc.georef.model)
         except Exception as exc:
@@ -180,3 +184,23 @@ def _shown(items: Iterator[Any], total: int, progress: bool) -> Iterator[Any]:
     from tqdm.auto import tqdm
 
     return iter(tqdm(items, total=total, desc="headers", unit="file"))
+
+
+def open_described(
+    source: Any, header: Buffer | None = None, storage_options: dict[str, Any] | None = None
+) -> tuple[RumiFile, RangeReader]:
+    """A source's description and its reader; a catalog row (:class:`Entry`) costs no read.
+
+    A row's reader knows the length from ``nbytes`` and names the content by the URL,
+    the length and a hash of the row's header blob (:attr:`rumi_xarray.io.RangeReader.identity`).
+    """
+    if isinstance(source, Entry):
+        version = hashlib.sha1(source.desc.to_blob(), usedforsecurity=False).hexdigest()
+        return source.desc, open_reader(source.url, storage_options, size=source.nbytes, version=version)
+    tail = None if header is None or not is_url(source) else blob_tail(header)
+    reader = open_reader(source, storage_options, tail=tail)
+    try:
+        return read_description(reader, header), reader
+    except BaseException:
+        close_reader(reader)
+        raise

@@ -19,6 +19,7 @@ from ..decode import read_window, resolve_verify
 from ..io import LockedReader, close_reader, open_reader
 from ..spec import RUMI_MAGIC, Generation
 from ..values import sample_value
+from ..virtual.entries import Entry
 from ..write import accessor  # noqa: F401  (registers .rumi, as rioxarray's .rio)
 
 if TYPE_CHECKING:
@@ -138,7 +139,9 @@ def open_rumi(
     Parameters
     ----------
     source
-        A local path, an fsspec URL, bytes, or a seekable binary file object.
+        A local path, an fsspec URL, bytes, a seekable binary file object, or a catalog
+        row (:class:`~rumi_xarray.virtual.entries.Entry`, ``read_catalog(...)[i]``),
+        which opens with no read at all: the row holds the description and length.
     header
         The file's external header blob; when given the file's index is not read.
     storage_options
@@ -187,18 +190,18 @@ def open_rumi(
     """
     import xarray as xr
 
-    from ..decode import read_description
+    from ..sources import open_described
 
     check = resolve_verify(verify)
-    reader = open_source(source, storage_options, lock)
+    desc, reader = open_described(source, header, storage_options)
+    reader = with_lock(reader, lock)
     try:
-        desc = read_description(reader, header)
         fill = None if nodata is None else sample_value("nodata", nodata, desc.dtype)
         coords = cf_times(file_coords(desc), decode_times, use_cftime)
     except BaseException:
         close_reader(reader)
         raise
-    attrs, encoding = _variable_metadata(desc, coords, source)
+    attrs, encoding = _variable_metadata(desc, coords, source.url if isinstance(source, Entry) else source)
     extra_attrs, extra_encoding = _nodata_metadata(fill, mask_and_scale, desc.dtype)
     attrs, encoding = {**attrs, **extra_attrs}, {**encoding, **extra_encoding}
     masked = fill if mask_and_scale else None
@@ -222,7 +225,11 @@ def open_rumi(
 
 def open_source(source: Any, storage_options: dict[str, Any] | None, lock: Any) -> RangeReader:
     """The reader of ``source``, its reads holding ``lock`` (as ``open_rumi`` takes it)."""
-    reader = open_reader(source, storage_options)
+    return with_lock(open_reader(source, storage_options), lock)
+
+
+def with_lock(reader: RangeReader, lock: Any) -> RangeReader:
+    """``reader``, its reads holding ``lock`` (None or False: none; True: :data:`RUMI_LOCK`)."""
     if lock is None or lock is False:
         return reader
     return LockedReader(reader, RUMI_LOCK if lock is True else lock)

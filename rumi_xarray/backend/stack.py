@@ -69,7 +69,8 @@ def open_stack(
     Parameters
     ----------
     sources
-        Local paths, fsspec URLs, bytes or binary file objects, as ``open_rumi`` takes.
+        Local paths, fsspec URLs, bytes, binary file objects or catalog rows
+        (``read_catalog(...)``, opened with no read), as ``open_rumi`` takes.
         All must share shape, dtype, tile, frame layout, band texts, CRS and transform.
     headers
         One header blob per source (``None`` entries allowed): those files' indexes are

@@ -185,7 +185,9 @@ def _obstore(tmp_path: Path) -> _io.RangeReader:
 
     store = MemoryStore()
     obstore.put(store, "data.bin", DATA)
-    return _io.ObstoreReader(store, "data.bin")
+    from rumi_xarray.remote import ObstoreReader
+
+    return ObstoreReader(store, "data.bin")
 
 
 SOURCES: dict[str, Callable[[Path], _io.RangeReader]] = {

@@ -1,0 +1,548 @@
+"""Remote byte ranges: retries, timeouts and concurrency for ``http(s)://``, ``s3://``, obstore.
+
+One :class:`RemotePolicy` governs every remote read: at most ``timeout`` seconds per
+request, transient failures (HTTP 429 and 5xx, connection resets, timeouts, truncated
+bodies) retried up to ``retries`` times after an exponential backoff with full jitter,
+and ``concurrency`` requests in flight per batch. Permanent failures are raised at once,
+naming the URL: 401/403 as `PermissionError`, 404 as `FileNotFoundError`, a server
+that ignores ``Range`` as `OSError`. The process-wide policy comes from
+:func:`set_remote` or the environment variables ``RUMI_XARRAY_REMOTE_CONCURRENCY``,
+``..._RETRIES``, ``..._BACKOFF``, ``..._MAX_BACKOFF`` and ``..._TIMEOUT``; one open
+overrides it with ``storage_options={"rumi": {"retries": 2, ...}}`` (that key is taken
+out before the rest reaches fsspec).
+
+No HEAD is sent: a reader whose length is not given learns it, with the ETag and
+modification time, from its first ranged GET, which takes the first
+:data:`~rumi_xarray.format.HEAD_NBYTES` (the header and index of most files) and keeps
+them for the description. Given the length, opening sends nothing. Ranges are fetched on
+fsspec's event loop, never on the decoding threads (:func:`prefetch`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import dataclasses
+import os
+import random
+import threading
+from typing import TYPE_CHECKING, Any
+
+from .format import HEAD_NBYTES
+from .io import FsspecReader, check_range, checked_length
+
+if TYPE_CHECKING:
+    from collections.abc import Buffer, Coroutine, Hashable, Iterator, Sequence
+
+    import numpy as np
+
+    from .io import Range, RangeReader
+
+__all__ = [
+    "ENV_PREFIX",
+    "HttpReader",
+    "ObstoreReader",
+    "RemotePolicy",
+    "RemoteReader",
+    "S3Reader",
+    "SpanReader",
+    "open_remote",
+    "prefetch",
+    "remote_policy",
+    "set_remote",
+]
+
+ENV_PREFIX = "RUMI_XARRAY_REMOTE_"
+"""Prefix of the environment variables of each :class:`RemotePolicy` field (upper case)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RemotePolicy:
+    """How remote ranges are fetched.
+
+    Parameters
+    ----------
+    concurrency
+        Requests in flight at once for one batch of ranges.
+    retries
+        Retries of a request after a transient failure (0: none).
+    backoff
+        Seconds of the first retry's backoff bound; each retry doubles it, and the wait
+        is drawn uniformly below the bound ("full jitter").
+    max_backoff
+        The largest backoff bound, in seconds.
+    timeout
+        Seconds one request may take, body included; a stalled request is cancelled
+        and retried.
+    """
+
+    concurrency: int = 32
+    retries: int = 5
+    backoff: float = 0.1
+    max_backoff: float = 10.0
+    timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in ("concurrency", "retries"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < (name == "concurrency"):
+                raise ValueError(f"{name} must be an int >= {int(name == 'concurrency')}, got {value!r}")
+        for name in ("backoff", "max_backoff", "timeout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+                raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
+        if self.timeout <= 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {self.timeout!r}")
+
+    def with_options(self, options: dict[str, Any]) -> RemotePolicy:
+        """This policy with some fields replaced (the ``"rumi"`` sub-dict of ``storage_options``)."""
+        unknown = set(options) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise TypeError(f"unknown remote option(s) {sorted(unknown)} in storage_options['rumi']")
+        return dataclasses.replace(self, **options)
+
+    def delay(self, attempt: int) -> float:
+        """The wait before retry ``attempt`` (0-based): full jitter below the bound."""
+        return random.uniform(0, min(self.max_backoff, self.backoff * 2**attempt))
+
+
+def _from_environment() -> RemotePolicy:
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(RemotePolicy):
+        text = os.environ.get(ENV_PREFIX + f.name.upper(), "").strip()
+        if text:
+            kind = int if f.name in ("concurrency", "retries") else float
+            try:
+                values[f.name] = kind(text)
+            except ValueError:
+                raise ValueError(f"{ENV_PREFIX}{f.name.upper()} must be a number, got {text!r}") from None
+    return RemotePolicy(**values)
+
+
+_POLICY: RemotePolicy | None = None
+_POLICY_LOCK = threading.Lock()
+
+
+def remote_policy() -> RemotePolicy:
+    """The process-wide policy (read from the environment at first use)."""
+    global _POLICY
+    with _POLICY_LOCK:
+        if _POLICY is None:
+            _POLICY = _from_environment()
+        return _POLICY
+
+
+def set_remote(policy: RemotePolicy | None = None, /, **changes: Any) -> RemotePolicy:
+    """Set the process-wide :class:`RemotePolicy`, for remote readers opened from now on.
+
+    Parameters
+    ----------
+    policy
+        The new policy (default: the current one), before ``changes``.
+    **changes
+        ``concurrency``, ``retries``, ``backoff``, ``max_backoff`` and/or ``timeout``.
+
+    Returns
+    -------
+    RemotePolicy
+        The previous policy, so that ``set_remote(previous)`` restores it.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For an unknown field or an invalid value.
+    """
+    global _POLICY
+    previous = remote_policy()
+    updated = (policy or previous).with_options(changes)
+    with _POLICY_LOCK:
+        _POLICY = updated
+    return previous
+
+
+class _Transient(OSError):
+    """A failure worth retrying (a 429 or 5xx answer, a truncated body, ...)."""
+
+
+_RETRYABLE: tuple[type[BaseException], ...] = (_Transient, TimeoutError, ConnectionError, EOFError)
+
+
+def _retryable() -> tuple[type[BaseException], ...]:
+    try:
+        import aiohttp
+    except ImportError:  # pragma: no cover - aiohttp comes with the remote extra
+        return _RETRYABLE
+    return (*_RETRYABLE, aiohttp.ClientError)
+
+
+def _cause(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+Meta = tuple[int | None, str | None, str | None]
+"""What a response says of its object: ``(size, etag, last modified)``, each maybe None."""
+
+
+class RemoteReader:
+    """A remote object read by ranged requests on fsspec's event loop, retried by a policy.
+
+    Subclasses implement :meth:`attempt` (one request, no retry). ``size`` given: no
+    request at open; else the first :data:`~rumi_xarray.format.HEAD_NBYTES` are fetched
+    at once, giving the size and the version (ETag, modification time) and kept for
+    the reads of the description.
+    """
+
+    max_gap = 1 << 20
+    max_run = 16 << 20
+    kind = "remote"
+
+    def __init__(
+        self, url: str, policy: RemotePolicy, size: int | None, version: Hashable,
+        tail: Range | None = None,
+    ) -> None:
+        self.url, self.policy = url, policy
+        self._pid = os.getpid()
+        self._held: list[tuple[int, bytes]] = []
+        """Ranges fetched at open, kept for the description: ``(offset, bytes)``."""
+        if size is None:
+            size, version = self._sync(self._first(tail))
+        self.size = int(size)
+        self._identity = (self.kind, url, self.size, version)
+
+    async def _first(self, tail: Range | None) -> tuple[int, Hashable]:
+        """Fetch the first :data:`HEAD_NBYTES` (and ``tail``, clipped, concurrently); the size and version."""
+        wanted = [(0, HEAD_NBYTES)]
+        if tail is not None and tail[0] >= HEAD_NBYTES:  # else the head reaches into it
+            wanted.append(tail)
+        fetched = await asyncio.gather(*(self._fetch(o, n, None) for o, n in wanted),
+                                       return_exceptions=True)
+        first = fetched[0]
+        if isinstance(first, BaseException):
+            raise first
+        head, (size, *versions) = first
+        self._held = [(0, head)]
+        for (offset, _), got in zip(wanted[1:], fetched[1:], strict=True):
+            if not isinstance(got, BaseException):  # a tail past the end: read later, if at all
+                self._held.append((offset, got[0]))
+        return int(size if size is not None else len(head)), tuple(versions)
+
+    @property
+    def identity(self) -> Hashable | None:
+        """``(kind, URL, size, version)``: the version the first GET (or the opener) gave."""
+        return self._identity
+
+    async def attempt(self, offset: int, length: int) -> tuple[bytes, Meta]:
+        """One request for ``[offset, offset + length)`` (clipped at the end when unsized)."""
+        raise NotImplementedError
+
+    def _sync(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        return _run(self.loop, coro)
+
+    async def _fetch(self, offset: int, length: int, size: int | None) -> tuple[bytes, Meta]:
+        """One range with retries: exactly ``length`` bytes (fewer only at the end when unsized)."""
+        policy = self.policy
+        for attempt in range(policy.retries + 1):
+            try:
+                data, meta = await asyncio.wait_for(self.attempt(offset, length), policy.timeout)
+                total = size if size is not None else meta[0]
+                want = length if total is None else max(0, min(length, total - offset))
+                if len(data) != want:
+                    raise _Transient(f"truncated body: {len(data)} of {want} bytes")
+                return data, meta
+            except _retryable() as exc:
+                if attempt == policy.retries:
+                    what = f"bytes {offset}..{offset + length}"
+                    msg = f"{self.url}: reading {what} failed after {attempt + 1} attempt(s): {_cause(exc)}"
+                    error = TimeoutError if isinstance(exc, TimeoutError) else OSError
+                    raise error(msg) from exc
+                await asyncio.sleep(policy.delay(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def fetch_many(self, ranges: Sequence[Range]) -> list[bytes]:
+        """Every range, at most ``policy.concurrency`` requests in flight."""
+        gate = asyncio.Semaphore(self.policy.concurrency)
+
+        async def one(offset: int, length: int) -> bytes:
+            if length == 0:
+                return b""
+            async with gate:
+                return (await self._fetch(offset, length, self.size))[0]
+
+        return list(await asyncio.gather(*(one(o, n) for o, n in ranges)))
+
+    def _cached(self, offset: int, length: int) -> Buffer | None:
+        for start, data in self._held:
+            if start <= offset and offset + length <= start + len(data):
+                return memoryview(data)[offset - start : offset - start + length]
+        return None
+
+    def read(self, offset: int, length: int) -> Buffer:
+        check_range(self, offset, length)
+        cached = self._cached(offset, length)
+        if cached is not None:
+            return cached
+        (data,) = self._sync(self.fetch_many([(offset, length)]))
+        return checked_length(data, offset, length)
+
+    def read_into(self, offset: int, length: int, scratch: np.ndarray) -> Buffer:
+        return self.read(offset, length)
+
+    def iter_ranges(self, ranges: Sequence[Range]) -> Iterator[Buffer]:
+        for offset, length in ranges:
+            check_range(self, offset, length)
+        blobs: list[Buffer | None] = [self._cached(o, n) for o, n in ranges]
+        todo = [i for i, blob in enumerate(blobs) if blob is None]
+        if todo:
+            fetched = self._sync(self.fetch_many([ranges[i] for i in todo]))
+            for i, data in zip(todo, fetched, strict=True):
+                blobs[i] = data
+        for (offset, length), data in zip(ranges, blobs, strict=True):
+            yield checked_length(data, offset, length)  # type: ignore[arg-type]
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """fsspec's event loop; in a forked child the filesystem is first made anew (its
+        session belonged to the parent's loop)."""
+        import fsspec.asyn
+
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            fs = getattr(self, "fs", None)
+            if fs is not None:
+                self.fs = type(fs)(**fs.storage_options)
+        loop: asyncio.AbstractEventLoop = fsspec.asyn.get_loop()
+        return loop
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the bytes kept from the open (fsspec filesystems pickle by reopening)."""
+        return {**self.__dict__, "_held": [], "_pid": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._pid = os.getpid()
+
+
+def _run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coro`` on the event loop's thread and wait for it; its exceptions as they are.
+
+    (``fsspec.asyn.sync`` would turn a `TimeoutError` into a message-less one of its own.)
+    """
+    return asyncio.run_coroutine_threadsafe(coro, loop).result()
+
+
+def _content_range(value: str | None) -> tuple[int, int | None] | None:
+    """``(first byte, total or None)`` of a ``Content-Range: bytes a-b/n`` header."""
+    if not value or not value.startswith("bytes "):
+        return None
+    span, _, total = value[6:].partition("/")
+    first, _, _ = span.partition("-")
+    try:
+        return int(first), None if total.strip() == "*" else int(total)
+    except ValueError:
+        return None
+
+
+def _http_status(url: str, status: int, reason: str) -> OSError:
+    """The error of a non-2xx answer: transient or permanent by status."""
+    text = f"{url}: HTTP {status} {reason}".rstrip()
+    if status in (401, 403):
+        return PermissionError(f"{text} (access denied)")
+    if status in (404, 410):
+        return FileNotFoundError(f"{text} (not found)")
+    if status in (408, 425, 429) or status >= 500:
+        return _Transient(text)
+    return OSError(text)
+
+
+class HttpReader(RemoteReader):
+    """An ``http(s)://`` object read with aiohttp through the fsspec filesystem's session."""
+
+    kind = "http"
+
+    def __init__(self, url: str, fs: Any, policy: RemotePolicy, size: int | None = None,
+                 version: Hashable = None, tail: Range | None = None) -> None:
+        self.fs = fs
+        super().__init__(url, policy, size, version, tail)
+
+    async def attempt(self, offset: int, length: int) -> tuple[bytes, Meta]:
+        kwargs = dict(self.fs.kwargs)
+        headers = {**kwargs.pop("headers", {}), "Range": f"bytes={offset}-{offset + length - 1}"}
+        session = await self.fs.set_session()
+        async with session.get(self.fs.encode_url(self.url), headers=headers, **kwargs) as r:
+            if r.status not in (200, 206):
+                raise _http_status(self.url, r.status, r.reason or "")
+            data = await r.read()
+            etag, modified = r.headers.get("ETag"), r.headers.get("Last-Modified")
+            if r.status == 206:
+                where = _content_range(r.headers.get("Content-Range"))
+                if where is None or where[0] != offset:
+                    msg = f"{self.url}: a 206 answer for bytes {offset}.. without a matching Content-Range"
+                    raise OSError(msg)
+                return data, (where[1], etag, modified)
+        if offset == 0 and len(data) <= length and getattr(self, "size", len(data)) == len(data):
+            return data, (len(data), etag, modified)  # the whole object, no longer than asked
+        msg = (
+            f"{self.url}: the server ignores Range requests (HTTP 200 with the whole "
+            f"{len(data)}-byte body for bytes {offset}..{offset + length}); rumi reads need range support"
+        )
+        raise OSError(msg)
+
+
+class S3Reader(RemoteReader):
+    """An ``s3://`` object read through s3fs's aiobotocore client (``get_object`` with a Range).
+
+    s3fs and botocore also retry some failures of their own inside one attempt.
+    """
+
+    kind = "s3"
+
+    def __init__(self, url: str, fs: Any, path: str, policy: RemotePolicy,
+                 size: int | None = None, version: Hashable = None,
+                 tail: Range | None = None) -> None:
+        self.fs = fs
+        self.bucket, self.key, _ = fs.split_path(path)
+        super().__init__(url, policy, size, version, tail)
+
+    async def attempt(self, offset: int, length: int) -> tuple[bytes, Meta]:
+        rng = f"bytes={offset}-{offset + length - 1}"
+        try:
+            resp = await self.fs._call_s3("get_object", Bucket=self.bucket, Key=self.key, Range=rng)
+        except (FileNotFoundError, PermissionError) as exc:
+            raise type(exc)(f"{self.url}: {exc}") from exc
+        except OSError as exc:
+            raise _Transient(f"{self.url}: {exc}") from exc
+        try:
+            data = await resp["Body"].read()
+        finally:
+            resp["Body"].close()
+        where = _content_range(resp.get("ContentRange"))
+        size = where[1] if where is not None else resp.get("ContentLength")
+        modified = resp.get("LastModified")
+        return data, (size, resp.get("ETag"), None if modified is None else str(modified))
+
+
+class ObstoreReader(RemoteReader):
+    """An object in an obstore store (what VirtualiZarr's registry resolves URLs to).
+
+    obstore's own retry configuration (of the store) applies inside each attempt.
+    """
+
+    kind = "obstore"
+
+    def __init__(self, store: Any, path: str, policy: RemotePolicy | None = None,
+                 size: int | None = None, version: Hashable = None) -> None:
+        self.store, self.path = store, path
+        super().__init__(f"{store!r}/{path}", policy or remote_policy(), size, version)
+
+    async def attempt(self, offset: int, length: int) -> tuple[bytes, Meta]:
+        import obstore
+
+        try:
+            result = await obstore.get_async(
+                self.store, self.path, options={"range": (offset, offset + length)}
+            )
+            data = bytes(await result.bytes_async())
+        except (FileNotFoundError, PermissionError):
+            raise
+        except Exception as exc:
+            if type(exc).__name__ in ("PermissionDeniedError", "UnauthenticatedError"):
+                raise PermissionError(f"{self.url}: {exc}") from exc
+            raise _Transient(f"{self.url}: {exc}") from exc
+        meta = result.meta
+        return data, (int(meta["size"]), _text(meta.get("e_tag")), _text(meta.get("last_modified")))
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class SpanReader:
+    """Another reader's ranges held in memory (fetched by :func:`prefetch`); the rest read through."""
+
+    def __init__(self, reader: RangeReader, spans: Sequence[Range], blobs: Sequence[Buffer]) -> None:
+        self.reader = reader
+        self.size, self.max_gap, self.max_run = reader.size, reader.max_gap, reader.max_run
+        order = sorted(range(len(spans)), key=lambda i: spans[i][0])
+        self._starts = [spans[i][0] for i in order]
+        self._spans = [(spans[i], memoryview(blobs[i])) for i in order]
+
+    @property
+    def identity(self) -> Hashable | None:
+        return self.reader.identity
+
+    def read(self, offset: int, length: int) -> Buffer:
+        i = bisect.bisect_right(self._starts, offset) - 1
+        if i >= 0:
+            (start, n), blob = self._spans[i]
+            if offset + length <= start + n:
+                return blob[offset - start : offset - start + length]
+        return self.reader.read(offset, length)
+
+    def read_into(self, offset: int, length: int, scratch: np.ndarray) -> Buffer:
+        return self.read(offset, length)
+
+    def iter_ranges(self, ranges: Sequence[Range]) -> Iterator[Buffer]:
+        for offset, length in ranges:
+            yield self.read(offset, length)
+
+
+def prefetch(requests: Sequence[tuple[RangeReader, Sequence[Range]]]) -> list[RangeReader]:
+    """Fetch the ranges of every remote reader at once, concurrently on the event loop.
+
+    Returns one :class:`SpanReader` per request, serving those ranges from memory (other
+    readers are returned as they are).
+    """
+    remote = [(i, r, ranges) for i, (r, ranges) in enumerate(requests) if isinstance(r, RemoteReader)]
+    out = [reader for reader, _ in requests]
+    if not remote:
+        return out
+    for reader, ranges in ((r, ranges) for _, r, ranges in remote):
+        for offset, length in ranges:
+            check_range(reader, offset, length)
+
+    async def everything() -> list[list[bytes]]:
+        return list(await asyncio.gather(*(r.fetch_many(ranges) for _, r, ranges in remote)))
+
+    results = _run(remote[0][1].loop, everything())
+    for (i, reader, ranges), blobs in zip(remote, results, strict=True):
+        out[i] = SpanReader(reader, ranges, blobs)
+    return out
+
+
+def split_options(storage_options: dict[str, Any] | None) -> tuple[dict[str, Any], RemotePolicy]:
+    """fsspec's options and the policy: the ``"rumi"`` key taken out as overrides."""
+    options = dict(storage_options or {})
+    ours = options.pop("rumi", None) or {}
+    if not isinstance(ours, dict):
+        raise TypeError(f"storage_options['rumi'] must be a dict of remote options, got {ours!r}")
+    return options, remote_policy().with_options(ours)
+
+
+def open_remote(
+    url: str,
+    storage_options: dict[str, Any] | None = None,
+    *,
+    size: int | None = None,
+    version: Hashable = None,
+    tail: Range | None = None,
+) -> RangeReader:
+    """The reader of an fsspec URL: http(s) and s3 with retries, timeouts and concurrency.
+
+    ``size`` (and ``version``, a hashable naming the content) given, nothing is sent;
+    else the first ranged GET learns them, with ``tail`` (where a header blob says the
+    trailer lies) fetched at the same time. Other fsspec protocols get a
+    :class:`~rumi_xarray.io.FsspecReader` (``info`` at open, no retries).
+    """
+    import fsspec
+
+    options, policy = split_options(storage_options)
+    fs, path = fsspec.core.url_to_fs(url, **options)
+    protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
+    if protocols & {"http", "https"}:
+        return HttpReader(url, fs, policy, size, version, tail)
+    if protocols & {"s3", "s3a"}:
+        return S3Reader(fs.unstrip_protocol(path), fs, path, policy, size, version, tail)
+    return FsspecReader(url, options)
+
