@@ -59,12 +59,20 @@ def _write(folder: Path, pixels: np.ndarray) -> tuple[bytes, bytes, bytes]:
     from rasterio.transform import Affine
 
     da = xr.DataArray(pixels, dims=("band", "y", "x"))
-    blob = to_rumi(da, folder / "scene.rumi", tile=512, time=["2024-06-01"], crs=32633,
-                   transform=TRANSFORM)
+    blob = to_rumi(
+        da, folder / "scene.rumi", tile=512, time=["2024-06-01"], crs=32633, transform=TRANSFORM
+    )
     profile = {
-        "driver": "COG", "count": SHAPE[0], "height": SHAPE[1], "width": SHAPE[2],
-        "dtype": "uint16", "crs": "EPSG:32633", "transform": Affine(*TRANSFORM),
-        "blocksize": 512, "compress": "zstd", "overviews": "none",
+        "driver": "COG",
+        "count": SHAPE[0],
+        "height": SHAPE[1],
+        "width": SHAPE[2],
+        "dtype": "uint16",
+        "crs": "EPSG:32633",
+        "transform": Affine(*TRANSFORM),
+        "blocksize": 512,
+        "compress": "zstd",
+        "overviews": "none",
     }
     with rasterio.open(folder / "scene.tif", "w", **profile) as dst:
         dst.write(pixels)
@@ -127,8 +135,12 @@ def request_counts(
 def scattered(folder: Path, rounds: int = 3) -> dict[str, list[float]]:
     """Seconds to read 64 uncoalesced frames at 100 ms a request: 32 in flight vs 2."""
     pixels = np.random.default_rng(3).integers(0, 65535, (128, 64, 64), dtype=np.uint16)
-    to_rumi(xr.DataArray(pixels, dims=("band", "y", "x")), folder / "frames.rumi", tile=64,
-            time=["2024-01-01"])
+    to_rumi(
+        xr.DataArray(pixels, dims=("band", "y", "x")),
+        folder / "frames.rumi",
+        tile=64,
+        time=["2024-01-01"],
+    )
     bands = np.arange(0, 128, 2)
     times: dict[str, list[float]] = {"32 in flight": [], "2 in flight": []}
     with serve({"f.rumi": (folder / "frames.rumi").read_bytes()}) as srv:

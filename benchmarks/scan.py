@@ -4,7 +4,8 @@ Run from the repository root::
 
     uv run python benchmarks/scan.py                  # 2,000 local files
     uv run python benchmarks/scan.py --files 500      # a quick look
-    uv run python benchmarks/scan.py --url http://127.0.0.1:8000/  # also over HTTP
+    uv run python benchmarks/scan.py --latency 20   # also over HTTP, 20 ms a request
+    uv run python benchmarks/scan.py --url http://127.0.0.1:8000/  # also from a server of yours
 
 The files are those of ``benchmarks/mosaic.py`` (cached in ``benchmarks/_data/mosaic/``,
 written on the first run): small 2-band uint16 scenes, tile 64, one band per frame.
@@ -15,24 +16,28 @@ processes=True)`` started beforehand (its start-up time is reported apart), in
 alternating rounds; the table reports best and median files/s and the cluster's ratio
 to the threads. Both tables must be equal (exit code 1 otherwise).
 
-``--url BASE`` also scans the same files over HTTP: each file ``<folder>/<name>`` as
-``BASE/<name>``, from a server that serves the files' folder and answers ``Range``
-requests (with injected latency, to see what the cluster buys when reads wait on
-the network). :func:`measure` takes any list of sources, so another server can be
-wired in the same way.
+``--latency MS`` also scans the same files over HTTP, served by
+:func:`rumi_xarray.testing.serve` on 127.0.0.1 with that latency per request (to see
+what the cluster buys when reads wait on the network); ``--url BASE`` from a server
+of yours instead, each file ``<folder>/<name>`` as ``BASE/<name>``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import logging
+import multiprocessing
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -79,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=8, help="threads reading URLs (8)")
     parser.add_argument("--url", help="also scan the files served under this base URL")
     parser.add_argument(
+        "--latency", type=float, help="also scan them over HTTP from a local server (ms/request)"
+    )
+    parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="processes writing the files"
     )
     args = parser.parse_args(argv)
@@ -107,16 +115,47 @@ def main(argv: list[str] | None = None) -> int:
     ):
         client.run(catalog, local[:16], client=False, progress=False)  # the workers' imports
         print(f"  LocalCluster(2 processes) up and warm in {time.perf_counter() - t0:.2f} s\n")
-        failed = False
-        cases = [("local", local)]
+        failed = not run_case("local", local, client, args)
         if args.url:
             base = args.url.rstrip("/")
-            cases.append(("http", [f"{base}/{p.relative_to(folder).as_posix()}" for p in paths]))
-        for what, sources in cases:
-            times, same = measure(sources, client, args.rounds, args.threads)
-            report(what, len(sources), times, same)
-            failed |= not same
+            urls = [f"{base}/{p.relative_to(folder).as_posix()}" for p in paths]
+            failed |= not run_case("http", urls, client, args)
+        if args.latency is not None:
+            names = [p.relative_to(folder).as_posix() for p in paths]
+            with served(folder, args.latency / 1e3) as base:
+                urls = [f"{base}/{name}" for name in names]
+                failed |= not run_case(f"http, {args.latency:g} ms", urls, client, args)
     return 1 if failed else 0
+
+
+@contextlib.contextmanager
+def served(folder: Path, latency: float) -> Iterator[str]:
+    """``folder`` served by :func:`rumi_xarray.testing.serve` in a process of its own
+    (not competing for the scanning process's GIL); yields the base URL."""
+    ctx = multiprocessing.get_context("spawn")
+    urls, stop = ctx.Queue(), ctx.Event()
+    server = ctx.Process(target=_serve, args=(str(folder), latency, urls, stop), daemon=True)
+    server.start()
+    try:
+        yield urls.get(timeout=60).rstrip("/")
+    finally:
+        stop.set()
+        server.join(10)
+
+
+def _serve(folder: str, latency: float, urls: Any, stop: Any) -> None:
+    from rumi_xarray.testing import serve
+
+    with serve(folder, latency=latency) as server:
+        urls.put(server.url(""))
+        stop.wait()
+
+
+def run_case(what: str, sources: list[str], client: Any, args: argparse.Namespace) -> bool:
+    """Measure and report one case; whether both modes gave the same table."""
+    times, same = measure(sources, client, args.rounds, args.threads)
+    report(what, len(sources), times, same)
+    return same
 
 
 if __name__ == "__main__":

@@ -439,7 +439,9 @@ def open_reader(
     if is_url(source):
         from .remote import open_remote
 
-        return open_remote(os.fspath(source), storage_options, size=size, version=version, tail=tail)
+        return open_remote(
+            os.fspath(source), storage_options, size=size, version=version, tail=tail
+        )
     if isinstance(source, str | os.PathLike):
         return LocalReader(os.fspath(source).removeprefix("file://"))
     if hasattr(source, "read") and hasattr(source, "seek"):

@@ -85,8 +85,14 @@ class RemotePolicy:
     def __post_init__(self) -> None:
         for name in ("concurrency", "retries"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < (name == "concurrency"):
-                raise ValueError(f"{name} must be an int >= {int(name == 'concurrency')}, got {value!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or value < (name == "concurrency")
+            ):
+                raise ValueError(
+                    f"{name} must be an int >= {int(name == 'concurrency')}, got {value!r}"
+                )
         for name in ("backoff", "max_backoff", "timeout"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
@@ -98,7 +104,9 @@ class RemotePolicy:
         """This policy with some fields replaced (the ``"rumi"`` sub-dict of ``storage_options``)."""
         unknown = set(options) - {f.name for f in dataclasses.fields(self)}
         if unknown:
-            raise TypeError(f"unknown remote option(s) {sorted(unknown)} in storage_options['rumi']")
+            raise TypeError(
+                f"unknown remote option(s) {sorted(unknown)} in storage_options['rumi']"
+            )
         return dataclasses.replace(self, **options)
 
     def delay(self, attempt: int) -> float:
@@ -115,7 +123,9 @@ def _from_environment() -> RemotePolicy:
             try:
                 values[f.name] = kind(text)
             except ValueError:
-                raise ValueError(f"{ENV_PREFIX}{f.name.upper()} must be a number, got {text!r}") from None
+                raise ValueError(
+                    f"{ENV_PREFIX}{f.name.upper()} must be a number, got {text!r}"
+                ) from None
     return RemotePolicy(**values)
 
 
@@ -199,7 +209,11 @@ class RemoteReader:
     kind = "remote"
 
     def __init__(
-        self, url: str, policy: RemotePolicy, size: int | None, version: Hashable,
+        self,
+        url: str,
+        policy: RemotePolicy,
+        size: int | None,
+        version: Hashable,
         tail: Range | None = None,
     ) -> None:
         self.url, self.policy = url, policy
@@ -216,8 +230,9 @@ class RemoteReader:
         wanted = [(0, HEAD_NBYTES)]
         if tail is not None and tail[0] >= HEAD_NBYTES:  # else the head reaches into it
             wanted.append(tail)
-        fetched = await asyncio.gather(*(self._fetch(o, n, None) for o, n in wanted),
-                                       return_exceptions=True)
+        fetched = await asyncio.gather(
+            *(self._fetch(o, n, None) for o, n in wanted), return_exceptions=True
+        )
         first = fetched[0]
         if isinstance(first, BaseException):
             raise first
@@ -361,8 +376,15 @@ class HttpReader(RemoteReader):
 
     kind = "http"
 
-    def __init__(self, url: str, fs: Any, policy: RemotePolicy, size: int | None = None,
-                 version: Hashable = None, tail: Range | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        fs: Any,
+        policy: RemotePolicy,
+        size: int | None = None,
+        version: Hashable = None,
+        tail: Range | None = None,
+    ) -> None:
         self.fs = fs
         super().__init__(url, policy, size, version, tail)
 
@@ -398,9 +420,16 @@ class S3Reader(RemoteReader):
 
     kind = "s3"
 
-    def __init__(self, url: str, fs: Any, path: str, policy: RemotePolicy,
-                 size: int | None = None, version: Hashable = None,
-                 tail: Range | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        fs: Any,
+        path: str,
+        policy: RemotePolicy,
+        size: int | None = None,
+        version: Hashable = None,
+        tail: Range | None = None,
+    ) -> None:
         self.fs = fs
         self.bucket, self.key, _ = fs.split_path(path)
         super().__init__(url, policy, size, version, tail)
@@ -431,8 +460,14 @@ class ObstoreReader(RemoteReader):
 
     kind = "obstore"
 
-    def __init__(self, store: Any, path: str, policy: RemotePolicy | None = None,
-                 size: int | None = None, version: Hashable = None) -> None:
+    def __init__(
+        self,
+        store: Any,
+        path: str,
+        policy: RemotePolicy | None = None,
+        size: int | None = None,
+        version: Hashable = None,
+    ) -> None:
         self.store, self.path = store, path
         super().__init__(f"{store!r}/{path}", policy or remote_policy(), size, version)
 
@@ -461,7 +496,9 @@ def _text(value: Any) -> str | None:
 class SpanReader:
     """Another reader's ranges held in memory (fetched by :func:`prefetch`); the rest read through."""
 
-    def __init__(self, reader: RangeReader, spans: Sequence[Range], blobs: Sequence[Buffer]) -> None:
+    def __init__(
+        self, reader: RangeReader, spans: Sequence[Range], blobs: Sequence[Buffer]
+    ) -> None:
         self.reader = reader
         self.size, self.max_gap, self.max_run = reader.size, reader.max_gap, reader.max_run
         order = sorted(range(len(spans)), key=lambda i: spans[i][0])
@@ -494,7 +531,9 @@ def prefetch(requests: Sequence[tuple[RangeReader, Sequence[Range]]]) -> list[Ra
     Returns one :class:`SpanReader` per request, serving those ranges from memory (other
     readers are returned as they are).
     """
-    remote = [(i, r, ranges) for i, (r, ranges) in enumerate(requests) if isinstance(r, RemoteReader)]
+    remote = [
+        (i, r, ranges) for i, (r, ranges) in enumerate(requests) if isinstance(r, RemoteReader)
+    ]
     out = [reader for reader, _ in requests]
     if not remote:
         return out
@@ -545,4 +584,3 @@ def open_remote(
     if protocols & {"s3", "s3a"}:
         return S3Reader(fs.unstrip_protocol(path), fs, path, policy, size, version, tail)
     return FsspecReader(url, options)
-

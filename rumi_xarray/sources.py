@@ -151,7 +151,9 @@ def describe_sources(
 
     def describe(i: int) -> tuple[RumiFile, RangeReader]:
         try:
-            desc, reader = open_described(sources[i], headers[i] if headers else None, storage_options)
+            desc, reader = open_described(
+                sources[i], headers[i] if headers else None, storage_options
+            )
             if desc.georef.epsg is not None:
                 check_crs(desc.georef.epsg, desc.georef.model)
         except Exception as exc:
@@ -196,7 +198,9 @@ def open_described(
     """
     if isinstance(source, Entry):
         version = hashlib.sha1(source.desc.to_blob(), usedforsecurity=False).hexdigest()
-        return source.desc, open_reader(source.url, storage_options, size=source.nbytes, version=version)
+        return source.desc, open_reader(
+            source.url, storage_options, size=source.nbytes, version=version
+        )
     tail = None if header is None or not is_url(source) else blob_tail(header)
     reader = open_reader(source, storage_options, tail=tail)
     try:

@@ -138,8 +138,11 @@ class FaultServer:
         Seconds every request waits before it is answered (settable later).
     """
 
-    def __init__(self, files: Mapping[str, bytes | os.PathLike[str] | str] | os.PathLike[str] | str,
-                 latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        files: Mapping[str, bytes | os.PathLike[str] | str] | os.PathLike[str] | str,
+        latency: float = 0.0,
+    ) -> None:
         self.latency = latency
         self.faults = Faults()
         self.log: list[Request] = []
@@ -208,10 +211,14 @@ class FaultServer:
         return '"' + hashlib.sha1(data, usedforsecurity=False).hexdigest()[:16] + '"'
 
 
-def _load(files: Mapping[str, bytes | os.PathLike[str] | str] | os.PathLike[str] | str) -> dict[str, bytes]:
+def _load(
+    files: Mapping[str, bytes | os.PathLike[str] | str] | os.PathLike[str] | str,
+) -> dict[str, bytes]:
     if isinstance(files, str | os.PathLike):
         root = Path(files)
-        return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+        return {
+            p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()
+        }
     return {
         name: data if isinstance(data, bytes) else Path(data).read_bytes()
         for name, data in files.items()
@@ -236,6 +243,7 @@ class _Handler(BaseHTTPRequestHandler):
     """Answers GET and HEAD for the owner's files, faults first."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else headers and body wait on delayed ACKs (~40 ms)
     owner: FaultServer
 
     def log_message(self, format: str, *args: object) -> None:
@@ -251,7 +259,9 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.owner
         name = self.path.split("?", 1)[0].lstrip("/")
         fault = owner.faults.take(self.command, name)
-        owner._record(Request(self.command, name, self.headers.get("Range"), fault.kind if fault else None))
+        owner._record(
+            Request(self.command, name, self.headers.get("Range"), fault.kind if fault else None)
+        )
         if owner.latency:
             owner._closed.wait(owner.latency)
         if fault is not None and fault.kind == "reset":

@@ -201,7 +201,9 @@ def open_rumi(
     except BaseException:
         close_reader(reader)
         raise
-    attrs, encoding = _variable_metadata(desc, coords, source.url if isinstance(source, Entry) else source)
+    attrs, encoding = _variable_metadata(
+        desc, coords, source.url if isinstance(source, Entry) else source
+    )
     extra_attrs, extra_encoding = _nodata_metadata(fill, mask_and_scale, desc.dtype)
     attrs, encoding = {**attrs, **extra_attrs}, {**encoding, **extra_encoding}
     masked = fill if mask_and_scale else None

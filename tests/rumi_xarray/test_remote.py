@@ -46,8 +46,14 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, np.ndarray, 
     pixels = rng.integers(0, 60000, (2, 1024, 1024), dtype=np.uint16)
     da = xr.DataArray(pixels, dims=("band", "y", "x"))
     path = tmp_path_factory.mktemp("remote") / "scene.rumi"
-    blob = to_rumi(da, path, tile=256, time=["2024-01-01"], crs=32633,
-                   transform=(10, 0, 500000, 0, -10, 6000000))
+    blob = to_rumi(
+        da,
+        path,
+        tile=256,
+        time=["2024-01-01"],
+        crs=32633,
+        transform=(10, 0, 500000, 0, -10, 6000000),
+    )
     return path.read_bytes(), pixels, blob
 
 
@@ -89,8 +95,9 @@ def test_policy_validates_and_set_remote_restores() -> None:
 def test_policy_from_the_environment() -> None:
     code = "from rumi_xarray.remote import remote_policy as p; print(p().retries, p().timeout)"
     env = {**os.environ, "RUMI_XARRAY_REMOTE_RETRIES": "7", "RUMI_XARRAY_REMOTE_TIMEOUT": "2.5"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
     assert out.stdout.split() == ["7", "2.5"]
 
 
@@ -121,7 +128,10 @@ TRANSIENT = [
 @pytest.mark.parametrize("at", ["open", "pixels"])
 @pytest.mark.parametrize(("kind", "options"), TRANSIENT, ids=lambda v: str(v))
 def test_transient_faults_are_retried(
-    srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes], kind: str, options: dict[str, Any],
+    srv: FaultServer,
+    scene: tuple[bytes, np.ndarray, bytes],
+    kind: str,
+    options: dict[str, Any],
     at: str,
 ) -> None:
     set_frame_cache(0)
@@ -145,15 +155,21 @@ def test_transient_faults_are_retried(
     assert any(r.fault == kind for r in srv.log)
 
 
-def test_a_body_without_content_length_reads(srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]) -> None:
+def test_a_body_without_content_length_reads(
+    srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]
+) -> None:
     srv.faults.add("no_length", times=None)
     assert np.array_equal(_chip(srv.url("scene.rumi")), scene[1][CHIP])
 
 
 @pytest.mark.parametrize(
     ("status", "error", "words"),
-    [(403, PermissionError, "HTTP 403"), (401, PermissionError, "HTTP 401"),
-     (404, FileNotFoundError, "HTTP 404"), (410, FileNotFoundError, "HTTP 410")],
+    [
+        (403, PermissionError, "HTTP 403"),
+        (401, PermissionError, "HTTP 401"),
+        (404, FileNotFoundError, "HTTP 404"),
+        (410, FileNotFoundError, "HTTP 410"),
+    ],
 )
 def test_permanent_statuses_fail_at_once(
     srv: FaultServer, status: int, error: type[Exception], words: str
@@ -200,8 +216,9 @@ def test_a_truncated_pixel_read_never_gives_wrong_data(
 ) -> None:
     set_frame_cache(0)
     try:
-        with xr.open_dataset(srv.url("scene.rumi"), engine="rumi",
-                             storage_options={"rumi": {"retries": 0}}) as ds:
+        with xr.open_dataset(
+            srv.url("scene.rumi"), engine="rumi", storage_options={"rumi": {"retries": 0}}
+        ) as ds:
             srv.faults.add("truncate")
             with pytest.raises(OSError, match=r"truncated body|ClientPayloadError"):
                 ds.band_data[CHIP].load()
@@ -247,7 +264,9 @@ def test_request_counts(srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]
 
 
 def test_a_small_file_opens_in_one_get(srv: FaultServer) -> None:
-    da = xr.DataArray(np.arange(64 * 64, dtype=np.uint8).reshape(1, 64, 64), dims=("band", "y", "x"))
+    da = xr.DataArray(
+        np.arange(64 * 64, dtype=np.uint8).reshape(1, 64, 64), dims=("band", "y", "x")
+    )
     blob = to_rumi(da, memory := "memory://remote-test/small.rumi", tile=64, time=["2024-01-01"])
     import fsspec
 
@@ -260,7 +279,9 @@ def test_a_small_file_opens_in_one_get(srv: FaultServer) -> None:
         assert srv.count() <= 2
 
 
-def test_identity_follows_the_etag_and_pickles(srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]) -> None:
+def test_identity_follows_the_etag_and_pickles(
+    srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]
+) -> None:
     reader = open_reader(srv.url("scene.rumi"))
     clone = pickle.loads(pickle.dumps(reader))
     count = srv.count()
@@ -324,7 +345,9 @@ def test_adjacent_frames_stay_one_request(many_frames: tuple[bytes, np.ndarray])
 # obstore and S3 (moto)
 
 
-def test_obstore_reader_learns_the_size_from_its_first_get(scene: tuple[bytes, np.ndarray, bytes]) -> None:
+def test_obstore_reader_learns_the_size_from_its_first_get(
+    scene: tuple[bytes, np.ndarray, bytes],
+) -> None:
     obstore = pytest.importorskip("obstore")
     from obstore.store import MemoryStore
 
@@ -339,7 +362,9 @@ def test_obstore_reader_learns_the_size_from_its_first_get(scene: tuple[bytes, n
 
 
 @pytest.fixture(scope="module")
-def s3(scene: tuple[bytes, np.ndarray, bytes], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def s3(
+    scene: tuple[bytes, np.ndarray, bytes], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     pytest.importorskip("moto")
     sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
     from _s3 import LocalS3
@@ -384,7 +409,9 @@ def test_s3_reads_retries_and_errors(
     monkeypatch.setattr(cls, "_call_s3", counted)
     set_frame_cache(0)
     try:
-        with xr.open_dataset("s3://bucket/scene.rumi", engine="rumi", storage_options=options) as ds:
+        with xr.open_dataset(
+            "s3://bucket/scene.rumi", engine="rumi", storage_options=options
+        ) as ds:
             assert calls == ["get_object"] * 2  # no HEAD: the start, then the trailer
             assert np.array_equal(ds.band_data[CHIP].values, scene[1][CHIP])
         assert calls == ["get_object"] * 3
@@ -403,7 +430,9 @@ def _read_in_child(reader: Any, queue: Any) -> None:
 
 
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
-def test_a_forked_child_reads_through_its_own_session(scene: tuple[bytes, np.ndarray, bytes]) -> None:
+def test_a_forked_child_reads_through_its_own_session(
+    scene: tuple[bytes, np.ndarray, bytes],
+) -> None:
     import multiprocessing
 
     with serve({"scene.rumi": scene[0]}) as srv:

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 DATA = bytes(range(256)) * 40
 
 
-def _get(srv: FaultServer, name: str, headers: dict[str, str] | None = None,
-         method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+def _get(
+    srv: FaultServer, name: str, headers: dict[str, str] | None = None, method: str = "GET"
+) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
     try:
         conn.request(method, "/" + name, headers=headers or {})
