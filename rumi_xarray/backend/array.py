@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from ..decode import read_description, read_window, resolve_verify
+from ..decode import read_window, resolve_verify
 from ..io import close_reader
-from .entrypoint import open_source
+from ..sources import open_described
+from .entrypoint import with_lock
 
 if TYPE_CHECKING:
     from collections.abc import Buffer
@@ -38,16 +39,13 @@ def open_array(
     """Open a rumi file as a :class:`RumiArray` (reads its description, no pixels).
 
     ``source``, ``header``, ``storage_options``, ``lock`` and ``verify`` are those of
-    ``xr.open_dataset(source, engine="rumi", ...)``. Pixels are the stored values: no
-    nodata masking, no coordinates (``array.description`` has the georeferencing).
+    ``xr.open_dataset(source, engine="rumi", ...)``; ``source`` may also be a catalog
+    row (:class:`~rumi_xarray.virtual.entries.Entry`), which opens with no read. Pixels
+    are the stored values: no nodata masking, no coordinates (``array.description``
+    has the georeferencing).
     """
-    reader = open_source(source, storage_options, lock)
-    try:
-        desc = read_description(reader, header)
-    except BaseException:
-        close_reader(reader)
-        raise
-    return RumiArray(desc, reader, resolve_verify(verify))
+    desc, reader = open_described(source, header, storage_options)
+    return RumiArray(desc, with_lock(reader, lock), resolve_verify(verify))
 
 
 class RumiArray:

@@ -16,7 +16,7 @@ from xarray.core import indexing
 
 from ..coords import area_or_point, band_coord, cf_times, file_coords
 from ..decode import read_window, resolve_verify
-from ..io import LockedReader, close_reader, open_reader
+from ..io import LockedReader, close_reader
 from ..spec import RUMI_MAGIC, Generation
 from ..values import sample_value
 from ..virtual.entries import Entry
@@ -223,11 +223,6 @@ def open_rumi(
     if hasattr(reader, "close"):
         ds.set_close(reader.close)
     return ds
-
-
-def open_source(source: Any, storage_options: dict[str, Any] | None, lock: Any) -> RangeReader:
-    """The reader of ``source``, its reads holding ``lock`` (as ``open_rumi`` takes it)."""
-    return with_lock(open_reader(source, storage_options), lock)
 
 
 def with_lock(reader: RangeReader, lock: Any) -> RangeReader:

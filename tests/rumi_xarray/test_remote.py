@@ -15,6 +15,7 @@ import pytest
 import xarray as xr
 
 from rumi_xarray import remote
+from rumi_xarray.backend.array import open_array
 from rumi_xarray.backend.stack import open_stack
 from rumi_xarray.cache import set_frame_cache
 from rumi_xarray.decode import describe_file, header_blob, read_description, read_window
@@ -254,6 +255,11 @@ def test_request_counts(srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]
             assert srv.count() == 0
             assert np.array_equal(ds.band_data[CHIP].values, pixels[CHIP])
         assert srv.count() == 1
+        srv.reset()
+        with open_array(row) as array, open_array(url, header=blob) as with_blob:
+            assert srv.count() == 2  # the row: none; the blob: the start and the trailer
+            assert np.array_equal(array[CHIP], pixels[CHIP])
+            assert np.array_equal(with_blob[CHIP], pixels[CHIP])
         srv.reset()
         stack = open_stack([row, row])
         assert srv.count() == 0
