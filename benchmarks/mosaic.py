@@ -152,7 +152,7 @@ class Run:
     @property
     def height(self) -> int:
         """Rows of pixels of the mosaic."""
-        return (self.rows - 1) * PARAMS["scene"] + (PARAMS["edge"][0] if self.rows > 0 else 0)
+        return int((self.rows - 1) * PARAMS["scene"] + (PARAMS["edge"][0] if self.rows > 0 else 0))
 
     @property
     def width(self) -> int:
@@ -417,12 +417,13 @@ def open_icechunk(repo_dir: Path, credentials: dict[str, Any], chunks: Any = Non
         icechunk.local_filesystem_storage(str(repo_dir)),
         authorize_virtual_chunk_access=credentials,
     )
-    return xr.open_zarr(
+    ds: xr.Dataset = xr.open_zarr(
         repo.readonly_session("main").store,
         consolidated=False,
         zarr_format=3,
         chunks=chunks or {},
     )
+    return ds
 
 
 def measure_opens(run: Run, credentials: dict[str, Any]) -> tuple[xr.Dataset, xr.Dataset]:
