@@ -122,6 +122,7 @@ def child(kind: str, folder: Path, cat_path: Path) -> None:
     tracemalloc.stop()
     print(json.dumps({"rss": grown, "traced": traced}))
 
+
 # ---------------------------------------------------------------------------------------
 # The run
 
