@@ -298,17 +298,8 @@ def du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def main(rows: int) -> int:
-    """Run every stage; print the table, PASS/FAIL against the targets."""
-    import icechunk
-
-    icechunk.set_logs_filter("error")
-    work = DATA / "outputs"
-    work.mkdir(parents=True, exist_ok=True)
-    cat = work / f"catalog-{rows}.parquet"
-    found = {
-        s: run_stage(s, cat, work / s, rows) for s in ("build", "mosaic", "icechunk", "parquet")
-    }
+def print_stages(found: dict[str, dict[str, Any]], cat: Path, work: Path) -> None:
+    """Print the catalog's description and one line per stage: time, peak RSS, size."""
     built = found["build"]
     print(
         f"{built['files']:,} catalog rows: {built['dates']} dates x {built['tiles'][0]} x "
@@ -343,6 +334,10 @@ def main(rows: int) -> int:
             f"({(stage['peak'] - stage['imported']) / 1e9:.2f} GB over imports, "
             f"{stage.get('built', stage['peak']) / 1e9:.2f} GB once built){extra}  [{split}]"
         )
+
+
+def print_read_back(work: Path) -> None:
+    """Open each store, read the real block twice, check it and print the times."""
     block = the_block()
     for name, opener, out in (
         ("Icechunk", open_icechunk, "icechunk"),
@@ -357,7 +352,10 @@ def main(rows: int) -> int:
             f"  open {name:<14} {opened:6.2f} s; the real block ({block[0].shape}) read in "
             f"{first:.2f} s (again {again:.2f} s), equal to the files"
         )
-    print()
+
+
+def print_verdicts(found: dict[str, dict[str, Any]]) -> None:
+    """Print PASS/FAIL of each store's stage against the time and memory targets."""
     for stage in ("icechunk", "parquet"):
         total, peak = sum(found[stage]["seconds"].values()), found[stage]["peak"]
         ok = total < TARGET_SECONDS and peak < TARGET_RSS
@@ -365,4 +363,21 @@ def main(rows: int) -> int:
             f"{'PASS' if ok else 'FAIL'}: catalog -> {stage} {total:.1f} s, peak RSS "
             f"{peak / 1e9:.2f} GB (targets < {TARGET_SECONDS:.0f} s, < {TARGET_RSS / 1e9} GB)"
         )
+
+
+def main(rows: int) -> int:
+    """Run every stage; print the table, PASS/FAIL against the targets."""
+    import icechunk
+
+    icechunk.set_logs_filter("error")
+    work = DATA / "outputs"
+    work.mkdir(parents=True, exist_ok=True)
+    cat = work / f"catalog-{rows}.parquet"
+    found = {
+        s: run_stage(s, cat, work / s, rows) for s in ("build", "mosaic", "icechunk", "parquet")
+    }
+    print_stages(found, cat, work)
+    print_read_back(work)
+    print()
+    print_verdicts(found)
     return 0

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from mosaic import ensure_files, grid_for  # noqa: E402  (a sibling script)
+from mosaic_files import ensure_files, grid_for  # noqa: E402  (a sibling script)
 
 
 def measure(

@@ -57,7 +57,7 @@ import time
 import tracemalloc
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -65,6 +65,9 @@ from protocol import Worker, oracle_argv, oracle_env, timed
 from scene import DATA, PARAMS, dataset_files
 
 import rumi_xarray
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 WORKERS = os.cpu_count() or 1
 
@@ -125,10 +128,12 @@ def as_dataarray(image: np.ndarray) -> xr.DataArray:
 
 
 def ours_numpy(image: np.ndarray, path: Path, workers: int | None = None) -> bytes:
+    """Ours: ``to_rumi`` of the NumPy array with the metadata as keywords; the blob."""
     return rumi_xarray.to_rumi(image, path, **write_kwargs(), max_workers=workers)
 
 
 def ours_dataarray(da: xr.DataArray, path: Path) -> bytes:
+    """Ours: ``to_rumi`` of the DataArray, metadata from its coordinates; the blob."""
     return rumi_xarray.to_rumi(da, path, tile=PARAMS["tile"], compression=PARAMS["recipe"],
                                progress=False)  # fmt: skip
 
@@ -200,6 +205,7 @@ def memory_child(kind: str, image_path: str, out: str) -> None:
 
 
 def measure_memory(kind: str, image_path: Path) -> dict[str, int]:
+    """Run :func:`memory_child` for ``kind`` in a fresh process; its answer."""
     out = DATA / f"write-memory-{kind}-{os.getpid()}.rumi"
     proc = subprocess.run(
         [sys.executable, __file__, "--memory", kind, str(image_path), str(out)],
@@ -207,68 +213,90 @@ def measure_memory(kind: str, image_path: Path) -> dict[str, int]:
     )  # fmt: skip
     if proc.returncode:
         sys.exit(f"memory subprocess ({kind}) failed:\n{proc.stderr}")
-    return json.loads(proc.stdout.splitlines()[-1])
+    found: dict[str, int] = json.loads(proc.stdout.splitlines()[-1])
+    return found
 
 
-# --------------------------------------------------------------------------- report
+# --------------------------------------------------------------------------- timing
+
+OURS_PATH, OURS_DA_PATH, OURS1_PATH = (
+    DATA / f"write-{name}.rumi" for name in ("ours", "ours-dataarray", "ours-1")
+)
+EO_PATH, EO_HEADER = DATA / "write-rumi-eo.rumi", DATA / "write-rumi-eo.header"
+OURS_HEADER = DATA / "write-ours.header"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("--memory", nargs=3, help=argparse.SUPPRESS)  # the memory child
-    args = parser.parse_args()
-    if args.memory:
-        memory_child(*args.memory)
-        return
-    settings = QUICK if args.quick else FULL
-    started = time.perf_counter()
-    load_before = os.getloadavg()[0]
+@dataclass(frozen=True)
+class Measured:
+    """What the rounds of writes gave: the times, the blobs and files, rumi-eo's answers."""
 
-    image_path, _, _ = dataset_files()
-    image = np.load(image_path)
+    samples: dict[str, list[float]]
+    """Seconds of every timed write, by contender."""
+    first: float
+    """Seconds of ours' first call in the process."""
+    blob: bytes
+    eo_blob: bytes
+    ours_bytes: bytes
+    eo_bytes: bytes
+    da_same: bool
+    """The DataArray input gave the same file and blob."""
+    w1_same: bool
+    """``max_workers=1`` gave the same file."""
+    check: dict[str, Any]
+    """rumi-eo's check of our file."""
+    info: dict[str, Any]
+    """rumi-eo's worker's first answer: versions, frames, threads."""
+
+    @property
+    def best(self) -> dict[str, float]:
+        """The best time of each contender."""
+        return {name: min(times) for name, times in self.samples.items()}
+
+
+def time_writes(image: np.ndarray, image_path: Path, settings: Settings) -> Measured:
+    """Warm-ups, then alternating rounds of every contender; rumi-eo checks our file."""
     da = as_dataarray(image)
-    input_mb = image.nbytes / 1e6
-    ours_path, ours_da_path, ours1_path = (
-        DATA / f"write-{name}.rumi" for name in ("ours", "ours-dataarray", "ours-1")
-    )
-    eo_path, eo_header = DATA / "write-rumi-eo.rumi", DATA / "write-rumi-eo.header"
-    ours_header = DATA / "write-ours.header"
     samples: dict[str, list[float]] = {}
 
     def add(name: str, times: list[float]) -> None:
         samples.setdefault(name, []).extend(times)
 
-    config = {**PARAMS, "image": str(image_path), "path": str(eo_path),
-              "header": str(eo_header), "workers": WORKERS}  # fmt: skip
+    config = {**PARAMS, "image": str(image_path), "path": str(EO_PATH),
+              "header": str(EO_HEADER), "workers": WORKERS}  # fmt: skip
     with Worker("rumi-eo writer", oracle_argv("writer"), config, DATA, oracle_env()) as eo:
         # Warm-ups: lazy imports (pyproj, openzl), geozl graphs, the page cache.
-        first = timed(lambda: ours_numpy(image, ours_path), 1)[0]
-        blob = ours_numpy(image, ours_path)
-        blob_da = ours_dataarray(da, ours_da_path)
-        ours_numpy(image, ours1_path, workers=1)
+        first = timed(lambda: ours_numpy(image, OURS_PATH), 1)[0]
+        blob = ours_numpy(image, OURS_PATH)
+        blob_da = ours_dataarray(da, OURS_DA_PATH)
+        ours_numpy(image, OURS1_PATH, workers=1)
 
         n = settings.per_round
         for _ in range(settings.rounds):
             add("eo", eo.ask(f"write {n}"))
             add("eo_n", eo.ask(f"write_mt {n}"))
-            add("ours", timed(lambda: ours_numpy(image, ours_path), n))
-            add("ours_da", timed(lambda: ours_dataarray(da, ours_da_path), n))
-            add("ours1", timed(lambda: ours_numpy(image, ours1_path, workers=1), n))
+            add("ours", timed(lambda: ours_numpy(image, OURS_PATH), n))
+            add("ours_da", timed(lambda: ours_dataarray(da, OURS_DA_PATH), n))
+            add("ours1", timed(lambda: ours_numpy(image, OURS1_PATH, workers=1), n))
 
-        ours_header.write_bytes(blob)
-        check = eo.ask(f"check {ours_path} {ours_header}")
-    eo_blob = eo_header.read_bytes()
-    ours_bytes, eo_bytes = ours_path.read_bytes(), eo_path.read_bytes()
-    da_same = blob_da == blob and ours_da_path.read_bytes() == ours_bytes
-    w1_same = ours1_path.read_bytes() == ours_bytes
-    for p in (ours_path, ours_da_path, ours1_path, eo_path, eo_header, ours_header):
+        OURS_HEADER.write_bytes(blob)
+        check = eo.ask(f"check {OURS_PATH} {OURS_HEADER}")
+    ours_bytes, eo_bytes = OURS_PATH.read_bytes(), EO_PATH.read_bytes()
+    measured = Measured(
+        samples, first, blob, EO_HEADER.read_bytes(), ours_bytes, eo_bytes,
+        da_same=blob_da == blob and OURS_DA_PATH.read_bytes() == ours_bytes,
+        w1_same=OURS1_PATH.read_bytes() == ours_bytes, check=check, info=eo.info,
+    )  # fmt: skip
+    for p in (OURS_PATH, OURS_DA_PATH, OURS1_PATH, EO_PATH, EO_HEADER, OURS_HEADER):
         p.unlink(missing_ok=True)
+    return measured
 
-    memory = {kind: measure_memory(kind, image_path) for kind in ("numpy", "dataarray")}
 
-    best = {name: min(times) for name, times in samples.items()}
-    info = eo.info
+# --------------------------------------------------------------------------- report
+
+
+def print_setup(m: Measured, image: np.ndarray, settings: Settings, load_before: float) -> None:
+    """Print what was written, by whom, how it was timed and the load around it."""
+    input_mb, info = image.nbytes / 1e6, m.info
     print()
     print(f"rumi-xarray write benchmark{' (--quick)' if settings is QUICK else ''}")
     print(
@@ -276,8 +304,8 @@ def main() -> None:
         f"tile {PARAMS['tile']}, {PARAMS['recipe']}, one band per frame ({info['frames']} frames)"
     )
     print(
-        f"  files   ours {len(ours_bytes) / 1e6:.3f} MB, rumi-eo's {len(eo_bytes) / 1e6:.3f} MB "
-        f"({input_mb / (len(eo_bytes) / 1e6):.2f}x compression)"
+        f"  files   ours {len(m.ours_bytes) / 1e6:.3f} MB, rumi-eo's "
+        f"{len(m.eo_bytes) / 1e6:.3f} MB ({input_mb / (len(m.eo_bytes) / 1e6):.2f}x compression)"
     )
     print(
         f"  rumi-eo {info['version']} (geozl {info['geozl']}): frames + compress loop + write; "
@@ -289,43 +317,58 @@ def main() -> None:
     )
     print(
         f"  timing  {settings.rounds} rounds x {settings.per_round} writes per contender after "
-        f"warm-ups; warm page cache; ours' first call in the process took {first:.2f} s"
+        f"warm-ups; warm page cache; ours' first call in the process took {m.first:.2f} s"
     )
     print(
         f"  load    1-min load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after "
         f"({WORKERS} CPUs; other processes skew every timing)"
     )
     print()
+
+
+def print_times(m: Measured, input_mb: float) -> None:
+    """Print the best and median time and the throughput of every contender."""
     rows = [
         ("rumi-eo write, 1 thread (its pipeline)", "eo"),
-        (f"rumi-eo write, compress on {info['workers']} thr. (info)", "eo_n"),
+        (f"rumi-eo write, compress on {m.info['workers']} thr. (info)", "eo_n"),
         ("ours to_rumi(ndarray)", "ours"),
         ("ours to_rumi(DataArray with coords) (info)", "ours_da"),
         ("ours to_rumi(ndarray, max_workers=1) (info)", "ours1"),
     ]
+    best = m.best
     print(f"  {'write':<46}{'best ms':>9}{'median ms':>11}{'MB/s':>7}")
     for label, name in rows:
         print(
             f"  {label:<46}{best[name] * 1e3:9.1f}"
-            f"{statistics.median(samples[name]) * 1e3:11.1f}{input_mb / best[name]:7.0f}"
+            f"{statistics.median(m.samples[name]) * 1e3:11.1f}{input_mb / best[name]:7.0f}"
         )
     print()
+
+
+def print_memory(memory: dict[str, dict[str, int]]) -> None:
+    """Print the memory of one write of each input, in a fresh process."""
     mb = 1e6
     reset = all(m["reset"] for m in memory.values())
     peak_kind = "VmHWM reset before" if reset else "ru_maxrss: upper bound"
     print(f"  {'memory of one write (fresh process), MB':<46}{'ndarray':>9}{'DataArray':>11}")
-    for label, value in [
+    rows: list[tuple[str, Callable[[dict[str, int]], int]]] = [
         ("array nbytes", lambda m: m["nbytes"]),
         ("RSS just before the write (array loaded)", lambda m: m["rss_before"]),
         (f"peak RSS during the write ({peak_kind})", lambda m: m["peak"]),
         ("extra peak RSS = peak - RSS before", _extra_rss),
         ("RSS after the write", lambda m: m["rss_after"]),
         ("tracemalloc peak above the start", lambda m: m["traced_peak"]),
-    ]:
+    ]
+    for label, value in rows:
         print(
             f"  {label:<46}{value(memory['numpy']) / mb:9.1f}{value(memory['dataarray']) / mb:11.1f}"
         )
     print()
+
+
+def print_checks(m: Measured) -> None:
+    """Print rumi-eo's checks of our file and our own comparisons of the files."""
+    check = m.check
     meta_ok = check.get("valid") and (
         check["bands"] == PARAMS["bands"]
         and check["time"] == [PARAMS["time"] + "+00:00"]
@@ -338,17 +381,22 @@ def main() -> None:
         ("check: rumi.info(source=ours, header=blob) validates", valid),
         ("check: rumi.read(ours, blob) == the image, bit for bit", _ok(check.get("equal", False))),
         ("check: metadata rumi-eo reads == what we passed", _ok(bool(meta_ok))),
-        ("check: our blob == the header rumi-eo's write returns", _ok(blob == eo_blob)),
-        ("check: DataArray input gives the same file and blob", _ok(da_same)),
-        ("check: max_workers=1 gives the same file", _ok(w1_same)),
-        ("(info) our file == rumi-eo's, byte for byte", "yes" if ours_bytes == eo_bytes else "no"),
-    ]
+        ("check: our blob == the header rumi-eo's write returns", _ok(m.blob == m.eo_blob)),
+        ("check: DataArray input gives the same file and blob", _ok(m.da_same)),
+        ("check: max_workers=1 gives the same file", _ok(m.w1_same)),
+        ("(info) our file == rumi-eo's, byte for byte",
+         "yes" if m.ours_bytes == m.eo_bytes else "no"),
+    ]  # fmt: skip
     for label, result in checks:
         print(f"  {label:<56}{result}")
     print()
-    n_eo = info["workers"]
+
+
+def print_ratios(m: Measured, memory: dict[str, dict[str, int]]) -> None:
+    """Print the ratios, with PASS/FAIL against their targets."""
+    best, n_eo = m.best, m.info["workers"]
     nbytes = memory["numpy"]["nbytes"]
-    size_ratio = len(ours_bytes) / len(eo_bytes)
+    size_ratio = len(m.ours_bytes) / len(m.eo_bytes)
     ratios = [
         ("write throughput, ours / rumi-eo", best["eo"] / best["ours"], ">=", TARGET_VS_RUMI),
         ("extra peak RSS / array nbytes", _extra_rss(memory["numpy"]) / nbytes, "<=", TARGET_MEMORY),
@@ -372,20 +420,48 @@ def main() -> None:
                 f"{op} {target:<5}",
             )
         print(f"  {label:<46}{value:7.3f}   {shown} {'PASS' if passed else 'FAIL'}")
+
+
+def main() -> None:
+    """Time and check the writes, measure their memory, print the report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--memory", nargs=3, help=argparse.SUPPRESS)  # the memory child
+    args = parser.parse_args()
+    if args.memory:
+        memory_child(*args.memory)
+        return
+    settings = QUICK if args.quick else FULL
+    started = time.perf_counter()
+    load_before = os.getloadavg()[0]
+
+    image_path, _, _ = dataset_files()
+    image = np.load(image_path)
+    measured = time_writes(image, image_path, settings)
+    memory = {kind: measure_memory(kind, image_path) for kind in ("numpy", "dataarray")}
+
+    print_setup(measured, image, settings, load_before)
+    print_times(measured, image.nbytes / 1e6)
+    print_memory(memory)
+    print_checks(measured)
+    print_ratios(measured, memory)
     print(f"\n  total {time.perf_counter() - started:.0f} s")
 
 
 def _extra_rss(m: dict[str, int]) -> int:
+    """Extra peak RSS of one write: the peak minus the RSS just before."""
     return m["peak"] - m["rss_before"]
 
 
 def _geozl_version() -> str:
+    """The version of the geozl we write with."""
     import geozl
 
     return geozl.__version__
 
 
 def _ok(flag: bool) -> str:
+    """``OK`` or ``MISMATCH``."""
     return "OK" if flag else "MISMATCH"
 
 
