@@ -395,7 +395,7 @@ class HttpReader(RemoteReader):
         async with session.get(self.fs.encode_url(self.url), headers=headers, **kwargs) as r:
             if r.status not in (200, 206):
                 raise _http_status(self.url, r.status, r.reason or "")
-            data = await r.read()
+            data = await _read_at_most(r.content, length + 1)  # a whole object is never fetched
             etag, modified = r.headers.get("ETag"), r.headers.get("Last-Modified")
             if r.status == 206:
                 where = _content_range(r.headers.get("Content-Range"))
@@ -406,10 +406,23 @@ class HttpReader(RemoteReader):
         if offset == 0 and len(data) <= length and getattr(self, "size", len(data)) == len(data):
             return data, (len(data), etag, modified)  # the whole object, no longer than asked
         msg = (
-            f"{self.url}: the server ignores Range requests (HTTP 200 with the whole "
-            f"{len(data)}-byte body for bytes {offset}..{offset + length}); rumi reads need range support"
+            f"{self.url}: the server ignores Range requests (HTTP 200 with the whole object "
+            f"for bytes {offset}..{offset + length}); rumi reads need range support"
         )
         raise OSError(msg)
+
+
+async def _read_at_most(content: Any, limit: int) -> bytes:
+    """A response body up to ``limit`` bytes (aiohttp's ``read(n)`` may return fewer)."""
+    parts: list[bytes] = []
+    got = 0
+    while got < limit:
+        chunk = await content.read(limit - got)
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
 
 
 class S3Reader(RemoteReader):
