@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from mosaic_measure import rss
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "_data" / "mosaic-rows"
@@ -153,14 +154,6 @@ def _lists(values: np.ndarray) -> Any:
 
 # ---------------------------------------------------------------------------------------
 # Stages, each in a fresh process
-
-
-def rss(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise OSError(field)
 
 
 def child(stage: str, catalog_path: Path, out: Path, rows: int) -> dict[str, Any]:

@@ -61,6 +61,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
+from mosaic_measure import reset_peak_rss, rss
 from protocol import Worker, oracle_argv, oracle_env, timed
 from scene import DATA, PARAMS, dataset_files
 
@@ -147,26 +148,12 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def reset_peak_rss() -> bool:
-    """Reset this process's peak RSS (``VmHWM``) to its current RSS; False where unsupported."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        return False
-    return True
-
-
 def peak_rss_bytes() -> int:
     """Peak RSS: ``VmHWM`` of ``/proc/self/status``, else ``ru_maxrss``."""
     try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
+        return rss("VmHWM")
     except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def memory_child(kind: str, image_path: str, out: str) -> None:
