@@ -89,21 +89,44 @@ class RumiFile:
 
 def describe(frames: FrameTable, georef: Georef, trailer: Trailer | None) -> RumiFile:
     """Assemble the description from the index (or blob), the georeferencing and the trailer."""
-    generation = frames.generation if trailer is None else trailer.generation
-    offsets = frames.offsets()
-    counts = frames.counts.copy()
+    return with_frames(
+        frames,
+        frames.counts.copy(),
+        frames.offsets(),
+        georef,
+        generation=frames.generation if trailer is None else trailer.generation,
+        band_texts=None if trailer is None else trailer.band_texts,
+        time=None if trailer is None else trailer.time,
+    )
+
+
+def with_frames(
+    frames: FrameTable,
+    counts: np.ndarray,
+    offsets: np.ndarray,
+    georef: Georef,
+    *,
+    generation: Generation | None = None,
+    band_texts: tuple[str, ...] | None = None,
+    time: TimeAxis | None = None,
+) -> RumiFile:
+    """The description of a file of ``frames``' layout with its own ``counts`` and ``offsets``.
+
+    ``counts`` and ``offsets`` become read-only (callers pass arrays of their own);
+    ``generation`` defaults to that of ``frames``.
+    """
     for array in (offsets, counts):
         array.flags.writeable = False
     return RumiFile(
-        generation=generation,
+        generation=frames.generation if generation is None else generation,
         grid=frames.grid,
         sample=frames.sample,
         frame_unit=frames.unit,
         counts=counts,
         offsets=offsets,
         georef=georef,
-        band_texts=None if trailer is None else trailer.band_texts,
-        time=None if trailer is None else trailer.time,
+        band_texts=band_texts,
+        time=time,
     )
 
 

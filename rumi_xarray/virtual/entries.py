@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, cast, overload
 import numpy as np
 
 from ..bits import distinct_rows
-from ..format import RumiFile
+from ..format import RumiFile, with_frames
 from ..georef import Georef
 from ..layout import frame_offsets
 from ..spec import TimeKind
@@ -221,18 +221,11 @@ class Entries(Sequence[Entry]):
         """The description of file ``i``, as reading its header would give it."""
         layout = self.layouts[int(self.layout[i])]
         at = int(np.searchsorted(layout.rows, i))
-        counts, offsets = layout.counts[at].copy(), layout.offsets(at)
-        for array in (counts, offsets):
-            array.flags.writeable = False
-        frames = layout.frames
-        return RumiFile(
-            generation=frames.generation,
-            grid=frames.grid,
-            sample=frames.sample,
-            frame_unit=frames.unit,
-            counts=counts,
-            offsets=offsets,
-            georef=self.georef(i),
+        return with_frames(
+            layout.frames,
+            layout.counts[at].copy(),
+            layout.offsets(at),
+            self.georef(i),
             band_texts=self.band_texts[i],
             time=self.times[i],
         )
