@@ -209,9 +209,7 @@ class FrameGrid:
 
         Axes the frame does not hold get extent 1.
         """
-        shape = self.block_shape(k)
-        order, inverse = _block_orders(self.frame_axes)
-        return samples.reshape([shape[a] for a in order]).transpose(inverse)
+        return to_array_order(samples, self.block_shape(k), _block_order(self.frame_axes))
 
     def frame_window(self, k: int) -> Window:
         """The ``(t, b, y, x)`` slices of the image that frame k holds (the writer's cut)."""
@@ -266,7 +264,13 @@ def to_array_order(samples: np.ndarray, shape: Sequence[int], order: Sequence[in
     ``order`` lists the block's axes in the frame's decoded order (:func:`frame_order`);
     the ``rumi.openzl_grid`` codec places its chunks with this too.
     """
-    return samples.reshape([shape[a] for a in order]).transpose(np.argsort(order))
+    return samples.reshape([shape[a] for a in order]).transpose(_inverse(tuple(order)))
+
+
+@lru_cache(maxsize=64)
+def _inverse(order: tuple[int, ...]) -> tuple[int, ...]:
+    """The permutation undoing ``order``."""
+    return tuple(int(i) for i in np.argsort(order))
 
 
 def frame_order(grid: FrameGrid, ndim: int) -> list[int]:
@@ -285,10 +289,9 @@ def _axes_order(frame_axes: str, ndim: int) -> list[int]:
 
 
 @lru_cache(maxsize=64)
-def _block_orders(frame_axes: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """:func:`frame_order` of a ``(t, b, h, w)`` block and its inverse, per frame layout."""
-    order = _axes_order(frame_axes, 4)
-    return tuple(order), tuple(int(i) for i in np.argsort(order))
+def _block_order(frame_axes: str) -> tuple[int, ...]:
+    """:func:`frame_order` of a ``(t, b, h, w)`` block, per frame layout."""
+    return tuple(_axes_order(frame_axes, 4))
 
 
 @lru_cache(maxsize=256)
