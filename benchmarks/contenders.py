@@ -61,10 +61,17 @@ class Ours:
         """
         if kind == "floor":
             return _xarray_floor(self.xr, self.small[0], len(self.small))
+        xr = self.xr
+        return self._opens(
+            kind, lambda path, header: xr.open_dataset(path, engine="rumi", header=header)
+        )
+
+    def _opens(self, kind: str, open_file: Any) -> float:
+        """Mean seconds of ``open_file(path, header)`` + ``close`` per small file."""
         headers = self.small_headers if kind == "header" else [None] * len(self.small)
         t0 = time.perf_counter()
         for path, header in zip(self.small, headers, strict=True):
-            self.xr.open_dataset(path, engine="rumi", header=header).close()
+            open_file(path, header).close()
         return (time.perf_counter() - t0) / len(self.small)
 
 
@@ -109,11 +116,7 @@ class OursArray(Ours):
         """Mean seconds of ``open_array`` + ``close`` per small file (``header``: with its blob)."""
         from rumi_xarray import open_array
 
-        headers = self.small_headers if kind == "header" else [None] * len(self.small)
-        t0 = time.perf_counter()
-        for path, header in zip(self.small, headers, strict=True):
-            open_array(path, header=header).close()
-        return (time.perf_counter() - t0) / len(self.small)
+        return self._opens(kind, lambda path, header: open_array(path, header=header))
 
 
 def ours_info() -> dict[str, Any]:
