@@ -311,7 +311,7 @@ class FsspecReader(_Reader):
     """An fsspec URL of a protocol without a :mod:`~rumi_xarray.remote` reader (``memory://``, ...).
 
     ``info`` at open gives the length and version; no retries (http(s) and s3 URLs get
-    :class:`rumi_xarray.remote.HttpReader` / ``S3Reader``).
+    :class:`rumi_xarray.stores.HttpReader` / ``S3Reader``).
     """
 
     max_gap = 1 << 20
@@ -429,7 +429,7 @@ def open_reader(
 ) -> RangeReader:
     """A reader for a path, an fsspec URL, bytes, or a seekable binary file object.
 
-    URLs go through :func:`rumi_xarray.remote.open_remote`: with ``size`` (and a
+    URLs go through :func:`rumi_xarray.stores.open_remote`: with ``size`` (and a
     ``version`` naming the content) known, opening an http(s) or s3 URL sends nothing;
     else its first GET takes the file's start, and ``tail`` (a range that may run past
     the end) at the same time.
@@ -437,7 +437,7 @@ def open_reader(
     if isinstance(source, bytes | bytearray | memoryview):
         return BytesReader(source)
     if is_url(source):
-        from .remote import open_remote
+        from .stores import open_remote
 
         return open_remote(
             os.fspath(source), storage_options, size=size, version=version, tail=tail

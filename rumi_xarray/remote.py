@@ -7,7 +7,8 @@ and ``concurrency`` requests in flight per batch. Permanent failures are raised 
 naming the URL: 401/403 as `PermissionError`, 404 as `FileNotFoundError`, a server
 that ignores ``Range`` as `OSError`. The process-wide policy comes from
 :func:`set_remote` or the environment variables ``RUMI_XARRAY_REMOTE_CONCURRENCY``,
-``..._RETRIES``, ``..._BACKOFF``, ``..._MAX_BACKOFF`` and ``..._TIMEOUT``; one open
+``..._RETRIES``, ``..._BACKOFF``, ``..._MAX_BACKOFF``, ``..._TIMEOUT`` and
+``..._MULTIRANGE``; one open
 overrides it with ``storage_options={"rumi": {"retries": 2, ...}}`` (that key is taken
 out before the rest reaches fsspec).
 
@@ -15,7 +16,8 @@ No HEAD is sent: a reader whose length is not given learns it, with the ETag and
 modification time, from its first ranged GET, which takes the first
 :data:`~rumi_xarray.format.HEAD_NBYTES` (the header and index of most files) and keeps
 them for the description. Given the length, opening sends nothing. Ranges are fetched on
-fsspec's event loop, never on the decoding threads (:func:`prefetch`).
+fsspec's event loop, never on the decoding threads (:func:`prefetch`). The readers of
+each store are in :mod:`rumi_xarray.stores`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from .format import HEAD_NBYTES
-from .io import FsspecReader, check_range, checked_length
+from .io import check_range, checked_length
 
 if TYPE_CHECKING:
     from collections.abc import Buffer, Coroutine, Hashable, Iterator, Sequence
@@ -40,13 +42,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENV_PREFIX",
-    "HttpReader",
-    "ObstoreReader",
+    "Meta",
     "RemotePolicy",
     "RemoteReader",
-    "S3Reader",
     "SpanReader",
-    "open_remote",
     "prefetch",
     "remote_policy",
     "set_remote",
@@ -74,6 +73,9 @@ class RemotePolicy:
     timeout
         Seconds one request may take, body included; a stalled request is cancelled
         and retried.
+    multirange
+        Over HTTP, ask for the file's start and its trailer in one request (with a header
+        blob); servers that answer otherwise are asked one range a request instead.
     """
 
     concurrency: int = 32
@@ -81,6 +83,7 @@ class RemotePolicy:
     backoff: float = 0.1
     max_backoff: float = 10.0
     timeout: float = 30.0
+    multirange: bool = True
 
     def __post_init__(self) -> None:
         for name in ("concurrency", "retries"):
@@ -99,6 +102,8 @@ class RemotePolicy:
                 raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
         if self.timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds, got {self.timeout!r}")
+        if not isinstance(self.multirange, bool):
+            raise ValueError(f"multirange must be True or False, got {self.multirange!r}")
 
     def with_options(self, options: dict[str, Any]) -> RemotePolicy:
         """This policy with some fields replaced (the ``"rumi"`` sub-dict of ``storage_options``)."""
@@ -117,16 +122,23 @@ class RemotePolicy:
 def _from_environment() -> RemotePolicy:
     values: dict[str, Any] = {}
     for f in dataclasses.fields(RemotePolicy):
-        text = os.environ.get(ENV_PREFIX + f.name.upper(), "").strip()
+        name = ENV_PREFIX + f.name.upper()
+        text = os.environ.get(name, "").strip()
         if text:
-            kind = int if f.name in ("concurrency", "retries") else float
-            try:
-                values[f.name] = kind(text)
-            except ValueError:
-                raise ValueError(
-                    f"{ENV_PREFIX}{f.name.upper()} must be a number, got {text!r}"
-                ) from None
+            values[f.name] = _parse_env(name, text, f.name)
     return RemotePolicy(**values)
+
+
+def _parse_env(name: str, text: str, field: str) -> int | float | bool:
+    if field == "multirange":
+        flags = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+        if text.lower() not in flags:
+            raise ValueError(f"{name} must be 1/0, true/false or yes/no, got {text!r}")
+        return flags[text.lower()]
+    try:
+        return int(text) if field in ("concurrency", "retries") else float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {text!r}") from None
 
 
 _POLICY: RemotePolicy | None = None
@@ -150,7 +162,8 @@ def set_remote(policy: RemotePolicy | None = None, /, **changes: Any) -> RemoteP
     policy
         The new policy (default: the current one), before ``changes``.
     **changes
-        ``concurrency``, ``retries``, ``backoff``, ``max_backoff`` and/or ``timeout``.
+        ``concurrency``, ``retries``, ``backoff``, ``max_backoff``, ``timeout`` and/or
+        ``multirange``.
 
     Returns
     -------
@@ -347,165 +360,6 @@ def _run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> Any
     return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
 
-def _content_range(value: str | None) -> tuple[int, int | None] | None:
-    """``(first byte, total or None)`` of a ``Content-Range: bytes a-b/n`` header."""
-    if not value or not value.startswith("bytes "):
-        return None
-    span, _, total = value[6:].partition("/")
-    first, _, _ = span.partition("-")
-    try:
-        return int(first), None if total.strip() == "*" else int(total)
-    except ValueError:
-        return None
-
-
-def _http_status(url: str, status: int, reason: str) -> OSError:
-    """The error of a non-2xx answer: transient or permanent by status."""
-    text = f"{url}: HTTP {status} {reason}".rstrip()
-    if status in (401, 403):
-        return PermissionError(f"{text} (access denied)")
-    if status in (404, 410):
-        return FileNotFoundError(f"{text} (not found)")
-    if status in (408, 425, 429) or status >= 500:
-        return _Transient(text)
-    return OSError(text)
-
-
-class HttpReader(RemoteReader):
-    """An ``http(s)://`` object read with aiohttp through the fsspec filesystem's session."""
-
-    kind = "http"
-
-    def __init__(
-        self,
-        url: str,
-        fs: Any,
-        policy: RemotePolicy,
-        size: int | None = None,
-        version: Hashable = None,
-        tail: Range | None = None,
-    ) -> None:
-        self.fs = fs
-        super().__init__(url, policy, size, version, tail)
-
-    async def attempt(self, offset: int, length: int) -> tuple[bytes, Meta]:
-        kwargs = dict(self.fs.kwargs)
-        headers = {**kwargs.pop("headers", {}), "Range": f"bytes={offset}-{offset + length - 1}"}
-        session = await self.fs.set_session()
-        async with session.get(self.fs.encode_url(self.url), headers=headers, **kwargs) as r:
-            if r.status not in (200, 206):
-                raise _http_status(self.url, r.status, r.reason or "")
-            data = await _read_at_most(r.content, length + 1)  # a whole object is never fetched
-            etag, modified = r.headers.get("ETag"), r.headers.get("Last-Modified")
-            if r.status == 206:
-                where = _content_range(r.headers.get("Content-Range"))
-                if where is None or where[0] != offset:
-                    msg = f"{self.url}: a 206 answer for bytes {offset}.. without a matching Content-Range"
-                    raise OSError(msg)
-                return data, (where[1], etag, modified)
-        if offset == 0 and len(data) <= length and getattr(self, "size", len(data)) == len(data):
-            return data, (len(data), etag, modified)  # the whole object, no longer than asked
-        msg = (
-            f"{self.url}: the server ignores Range requests (HTTP 200 with the whole object "
-            f"for bytes {offset}..{offset + length}); rumi reads need range support"
-        )
-        raise OSError(msg)
-
-
-async def _read_at_most(content: Any, limit: int) -> bytes:
-    """A response body up to ``limit`` bytes (aiohttp's ``read(n)`` may return fewer)."""
-    parts: list[bytes] = []
-    got = 0
-    while got < limit:
-        chunk = await content.read(limit - got)
-        if not chunk:
-            break
-        parts.append(chunk)
-        got += len(chunk)
-    return b"".join(parts)
-
-
-class S3Reader(RemoteReader):
-    """An ``s3://`` object read through s3fs's aiobotocore client (``get_object`` with a Range).
-
-    s3fs and botocore also retry some failures of their own inside one attempt.
-    """
-
-    kind = "s3"
-
-    def __init__(
-        self,
-        url: str,
-        fs: Any,
-        path: str,
-        policy: RemotePolicy,
-        size: int | None = None,
-        version: Hashable = None,
-        tail: Range | None = None,
-    ) -> None:
-        self.fs = fs
-        self.bucket, self.key, _ = fs.split_path(path)
-        super().__init__(url, policy, size, version, tail)
-
-    async def attempt(self, offset: int, length: int) -> tuple[bytes, Meta]:
-        rng = f"bytes={offset}-{offset + length - 1}"
-        try:
-            resp = await self.fs._call_s3("get_object", Bucket=self.bucket, Key=self.key, Range=rng)
-        except (FileNotFoundError, PermissionError) as exc:
-            raise type(exc)(f"{self.url}: {exc}") from exc
-        except OSError as exc:
-            raise _Transient(f"{self.url}: {exc}") from exc
-        try:
-            data = await resp["Body"].read()
-        finally:
-            resp["Body"].close()
-        where = _content_range(resp.get("ContentRange"))
-        size = where[1] if where is not None else resp.get("ContentLength")
-        modified = resp.get("LastModified")
-        return data, (size, resp.get("ETag"), None if modified is None else str(modified))
-
-
-class ObstoreReader(RemoteReader):
-    """An object in an obstore store (what VirtualiZarr's registry resolves URLs to).
-
-    obstore's own retry configuration (of the store) applies inside each attempt.
-    """
-
-    kind = "obstore"
-
-    def __init__(
-        self,
-        store: Any,
-        path: str,
-        policy: RemotePolicy | None = None,
-        size: int | None = None,
-        version: Hashable = None,
-    ) -> None:
-        self.store, self.path = store, path
-        super().__init__(f"{store!r}/{path}", policy or remote_policy(), size, version)
-
-    async def attempt(self, offset: int, length: int) -> tuple[bytes, Meta]:
-        import obstore
-
-        try:
-            result = await obstore.get_async(
-                self.store, self.path, options={"range": (offset, offset + length)}
-            )
-            data = bytes(await result.bytes_async())
-        except (FileNotFoundError, PermissionError):
-            raise
-        except Exception as exc:
-            if type(exc).__name__ in ("PermissionDeniedError", "UnauthenticatedError"):
-                raise PermissionError(f"{self.url}: {exc}") from exc
-            raise _Transient(f"{self.url}: {exc}") from exc
-        meta = result.meta
-        return data, (int(meta["size"]), _text(meta.get("e_tag")), _text(meta.get("last_modified")))
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
 class SpanReader:
     """Another reader's ranges held in memory (fetched by :func:`prefetch`); the rest read through."""
 
@@ -570,30 +424,3 @@ def split_options(storage_options: dict[str, Any] | None) -> tuple[dict[str, Any
     if not isinstance(ours, dict):
         raise TypeError(f"storage_options['rumi'] must be a dict of remote options, got {ours!r}")
     return options, remote_policy().with_options(ours)
-
-
-def open_remote(
-    url: str,
-    storage_options: dict[str, Any] | None = None,
-    *,
-    size: int | None = None,
-    version: Hashable = None,
-    tail: Range | None = None,
-) -> RangeReader:
-    """The reader of an fsspec URL: http(s) and s3 with retries, timeouts and concurrency.
-
-    ``size`` (and ``version``, a hashable naming the content) given, nothing is sent;
-    else the first ranged GET learns them, with ``tail`` (where a header blob says the
-    trailer lies) fetched at the same time. Other fsspec protocols get a
-    :class:`~rumi_xarray.io.FsspecReader` (``info`` at open, no retries).
-    """
-    import fsspec
-
-    options, policy = split_options(storage_options)
-    fs, path = fsspec.core.url_to_fs(url, **options)
-    protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
-    if protocols & {"http", "https"}:
-        return HttpReader(url, fs, policy, size, version, tail)
-    if protocols & {"s3", "s3a"}:
-        return S3Reader(fs.unstrip_protocol(path), fs, path, policy, size, version, tail)
-    return FsspecReader(url, options)

@@ -1,9 +1,9 @@
 """A local HTTP server that injects faults, for testing and benchmarking remote reads.
 
 :func:`serve` starts a :class:`FaultServer` on a free port of 127.0.0.1 (standard library
-only: :class:`http.server.ThreadingHTTPServer`). It serves files with single-range
-``Range`` support (``206`` and ``Content-Range``, ``ETag``, ``Last-Modified``), counts the
-requests it receives, and fails on demand::
+only: :class:`http.server.ThreadingHTTPServer`). It serves files with ``Range`` support
+(``206`` and ``Content-Range``, ``multipart/byteranges`` for several ranges, ``ETag``,
+``Last-Modified``), counts the requests it receives, and fails on demand::
 
     with serve({"scene.rumi": data}, latency=0.03) as srv:
         srv.faults.add("status", status=503, times=2)  # two 503s, then OK
@@ -14,7 +14,8 @@ Fault kinds (:data:`FAULT_KINDS`): ``"status"`` (answer ``status`` instead: 503,
 500, 403, 404, ...), ``"reset"`` (close the connection with a TCP reset before
 answering), ``"stall"`` (send the headers and half the body, then wait ``seconds``),
 ``"truncate"`` (declare the whole length, send half, close), ``"ignore_range"`` (``200``
-and the whole body whatever the ``Range``), ``"no_length"`` (no ``Content-Length``, the
+and the whole body whatever the ``Range``), ``"no_multirange"`` (``200`` and the whole
+body for several ranges, as S3 and GCS answer), ``"no_length"`` (no ``Content-Length``, the
 body ends when the connection closes). Each fault applies to ``times`` requests (None:
 all) of ``path`` (None: any) whose method is in ``methods``.
 """
@@ -41,10 +42,13 @@ if TYPE_CHECKING:
 
 __all__ = ["FAULT_KINDS", "Fault", "FaultServer", "Faults", "Request", "serve"]
 
-FAULT_KINDS = frozenset({"status", "reset", "stall", "truncate", "ignore_range", "no_length"})
+FAULT_KINDS = frozenset(
+    {"status", "reset", "stall", "truncate", "ignore_range", "no_multirange", "no_length"}
+)
 """The kinds of :meth:`Faults.add`."""
 
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"(\d*)-(\d*)$")
+_BOUNDARY = "rumi-fault-server-3d5f"
 
 
 @dataclass(slots=True)
@@ -296,32 +300,44 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, data: bytes, fault: Fault | None, *, body: bool) -> None:
         kind = None if fault is None else fault.kind
-        span = _byte_range(self.headers.get("Range"), len(data))
-        if isinstance(span, str):
+        spans = _byte_ranges(self.headers.get("Range"), len(data))
+        if isinstance(spans, str):
             self.send_response(416)
             self.send_header("Content-Range", f"bytes */{len(data)}")
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        if span is None or kind == "ignore_range":
-            start, stop, status = 0, len(data), 200
-        else:
-            (start, stop), status = span, 206
-        self.send_response(status)
+        whole = kind == "ignore_range" or (kind == "no_multirange" and len(spans) > 1)
+        self.send_response(200 if whole or not spans else 206)
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("ETag", self.owner._etag(data))
         self.send_header("Last-Modified", self.owner._mtime)
-        self.send_header("Content-Type", "application/octet-stream")
-        if status == 206:
-            self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{len(data)}")
+        if whole or not spans:
+            self.send_header("Content-Type", "application/octet-stream")
+        payload = data if whole or not spans else self._parts(data, spans)
         if kind == "no_length":
             self.send_header("Connection", "close")
             self.close_connection = True
         else:
-            self.send_header("Content-Length", str(stop - start))
+            self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if body:
-            self._body(data[start:stop], fault)
+            self._body(payload, fault)
+
+    def _parts(self, data: bytes, spans: list[tuple[int, int]]) -> bytes:
+        """The body of a 206 answer, its type and range headers sent: one part or multipart."""
+        if len(spans) == 1:
+            ((start, stop),) = spans
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{len(data)}")
+            return data[start:stop]
+        self.send_header("Content-Type", f"multipart/byteranges; boundary={_BOUNDARY}")
+        out = bytearray()
+        for start, stop in spans:
+            out += f"--{_BOUNDARY}\r\nContent-Type: application/octet-stream\r\n".encode()
+            out += f"Content-Range: bytes {start}-{stop - 1}/{len(data)}\r\n\r\n".encode()
+            out += data[start:stop] + b"\r\n"
+        return bytes(out + f"--{_BOUNDARY}--\r\n".encode())
 
     def _body(self, payload: bytes, fault: Fault | None) -> None:
         kind = None if fault is None else fault.kind
@@ -335,24 +351,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-def _byte_range(header: str | None, size: int) -> tuple[int, int] | str | None:
-    """``(start, stop)`` of a single-range header, ``"invalid"`` if unsatisfiable, else None."""
-    if header is None:
-        return None
-    match = _RANGE.match(header.strip())
-    if match is None:
-        return None
-    first, last = match.groups()
-    if not first and not last:
-        return None
-    if not first:
-        start, stop = max(0, size - int(last)), size
-    else:
-        start = int(first)
-        stop = size if not last else min(size, int(last) + 1)
-    if start >= size or stop <= start:
-        return "invalid"
-    return start, stop
+def _byte_ranges(header: str | None, size: int) -> list[tuple[int, int]] | str:
+    """``[(start, stop), ...]`` of a ``Range`` header (``[]``: none or not understood, the
+    whole body), ``"invalid"`` if no range is satisfiable. Unsatisfiable ranges of several
+    are dropped, as RFC 9110 lets a server do."""
+    if header is None or not header.strip().startswith("bytes="):
+        return []
+    spans: list[tuple[int, int]] = []
+    for text in header.strip()[6:].split(","):
+        match = _RANGE.match(text.strip())
+        if match is None or match.groups() == ("", ""):
+            return []
+        first, last = match.groups()
+        if not first:
+            start, stop = max(0, size - int(last)), size
+        else:
+            start, stop = int(first), size if not last else min(size, int(last) + 1)
+        if start < size and stop > start:
+            spans.append((start, stop))
+    return spans or "invalid"
 
 
 @contextlib.contextmanager

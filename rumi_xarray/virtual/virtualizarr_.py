@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..decode import read_description
 from ..errors import RumiVirtualWarning
-from ..remote import ObstoreReader
+from ..stores import ObstoreReader
 from .file import file_dataset
 
 if TYPE_CHECKING:

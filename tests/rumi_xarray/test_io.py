@@ -185,7 +185,7 @@ def _obstore(tmp_path: Path) -> _io.RangeReader:
 
     store = MemoryStore()
     obstore.put(store, "data.bin", DATA)
-    from rumi_xarray.remote import ObstoreReader
+    from rumi_xarray.stores import ObstoreReader
 
     return ObstoreReader(store, "data.bin")
 

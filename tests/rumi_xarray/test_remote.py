@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from rumi_xarray import remote
+from rumi_xarray import remote, stores
 from rumi_xarray.backend.array import open_array
 from rumi_xarray.backend.stack import open_stack
 from rumi_xarray.cache import set_frame_cache
@@ -83,10 +83,12 @@ def test_policy_validates_and_set_remote_restores() -> None:
         remote.RemotePolicy(timeout=0)
     with pytest.raises(ValueError, match="retries"):
         remote.RemotePolicy(retries=-1)
+    with pytest.raises(ValueError, match="multirange"):
+        remote.RemotePolicy(multirange=1)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="unknown remote option"):
         remote.set_remote(retry=3)
     previous = remote.set_remote(concurrency=4)
-    assert (remote.remote_policy().concurrency == 4 and previous.concurrency != 4) or True
+    assert remote.remote_policy().concurrency == 4 and previous.concurrency != 4
     assert remote.set_remote(previous).concurrency == 4
     assert remote.remote_policy() == previous
     policy = remote.RemotePolicy(backoff=1.0, max_backoff=3.0)
@@ -94,17 +96,25 @@ def test_policy_validates_and_set_remote_restores() -> None:
 
 
 def test_policy_from_the_environment() -> None:
-    code = "from rumi_xarray.remote import remote_policy as p; print(p().retries, p().timeout)"
-    env = {**os.environ, "RUMI_XARRAY_REMOTE_RETRIES": "7", "RUMI_XARRAY_REMOTE_TIMEOUT": "2.5"}
+    code = "from rumi_xarray.remote import remote_policy as p; print(p().retries, p().timeout, p().multirange)"
+    env = {
+        **os.environ,
+        "RUMI_XARRAY_REMOTE_RETRIES": "7",
+        "RUMI_XARRAY_REMOTE_TIMEOUT": "2.5",
+        "RUMI_XARRAY_REMOTE_MULTIRANGE": "no",
+    }
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
-    assert out.stdout.split() == ["7", "2.5"]
+    assert out.stdout.split() == ["7", "2.5", "False"]
+    env["RUMI_XARRAY_REMOTE_MULTIRANGE"] = "maybe"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode != 0 and "RUMI_XARRAY_REMOTE_MULTIRANGE must be 1/0" in out.stderr
 
 
 def test_storage_options_override_per_open_and_never_reach_fsspec(srv: FaultServer) -> None:
     reader = open_reader(srv.url("scene.rumi"), {"rumi": {"retries": 0, "concurrency": 3}})
-    assert isinstance(reader, remote.HttpReader)
+    assert isinstance(reader, stores.HttpReader)
     assert reader.policy.retries == 0 and reader.policy.concurrency == 3
     assert "rumi" not in reader.fs.storage_options
     with pytest.raises(TypeError, match="storage_options"):
@@ -243,11 +253,11 @@ def test_request_counts(srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]
         assert srv.count() == 3 and srv.count("HEAD") == 0
         srv.reset()
         with xr.open_dataset(url, engine="rumi", header=blob) as ds:
-            # the start and the trailer at once (one round trip), never more than without
-            assert srv.count() == 2
-            assert sorted(r.range for r in srv.log)[0] == "bytes=0-65535"
+            # the start and the trailer in one multi-range GET
+            assert srv.count() == 1
+            assert srv.log[0].range.startswith("bytes=0-65535,")
             ds.band_data[CHIP].load()
-        assert srv.count() == 3
+        assert srv.count() == 2
         srv.reset()
         desc, nbytes = describe_file(data)
         row = Entry(url, desc, nbytes)
@@ -257,7 +267,7 @@ def test_request_counts(srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]
         assert srv.count() == 1
         srv.reset()
         with open_array(row) as array, open_array(url, header=blob) as with_blob:
-            assert srv.count() == 2  # the row: none; the blob: the start and the trailer
+            assert srv.count() == 1  # the row: none; the blob: the start and the trailer
             assert np.array_equal(array[CHIP], pixels[CHIP])
             assert np.array_equal(with_blob[CHIP], pixels[CHIP])
         srv.reset()
@@ -359,12 +369,12 @@ def test_obstore_reader_learns_the_size_from_its_first_get(
 
     store = MemoryStore()
     obstore.put(store, "scene.rumi", scene[0])
-    reader = remote.ObstoreReader(store, "scene.rumi")
+    reader = stores.ObstoreReader(store, "scene.rumi")
     assert reader.size == len(scene[0]) and reader.identity is not None
     desc = read_description(reader)
     assert np.array_equal(read_window(desc, reader, (0, *CHIP)), scene[1][CHIP])
     with pytest.raises(FileNotFoundError):
-        remote.ObstoreReader(store, "missing.rumi")
+        stores.ObstoreReader(store, "missing.rumi")
 
 
 @pytest.fixture(scope="module")
@@ -388,7 +398,7 @@ def test_s3_reads_retries_and_errors(
 ) -> None:
     options = {**s3, "skip_instance_cache": True}
     reader = open_reader("s3://bucket/scene.rumi", options)
-    assert isinstance(reader, remote.S3Reader) and reader.size == len(scene[0])
+    assert isinstance(reader, stores.S3Reader) and reader.size == len(scene[0])
     assert reader.identity[3][0] is not None  # the ETag, from the first GET
     calls: list[str] = []
     real = reader.fs._call_s3

@@ -49,6 +49,30 @@ def test_ranges_etag_and_counts() -> None:
         assert srv.count() == 0
 
 
+def test_several_ranges_answer_multipart_byteranges() -> None:
+    from rumi_xarray.stores import _boundary, _byteranges
+
+    with serve({"a.bin": DATA}) as srv:
+        ranges = f"bytes=0-9,100-104,{len(DATA) + 5}-{len(DATA) + 9}"  # the last: past the end
+        status, headers, body = _get(srv, "a.bin", {"Range": ranges})
+        kind, _, params = headers["Content-Type"].partition(";")
+        assert status == 206 and kind == "multipart/byteranges"
+        assert _byteranges(body, _boundary(params)) == (
+            [(0, DATA[:10]), (100, DATA[100:105])],
+            len(DATA),
+        )
+        assert headers["Content-Length"] == str(len(body))
+        one = _get(srv, "a.bin", {"Range": f"bytes=5-6,{len(DATA)}-"})  # one satisfiable: one part
+        assert (
+            one[0] == 206
+            and one[2] == DATA[5:7]
+            and one[1]["Content-Range"].startswith("bytes 5-6/")
+        )
+        srv.faults.add("no_multirange", times=None)
+        assert _get(srv, "a.bin", {"Range": "bytes=0-9,100-104"})[:3:2] == (200, DATA)
+        assert _get(srv, "a.bin", {"Range": "bytes=0-9"})[:3:2] == (206, DATA[:10])
+
+
 def test_a_directory_and_put(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "b.bin").write_bytes(b"hello")

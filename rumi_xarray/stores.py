@@ -1,0 +1,330 @@
+"""The remote readers of each kind of store: HTTP(S), S3 and obstore, and :func:`open_remote`.
+
+Each is a :class:`~rumi_xarray.remote.RemoteReader`: one request per :meth:`attempt`,
+retried by the :class:`~rumi_xarray.remote.RemotePolicy`.
+
+Over HTTP the first GET of an open with a header blob asks for the file's start and its
+trailer in one multi-range request (``Range: bytes=0-65535,END-...``), so that the open
+costs one request. A server that answers it with one ``multipart/byteranges`` body (nginx,
+Apache, most CDNs) is read from it; one that answers ``200`` (S3 and GCS ignore several
+ranges) or anything unexpected is asked again with one request per range, and its host is
+not asked for several ranges again in this process. The body of such an answer is never
+read past the size of the ranges asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import urllib.parse
+from typing import TYPE_CHECKING, Any
+
+from .format import HEAD_NBYTES
+from .io import FsspecReader
+from .remote import (
+    Meta,
+    RemotePolicy,
+    RemoteReader,
+    _retryable,
+    _Transient,
+    remote_policy,
+    split_options,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Hashable, Sequence
+
+    from .io import Range, RangeReader
+
+__all__ = ["HttpReader", "ObstoreReader", "S3Reader", "open_remote"]
+
+_PART_OVERHEAD = 512
+"""Bytes a ``multipart/byteranges`` body may spend on each part's boundary and headers."""
+
+_SINGLE_RANGE_HOSTS: set[str] = set()
+"""Hosts that did not answer a multi-range request with its parts (this process)."""
+_HOSTS_LOCK = threading.Lock()
+
+
+class _NoMultirange(Exception):
+    """The server did not answer a multi-range request with the parts asked."""
+
+
+def _content_range(value: str | None) -> tuple[int, int, int | None] | None:
+    """``(first byte, last byte, total or None)`` of a ``Content-Range: bytes a-b/n`` header."""
+    if not value or not value.strip().startswith("bytes "):
+        return None
+    span, _, total = value.strip()[6:].partition("/")
+    first, _, last = span.partition("-")
+    try:
+        return int(first), int(last), None if total.strip() == "*" else int(total)
+    except ValueError:
+        return None
+
+
+def _http_status(url: str, status: int, reason: str) -> OSError:
+    """The error of a non-2xx answer: transient or permanent by status."""
+    text = f"{url}: HTTP {status} {reason}".rstrip()
+    if status in (401, 403):
+        return PermissionError(f"{text} (access denied)")
+    if status in (404, 410):
+        return FileNotFoundError(f"{text} (not found)")
+    if status in (408, 425, 429) or status >= 500:
+        return _Transient(text)
+    return OSError(text)
+
+
+class HttpReader(RemoteReader):
+    """An ``http(s)://`` object read with aiohttp through the fsspec filesystem's session."""
+
+    kind = "http"
+
+    def __init__(
+        self,
+        url: str,
+        fs: Any,
+        policy: RemotePolicy,
+        size: int | None = None,
+        version: Hashable = None,
+        tail: Range | None = None,
+    ) -> None:
+        self.fs = fs
+        super().__init__(url, policy, size, version, tail)
+
+    async def _first(self, tail: Range | None) -> tuple[int, Hashable]:
+        """The file's start and ``tail`` in one multi-range request, else as any reader does."""
+        host = urllib.parse.urlsplit(self.url).netloc
+        if tail is None or tail[0] < HEAD_NBYTES or not self.policy.multirange:
+            return await super()._first(tail)
+        with _HOSTS_LOCK:
+            if host in _SINGLE_RANGE_HOSTS:
+                return await super()._first(tail)
+        wanted = [(0, HEAD_NBYTES), tail]
+        try:
+            parts, (size, *versions) = await asyncio.wait_for(
+                self._multirange(wanted), self.policy.timeout
+            )
+        except _NoMultirange:
+            with _HOSTS_LOCK:
+                _SINGLE_RANGE_HOSTS.add(host)
+            return await super()._first(tail)
+        except _retryable():
+            return await super()._first(tail)  # retried there, one range a request
+        head = dict(parts).get(0, b"")
+        if size is None or len(head) != min(HEAD_NBYTES, size):
+            return await super()._first(tail)
+        self._held = parts
+        return size, tuple(versions)
+
+    async def _multirange(self, ranges: Sequence[Range]) -> tuple[list[tuple[int, bytes]], Meta]:
+        """One GET for several ranges: the parts answered, ``(offset, bytes)``, and the meta."""
+        kwargs = dict(self.fs.kwargs)
+        spec = ",".join(f"{o}-{o + n - 1}" for o, n in ranges)
+        headers = {**kwargs.pop("headers", {}), "Range": f"bytes={spec}"}
+        limit = sum(n for _, n in ranges) + _PART_OVERHEAD * len(ranges)
+        session = await self.fs.set_session()
+        async with session.get(self.fs.encode_url(self.url), headers=headers, **kwargs) as r:
+            if r.status in (200, 416):
+                raise _NoMultirange(f"HTTP {r.status}")
+            if r.status != 206:
+                raise _http_status(self.url, r.status, r.reason or "")
+            body = await _read_at_most(r.content, limit + 1)
+            etag, modified = r.headers.get("ETag"), r.headers.get("Last-Modified")
+            kind, _, params = r.headers.get("Content-Type", "").partition(";")
+            where = _content_range(r.headers.get("Content-Range"))
+        if len(body) > limit:
+            raise _NoMultirange("a body longer than the ranges asked")
+        if r.content_length is not None and len(body) < r.content_length:
+            raise _Transient(f"truncated body: {len(body)} of {r.content_length} bytes")
+        if kind.strip().lower() == "multipart/byteranges":
+            parts, size = _byteranges(body, _boundary(params))
+        elif where is not None and where[1] - where[0] + 1 == len(body):
+            parts, size = [(where[0], body)], where[2]
+        else:
+            raise _NoMultirange("a 206 answer without a Content-Range of its body")
+        return parts, (size, etag, modified)
+
+    async def attempt(self, offset: int, length: int) -> tuple[bytes, Meta]:
+        kwargs = dict(self.fs.kwargs)
+        headers = {**kwargs.pop("headers", {}), "Range": f"bytes={offset}-{offset + length - 1}"}
+        session = await self.fs.set_session()
+        async with session.get(self.fs.encode_url(self.url), headers=headers, **kwargs) as r:
+            if r.status not in (200, 206):
+                raise _http_status(self.url, r.status, r.reason or "")
+            data = await _read_at_most(r.content, length + 1)  # a whole object is never fetched
+            etag, modified = r.headers.get("ETag"), r.headers.get("Last-Modified")
+            if r.status == 206:
+                where = _content_range(r.headers.get("Content-Range"))
+                if where is None or where[0] != offset:
+                    msg = f"{self.url}: a 206 answer for bytes {offset}.. without a matching Content-Range"
+                    raise OSError(msg)
+                return data, (where[2], etag, modified)
+        if offset == 0 and len(data) <= length and getattr(self, "size", len(data)) == len(data):
+            return data, (len(data), etag, modified)  # the whole object, no longer than asked
+        msg = (
+            f"{self.url}: the server ignores Range requests (HTTP 200 with the whole object "
+            f"for bytes {offset}..{offset + length}); rumi reads need range support"
+        )
+        raise OSError(msg)
+
+
+async def _read_at_most(content: Any, limit: int) -> bytes:
+    """A response body up to ``limit`` bytes (aiohttp's ``read(n)`` may return fewer)."""
+    parts: list[bytes] = []
+    got = 0
+    while got < limit:
+        chunk = await content.read(limit - got)
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
+def _boundary(params: str) -> bytes:
+    """The ``boundary`` parameter of a ``multipart/byteranges`` content type."""
+    for param in params.split(";"):
+        name, _, value = param.strip().partition("=")
+        if name.strip().lower() == "boundary" and value.strip().strip('"'):
+            return value.strip().strip('"').encode("latin-1")
+    raise _NoMultirange("a multipart answer without a boundary")
+
+
+def _byteranges(body: bytes, boundary: bytes) -> tuple[list[tuple[int, bytes]], int | None]:
+    """The parts of a ``multipart/byteranges`` body, ``(offset, bytes)``, and the object's size.
+
+    Each part's length comes from its ``Content-Range``, so a part's bytes are never
+    searched for the boundary; a part that does not fit the body refuses the whole answer.
+    """
+    delimiter = b"--" + boundary
+    parts: list[tuple[int, bytes]] = []
+    sizes: set[int | None] = set()
+    at = body.find(delimiter)
+    while at >= 0 and not body.startswith(b"--", at + len(delimiter)):
+        end = body.find(b"\r\n\r\n", at)
+        if end < 0:
+            raise _NoMultirange("a multipart part without the end of its headers")
+        lines = body[at + len(delimiter) : end].decode("latin-1").split("\r\n")
+        ranges = [
+            v
+            for k, _, v in (s.partition(":") for s in lines)
+            if k.strip().lower() == "content-range"
+        ]
+        where = _content_range(ranges[0] if ranges else None)
+        if where is None or where[1] < where[0] or end + 4 + where[1] - where[0] + 1 > len(body):
+            raise _NoMultirange("a multipart part without a Content-Range that fits the body")
+        start, stop = end + 4, end + 4 + where[1] - where[0] + 1
+        parts.append((where[0], body[start:stop]))
+        sizes.add(where[2])
+        at = body.find(delimiter, stop)
+    if not parts or len(sizes) != 1:
+        raise _NoMultirange("a multipart answer without parts of one object")
+    return parts, sizes.pop()
+
+
+class S3Reader(RemoteReader):
+    """An ``s3://`` object read through s3fs's aiobotocore client (``get_object`` with a Range).
+
+    s3fs and botocore also retry some failures of their own inside one attempt.
+    """
+
+    kind = "s3"
+
+    def __init__(
+        self,
+        url: str,
+        fs: Any,
+        path: str,
+        policy: RemotePolicy,
+        size: int | None = None,
+        version: Hashable = None,
+        tail: Range | None = None,
+    ) -> None:
+        self.fs = fs
+        self.bucket, self.key, _ = fs.split_path(path)
+        super().__init__(url, policy, size, version, tail)
+
+    async def attempt(self, offset: int, length: int) -> tuple[bytes, Meta]:
+        rng = f"bytes={offset}-{offset + length - 1}"
+        try:
+            resp = await self.fs._call_s3("get_object", Bucket=self.bucket, Key=self.key, Range=rng)
+        except (FileNotFoundError, PermissionError) as exc:
+            raise type(exc)(f"{self.url}: {exc}") from exc
+        except OSError as exc:
+            raise _Transient(f"{self.url}: {exc}") from exc
+        try:
+            data = await resp["Body"].read()
+        finally:
+            resp["Body"].close()
+        where = _content_range(resp.get("ContentRange"))
+        size = where[2] if where is not None else resp.get("ContentLength")
+        modified = resp.get("LastModified")
+        return data, (size, resp.get("ETag"), None if modified is None else str(modified))
+
+
+class ObstoreReader(RemoteReader):
+    """An object in an obstore store (what VirtualiZarr's registry resolves URLs to).
+
+    obstore's own retry configuration (of the store) applies inside each attempt.
+    """
+
+    kind = "obstore"
+
+    def __init__(
+        self,
+        store: Any,
+        path: str,
+        policy: RemotePolicy | None = None,
+        size: int | None = None,
+        version: Hashable = None,
+    ) -> None:
+        self.store, self.path = store, path
+        super().__init__(f"{store!r}/{path}", policy or remote_policy(), size, version)
+
+    async def attempt(self, offset: int, length: int) -> tuple[bytes, Meta]:
+        import obstore
+
+        try:
+            result = await obstore.get_async(
+                self.store, self.path, options={"range": (offset, offset + length)}
+            )
+            data = bytes(await result.bytes_async())
+        except (FileNotFoundError, PermissionError):
+            raise
+        except Exception as exc:
+            if type(exc).__name__ in ("PermissionDeniedError", "UnauthenticatedError"):
+                raise PermissionError(f"{self.url}: {exc}") from exc
+            raise _Transient(f"{self.url}: {exc}") from exc
+        meta = result.meta
+        return data, (int(meta["size"]), _text(meta.get("e_tag")), _text(meta.get("last_modified")))
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def open_remote(
+    url: str,
+    storage_options: dict[str, Any] | None = None,
+    *,
+    size: int | None = None,
+    version: Hashable = None,
+    tail: Range | None = None,
+) -> RangeReader:
+    """The reader of an fsspec URL: http(s) and s3 with retries, timeouts and concurrency.
+
+    ``size`` (and ``version``, a hashable naming the content) given, nothing is sent;
+    else the first ranged GET learns them, with ``tail`` (where a header blob says the
+    trailer lies) fetched at the same time. Other fsspec protocols get a
+    :class:`~rumi_xarray.io.FsspecReader` (``info`` at open, no retries).
+    """
+    import fsspec
+
+    options, policy = split_options(storage_options)
+    fs, path = fsspec.core.url_to_fs(url, **options)
+    protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
+    if protocols & {"http", "https"}:
+        return HttpReader(url, fs, policy, size, version, tail)
+    if protocols & {"s3", "s3a"}:
+        return S3Reader(fs.unstrip_protocol(path), fs, path, policy, size, version, tail)
+    return FsspecReader(url, options)

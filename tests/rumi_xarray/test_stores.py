@@ -1,0 +1,202 @@
+"""The HTTP reader's multi-range first GET (:mod:`rumi_xarray.stores`): one request to open
+with a header blob, and the fallback for servers that answer several ranges otherwise."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from rumi_xarray import remote, stores
+from rumi_xarray.testing import serve
+from rumi_xarray.write.to_rumi import to_rumi
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from rumi_xarray.testing import FaultServer
+
+CHIP = (slice(None), slice(256, 512), slice(512, 768))
+
+
+@pytest.fixture(autouse=True)
+def _fast_policy() -> Iterator[None]:
+    previous = remote.set_remote(retries=3, backoff=0.001, max_backoff=0.01, timeout=0.5)
+    stores._SINGLE_RANGE_HOSTS.clear()
+    yield
+    stores._SINGLE_RANGE_HOSTS.clear()
+    remote.set_remote(**dataclasses.asdict(previous))
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, np.ndarray, bytes]:
+    """A 2-band 1024² uint16 file (~4 MB: the trailer is far past the first 64 KiB)."""
+    pixels = np.random.default_rng(3).integers(0, 60000, (2, 1024, 1024), dtype=np.uint16)
+    path = tmp_path_factory.mktemp("stores") / "scene.rumi"
+    blob = to_rumi(
+        xr.DataArray(pixels, dims=("band", "y", "x")),
+        path,
+        tile=256,
+        time=["2024-01-01"],
+        bands=["red", "nir"],
+        crs=32633,
+        transform=(10, 0, 500000, 0, -10, 6000000),
+    )
+    return path.read_bytes(), pixels, blob
+
+
+@pytest.fixture
+def srv(scene: tuple[bytes, np.ndarray, bytes]) -> Iterator[FaultServer]:
+    with serve({"scene.rumi": scene[0]}) as server:
+        yield server
+
+
+def _open_and_chip(srv: FaultServer, blob: bytes, **kwargs: Any) -> tuple[int, xr.Dataset]:
+    """Requests sent to open with ``blob``, and the opened dataset (chip loaded)."""
+    with xr.open_dataset(srv.url("scene.rumi"), engine="rumi", header=blob, **kwargs) as ds:
+        opened = srv.count()
+        return opened, ds.load()
+
+
+def _expected(scene: tuple[bytes, np.ndarray, bytes]) -> xr.Dataset:
+    with xr.open_dataset(_local(scene), engine="rumi") as ds:
+        return ds.load()
+
+
+def _local(scene: tuple[bytes, np.ndarray, bytes]) -> str:
+    import fsspec
+
+    fsspec.filesystem("memory").pipe_file("/stores-test/scene.rumi", scene[0])
+    return "memory://stores-test/scene.rumi"
+
+
+def test_a_blob_opens_in_one_multirange_get(
+    srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]
+) -> None:
+    opened, ds = _open_and_chip(srv, scene[2])
+    assert opened == 1
+    first = srv.log[0].range
+    assert first is not None and first.startswith("bytes=0-65535,") and first.count(",") == 1
+    assert srv.count() == 2  # the open, then the pixels of every frame in one run
+    assert ds.identical(_expected(scene))  # coordinates, band names, time, CRS and pixels
+    assert np.array_equal(ds.band_data.values, scene[1])
+
+
+def test_a_chip_with_a_blob_costs_two_requests(
+    srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]
+) -> None:
+    from rumi_xarray.cache import set_frame_cache
+
+    set_frame_cache(0)
+    try:
+        with xr.open_dataset(srv.url("scene.rumi"), engine="rumi", header=scene[2]) as ds:
+            assert np.array_equal(ds.band_data[CHIP].values, scene[1][CHIP])
+        assert srv.count() == 2 and srv.count("HEAD") == 0
+    finally:
+        set_frame_cache(256 << 20)
+
+
+def test_a_server_without_multirange_is_asked_one_range_a_request(
+    srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]
+) -> None:
+    srv.faults.add("no_multirange", times=None)  # 200 and the whole body, as S3 answers
+    opened, ds = _open_and_chip(srv, scene[2])
+    assert opened == 3  # the refused multi-range GET, then the start and the trailer
+    assert ds.identical(_expected(scene))
+    srv.reset()
+    srv.faults.add("no_multirange", times=None)
+    opened, _ = _open_and_chip(srv, scene[2])
+    assert opened == 2  # the host is remembered: no multi-range GET again
+    assert all("," not in (r.range or "") for r in srv.log)
+
+
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [("status", {"status": 503}), ("reset", {}), ("truncate", {}), ("stall", {"seconds": 5})],
+    ids=["503", "reset", "truncate", "stall"],
+)
+def test_a_transient_fault_of_the_multirange_get_is_retried_and_forgotten(
+    srv: FaultServer,
+    scene: tuple[bytes, np.ndarray, bytes],
+    kind: str,
+    options: dict[str, Any],
+) -> None:
+    srv.faults.add(kind, **options)
+    _, ds = _open_and_chip(srv, scene[2])
+    assert np.array_equal(ds.band_data.values, scene[1])
+    assert srv.log[0].fault == kind
+    srv.reset()
+    assert _open_and_chip(srv, scene[2])[0] == 1  # a transient fault does not mark the host
+
+
+@pytest.mark.parametrize(("status", "error"), [(404, FileNotFoundError), (403, PermissionError)])
+def test_a_permanent_status_of_the_multirange_get_fails_at_once(
+    srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes], status: int, error: type
+) -> None:
+    srv.faults.add("status", status=status, times=None)
+    with pytest.raises(error, match=r"scene\.rumi"):
+        _open_and_chip(srv, scene[2])
+    assert srv.count() == 1
+
+
+def test_multirange_can_be_turned_off(
+    srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]
+) -> None:
+    opened, ds = _open_and_chip(srv, scene[2], storage_options={"rumi": {"multirange": False}})
+    assert opened == 2 and all("," not in (r.range or "") for r in srv.log)
+    assert np.array_equal(ds.band_data.values, scene[1])
+
+
+def test_a_server_ignoring_every_range_is_still_named(
+    srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]
+) -> None:
+    srv.faults.add("ignore_range", times=None)
+    with pytest.raises(OSError, match="ignores Range"):
+        _open_and_chip(srv, scene[2])
+
+
+# ---------------------------------------------------------------------------------------
+# The multipart parser: hostile bodies are refused (then asked again range by range)
+
+
+def _multipart(parts: list[tuple[str, bytes]], boundary: str = "xyz") -> bytes:
+    out = b"preamble\r\n"
+    for content_range, data in parts:
+        out += f"--{boundary}\r\nContent-Range: {content_range}\r\n\r\n".encode() + data + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode()
+
+
+def test_byteranges_reads_parts_by_their_content_range() -> None:
+    payload = b"--xyz\r\n\r\n--xyz"  # the boundary inside a part's bytes is not searched
+    body = _multipart([("bytes 0-13/100", payload), ("bytes 90-99/100", b"0123456789")])
+    assert stores._byteranges(body, b"xyz") == ([(0, payload), (90, b"0123456789")], 100)
+    assert stores._boundary(' charset=x; boundary="xyz"') == b"xyz"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _multipart([("bytes 0-99/100", b"short")]),  # a part longer than the body
+        _multipart([("bytes 9-0/100", b"")]),  # last before first
+        _multipart([("bytes 0-1/100", b"ab"), ("bytes 5-6/200", b"cd")]),  # two objects
+        _multipart([]),  # no part
+        b"--xyz\r\nContent-Range: bytes 0-1/2",  # headers never end
+        _multipart([("items 0-1/2", b"ab")]),  # not bytes
+    ],
+    ids=["overrun", "reversed", "two-sizes", "empty", "unterminated", "unit"],
+)
+def test_byteranges_refuses_a_malformed_body(body: bytes) -> None:
+    with pytest.raises(stores._NoMultirange):
+        stores._byteranges(body, b"xyz")
+    with pytest.raises(stores._NoMultirange):
+        stores._boundary(" charset=x")
+
+
+def test_content_range() -> None:
+    assert stores._content_range("bytes 5-9/100") == (5, 9, 100)
+    assert stores._content_range("bytes 5-9/*") == (5, 9, None)
+    assert stores._content_range("bytes */100") is None
+    assert stores._content_range(None) is None
