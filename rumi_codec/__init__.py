@@ -5,8 +5,9 @@
 ``OpenZLCodec`` (id ``"rumi.openzl"``) and the decode-only ``OpenZLGridCodec`` (id
 ``"rumi.openzl_grid"``) are the numcodecs adaptors; their Zarr v3 twins live in
 ``rumi_codec.zarr_``. ``frame_key`` and ``skeleton_key`` name frames in a
-``rumi.openzl_grid`` configuration. ``decompress_into``, ``decoded_nbytes`` and
-``parse_verify`` are what rumi_xarray's reader and writer use of the engine. Names load on first access, so ``import rumi_codec`` imports neither
+``rumi.openzl_grid`` configuration. ``decompress_into``, ``known_width``,
+``decoded_nbytes`` and ``parse_verify`` are what rumi_xarray's reader and writer use of
+the engine. Names load on first access, so ``import rumi_codec`` imports neither
 numcodecs, zarr nor openzl.
 """
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
         decompress,
         decompress_into,
         encode,
+        known_width,
         parse_verify,
     )
     from rumi_codec._grid import frame_key, skeleton_key
@@ -40,6 +42,7 @@ __all__ = [
     "decompress_into",
     "encode",
     "frame_key",
+    "known_width",
     "parse_verify",
     "skeleton_key",
 ]
@@ -55,6 +58,7 @@ _MODULES = {
     "decompress_into": "rumi_codec._core",
     "encode": "rumi_codec._core",
     "frame_key": "rumi_codec._grid",
+    "known_width": "rumi_codec._core",
     "parse_verify": "rumi_codec._core",
     "skeleton_key": "rumi_codec._grid",
 }

@@ -58,6 +58,7 @@ __all__ = [
     "decompress_into",
     "decompress_output",
     "encode",
+    "known_width",
     "output_type",
     "parse_options",
     "parse_verify",
@@ -372,6 +373,17 @@ def decompress_into(
     if written[0] != size:
         msg = f"frame decodes to {written[0]} bytes, its header declares {size}"
         raise OpenZLError.invalid("frame", msg, expected=size, found=written[0])
+
+
+def known_width(frame: Buffer) -> int | None:
+    """The element width (bytes) of a frame's output, if known without decoding it.
+
+    Known once a frame of the same skeleton was decoded by `decompress_into` with
+    ``widths`` (`_header`); else None. Reads only header bytes, so a reading thread
+    can check frames before they are decoded, and `decompress_into` then needs no
+    ``widths``.
+    """
+    return _header.known_width(_header.skeleton(frame))
 
 
 def _decoded_for_width(

@@ -11,20 +11,20 @@ import functools
 import itertools
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from rumi_codec import decompress_into, parse_verify
+from rumi_codec import decompress_into, known_width, parse_verify
 
 from .cache import frame_cache
 from .errors import OpenZLError, RumiFormatError
 from .format import describe_source
-from .io import close_reader, is_remote, open_reader
+from .io import LocalReader, close_reader, is_remote, open_reader
 
 if TYPE_CHECKING:
-    from collections.abc import Buffer, Hashable, Mapping, Sequence
+    from collections.abc import Buffer, Hashable, Iterator, Mapping, Sequence
 
     from .format import RumiFile
     from .io import Range, RangeReader
@@ -311,7 +311,7 @@ def _decode(pending: list[Pending], verify: bool) -> None:
     pending = _prefetched(pending)
     tasks = [(j, k) for j, (job, _, _) in enumerate(pending) for k in sorted(job.frames)]
     sizes = [pending[j][0].desc.frame_nbytes(k) for j, k in tasks]
-    workers, pool = _pool()
+    workers, pool, _ = _pools()
     shares = _shares(np.array(sizes, np.int64), min(workers, max(1, sum(sizes) // _MIN_SHARE)))
     futures = [
         pool.submit(_decode_share, pending, tasks[lo:hi], sizes[lo:hi], verify)
@@ -370,12 +370,61 @@ def _decode_share(
         nbytes = sizes[done : done + len(frames)]
         done += len(frames)
         ranges = [job.desc.frame_range(k) for k in frames]
-        for (start, length), members in coalesce(ranges, job.reader.max_gap, job.reader.max_run):
-            view = memoryview(job.reader.read_into(start, length, _scratch(length, "read")))
-            for i in members:
+        runs = coalesce(ranges, job.reader.max_gap, job.reader.max_run)
+        widths = frame_widths(job.desc.sample)
+        for start, members, view, checked in _read_runs(job.reader, runs, ranges, widths):
+            for i, known in zip(members, checked, strict=True):
                 offset, stored = ranges[i]
                 frame = view[offset - start : offset - start + stored]
-                _place(job, frames[i], nbytes[i], frame, verify, fresh)
+                _place(job, frames[i], nbytes[i], frame, verify, fresh, known)
+
+
+_AHEAD = ("read", "read ahead")
+"""The two scratch buffers a decoding thread reads runs into, in turn."""
+
+
+def _read_runs(
+    reader: RangeReader,
+    runs: Sequence[tuple[Range, list[int]]],
+    ranges: Sequence[Range],
+    widths: frozenset[int],
+) -> Iterator[tuple[int, list[int], memoryview, list[bool]]]:
+    """Each run's ``(offset, members, bytes, widths known)``, in order, in this thread's scratch.
+
+    From a local file, when the decoding threads leave a core idle, the next run is
+    read on a reading thread while the caller decodes this one (``pread`` releases the
+    GIL), which also checks the element width of each of its frames whose skeleton is
+    known (``True``: the decoder needs not). The first run is read here, with no
+    hand-off added to a chip.
+    """
+    reading = _pools()[2] if isinstance(reader, LocalReader) else None
+    ahead: Future[tuple[Buffer, list[bool]]] | None = None
+    try:
+        for n, ((start, length), members) in enumerate(runs):
+            if ahead is None:
+                buffer = _scratch(length, _AHEAD[n % 2 * (reading is not None)])
+                data, checked = reader.read_into(start, length, buffer), [False] * len(members)
+            else:
+                data, checked = ahead.result()
+            ahead = None
+            if reading is not None and n + 1 < len(runs):
+                (at, nbytes), inside = runs[n + 1]
+                spans = [ranges[i] for i in inside]
+                buffer = _scratch(nbytes, _AHEAD[(n + 1) % 2])
+                ahead = reading.submit(_read_ahead, reader, at, buffer, spans, widths)
+            yield start, members, memoryview(data), checked
+    finally:
+        if ahead is not None:  # a read still writing into this thread's scratch
+            wait([ahead])
+
+
+def _read_ahead(
+    reader: RangeReader, start: int, buffer: np.ndarray, spans: list[Range], widths: frozenset[int]
+) -> tuple[Buffer, list[bool]]:
+    """Read a run into ``buffer``; whether each frame's element width is known to be right."""
+    data = reader.read_into(start, buffer.nbytes, buffer)
+    view = memoryview(data)
+    return data, [known_width(view[o - start : o - start + n]) in widths for o, n in spans]
 
 
 def _place(
@@ -385,10 +434,14 @@ def _place(
     frame: Buffer,
     verify: bool,
     fresh: dict[int, np.ndarray] | None,
+    checked: bool = False,
 ) -> None:
-    """Decode frame k (``nbytes`` decoded) into its part of ``job.out``; keep it in ``fresh``."""
+    """Decode frame k (``nbytes`` decoded) into its part of ``job.out``; keep it in ``fresh``.
+
+    ``checked``: its element width is known to be right (else the decoder checks it).
+    """
     keep = fresh is not None and nbytes <= frame_cache().maxbytes
-    block = _decode_block(job.desc, k, nbytes, frame, verify, keep=keep)
+    block = _decode_block(job.desc, k, nbytes, frame, verify, keep=keep, checked=checked)
     _assign(job, k, block)
     if keep and fresh is not None:
         block.flags.writeable = False
@@ -396,16 +449,24 @@ def _place(
 
 
 def _decode_block(
-    desc: RumiFile, k: int, nbytes: int, frame: Buffer, verify: bool, *, keep: bool = False
+    desc: RumiFile,
+    k: int,
+    nbytes: int,
+    frame: Buffer,
+    verify: bool,
+    *,
+    keep: bool = False,
+    checked: bool = False,
 ) -> np.ndarray:
     """Frame k (``nbytes`` decoded) as a ``(t, b, h, w)`` view of this thread's scratch.
 
     The view is valid until the thread decodes its next frame; with ``keep`` it views
-    a buffer of its own instead.
+    a buffer of its own instead. ``checked``: the element width needs no check.
     """
     raw = _aligned(nbytes) if keep else _scratch(nbytes, "frame")
+    widths = None if checked else frame_widths(desc.sample)
     try:
-        decompress_into(frame, raw, verify=verify, widths=frame_widths(desc.sample))
+        decompress_into(frame, raw, verify=verify, widths=widths)
     except OpenZLError as exc:
         offset, length = desc.frame_range(k)
         raise OpenZLError.of_frame(k, exc, offset=offset, nbytes=length) from exc
@@ -439,20 +500,26 @@ def _scratch(nbytes: int, kind: str) -> np.ndarray:
     return buf[:nbytes]
 
 
-_POOL: tuple[int, int, ThreadPoolExecutor] | None = None
-_POOL_LOCK = threading.Lock()
+_POOLS: tuple[int, int, ThreadPoolExecutor, ThreadPoolExecutor | None] | None = None
+_POOLS_LOCK = threading.Lock()
 
 
-def _pool() -> tuple[int, ThreadPoolExecutor]:
-    """The decoding threads and their pool, one per process (recreated after a fork).
+def _pools() -> tuple[int, ThreadPoolExecutor, ThreadPoolExecutor | None]:
+    """The decoding threads, their pool and the reading pool, one per process (recreated
+    after a fork).
 
-    ``RUMI_XARRAY_THREADS`` threads, else ``min(32, os.cpu_count())``, counting the
-    calling thread, which decodes a share of every read itself.
+    ``RUMI_XARRAY_THREADS`` decoding threads, else ``min(32, usable cores)``, counting
+    the calling thread, which decodes a share of every read itself. When they leave a
+    core idle, as many reading threads read ahead of them (:func:`_read_runs`); else
+    None (reading ahead would only take turns with decoding).
     """
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None or _POOL[0] != os.getpid():
-            workers = int(os.environ.get("RUMI_XARRAY_THREADS", 0)) or min(32, os.cpu_count() or 1)
-            pool = ThreadPoolExecutor(max(1, workers - 1), thread_name_prefix="rumi-decode")
-            _POOL = (os.getpid(), workers, pool)
-        return _POOL[1], _POOL[2]
+    global _POOLS
+    with _POOLS_LOCK:
+        if _POOLS is None or _POOLS[0] != os.getpid():
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+            cores = cores or os.cpu_count() or 1
+            workers = int(os.environ.get("RUMI_XARRAY_THREADS", 0)) or min(32, cores)
+            decoding = ThreadPoolExecutor(max(1, workers - 1), thread_name_prefix="rumi-decode")
+            reading = ThreadPoolExecutor(workers, "rumi-read") if workers < cores else None
+            _POOLS = (os.getpid(), workers, decoding, reading)
+        return _POOLS[1:]

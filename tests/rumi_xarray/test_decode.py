@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -18,15 +18,17 @@ from rumi_xarray.decode import (
     coalesce,
     frame_widths,
     plan_window,
+    read_description,
     read_jobs,
     read_window,
     resolve_verify,
 )
 from rumi_xarray.format import parse_bytes
-from rumi_xarray.io import BytesReader
+from rumi_xarray.io import BytesReader, LocalReader
 from rumi_xarray.spec import SAMPLE_TYPES
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 DATA = np.random.default_rng(0).integers(0, 60000, (2, 40, 50), dtype=np.uint16)
@@ -267,8 +269,8 @@ def test_frames_are_balanced_over_the_decoding_threads(
     image = np.random.default_rng(1).integers(0, 60000, (8, 256, 256), dtype=np.uint16)
     to_rumi(image, tmp_path / "a.rumi", tile=128, time=["2024-01-01"])  # 32 frames of 32 KiB
     data = (tmp_path / "a.rumi").read_bytes()
-    with ThreadPoolExecutor(1) as pool:
-        monkeypatch.setattr(decode, "_POOL", (os.getpid(), 2, pool))
+    with ThreadPoolExecutor(1) as pool, ThreadPoolExecutor(2) as reading:
+        monkeypatch.setattr(decode, "_POOLS", (os.getpid(), 2, pool, reading))
         monkeypatch.setattr(decode, "_MIN_SHARE", 1)
         seen: list[tuple[int, int]] = []
         real = decode.decompress_into
@@ -287,3 +289,81 @@ def test_frames_are_balanced_over_the_decoding_threads(
         per_thread[ident] = per_thread.get(ident, 0) + nbytes
     assert threading.get_ident() in per_thread
     assert sorted(per_thread.values()) == [16 * 32768, 16 * 32768]
+
+
+# ---------------------------------------------------------------------------------------
+# Reading ahead: with a core to spare, a local file's next run is read (and its frames'
+# element widths checked) on a reading thread while the decoder decodes the current one
+
+
+@pytest.fixture
+def reading_ahead(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """One decoding thread and a reading pool (a machine with a spare core); 4 KiB runs;
+    no frame cache."""
+    from rumi_xarray.cache import set_frame_cache
+
+    bound = set_frame_cache(0)
+    with ThreadPoolExecutor(1) as decoding, ThreadPoolExecutor(1, "test-read") as reading:
+        monkeypatch.setattr(decode, "_POOLS", (os.getpid(), 1, decoding, reading))
+        monkeypatch.setattr(LocalReader, "max_run", 4096)
+        try:
+            yield
+        finally:
+            set_frame_cache(bound)
+        assert reading._work_queue.empty()  # nothing left writing into a scratch buffer
+
+
+def _stored_file(path: Path, dtype: str = "uint16") -> np.ndarray:
+    """4 bands of 128² in 64² tiles, stored (frames of 8 KiB: one frame a run)."""
+    image = np.random.default_rng(5).integers(0, 250, (4, 128, 128)).astype(dtype)
+    to_rumi(image, path, tile=64, time=["2024-01-01"], compression={"graph": "store"})
+    return image
+
+
+def test_local_runs_are_read_ahead_with_their_widths_checked(
+    tmp_path: Path, reading_ahead: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = _stored_file(tmp_path / "a.rumi")
+    reader = LocalReader(tmp_path / "a.rumi")
+    desc = read_description(reader)
+    readers: list[str] = []
+    widths: list[object] = []
+    read_into, decompress = LocalReader.read_into, decode.decompress_into
+
+    def spy_read(self: LocalReader, *args: Any) -> Any:
+        readers.append(threading.current_thread().name)
+        return read_into(self, *args)
+
+    def spy_decode(frame: object, out: np.ndarray, **kwargs: object) -> None:
+        widths.append(kwargs["widths"])
+        decompress(frame, out, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LocalReader, "read_into", spy_read)
+    monkeypatch.setattr(decode, "decompress_into", spy_decode)
+    for _ in range(2):
+        got = read_window(desc, reader, (0, slice(None), slice(None), slice(None)))
+        np.testing.assert_array_equal(got, image)
+    assert len(readers) == 2 * 16 and readers.count(threading.current_thread().name) == 2
+    assert all(name.startswith("test-read") for name in readers[1:16])
+    assert widths[16] is not None  # the first run of a read: checked by its decoder
+    assert widths[17:].count(None) == 15  # the width known: checked by the reading thread
+
+
+def test_a_bad_frame_read_ahead_still_raises_its_own_error(
+    tmp_path: Path, reading_ahead: None
+) -> None:
+    from _hostile import replace_frame
+
+    from rumi_codec import compress
+
+    path = tmp_path / "a.rumi"
+    image = _stored_file(path, "uint8")
+    wide = compress(np.zeros(64 * 64 // 2, np.uint16), recipe=None, graph="store")
+    for _ in range(2):  # the second time the wrong width is known from the skeleton
+        path.write_bytes(replace_frame(path.read_bytes(), 9, wide))
+        reader = LocalReader(path)
+        desc = read_description(reader)
+        with pytest.raises(RumiFormatError, match=r"^frame 9 .*element width is 2 bytes"):
+            read_window(desc, reader, (0, slice(None), slice(None), slice(None)))
+        got = read_window(desc, reader, (0, slice(None), slice(0, 64), slice(None)))
+        np.testing.assert_array_equal(got, image[:, :64])  # frames 0..7, before frame 9
