@@ -72,6 +72,8 @@ def ratios() -> list[Ratio]:
                   "ours, open_array", "rumi-eo", "<=", 1.0),
             Ratio(f"warm {case} chip time, open_array / GDAL cached", "chips_warm", case,
                   "ours, open_array", "GDAL", "<=", warm),
+            Ratio(f"warm {case} chip time, xarray .isel of a NumPy array / GDAL cached",
+                  "chips_warm", case, "xarray .isel floor", "GDAL"),
         ]  # fmt: skip
     stack = [Ratio("stack time, ours / rumi-eo read_many", "stack", "", "ours", "rumi-eo",
                    "<=", 1.0)]  # fmt: skip

@@ -101,6 +101,7 @@ SPECS = (
     Spec("gdal-cached", "gdal", "GDAL", True, ("full", "warm")),
     Spec("tifffile", "tifffile", "tifffile", None, ("full",)),
     Spec("raw", "raw", "raw decode + copy", None, ("full",)),
+    Spec("xarray-floor", "xarray_floor", "xarray .isel floor", None, ("warm",)),
 )
 
 
@@ -148,7 +149,7 @@ def jobs(settings: Settings) -> list[tuple[str, str, str, str]]:
     for case in scene.CHIP_SETS:
         cold = ("ours", "array", "rumi-eo", "gdal")
         out += [("chips_cold", case, w, f"chips {case}") for w in cold]
-        warm = ("ours-cached", "array-cached", "gdal-cached")
+        warm = ("ours-cached", "array-cached", "gdal-cached", "xarray-floor")
         out += [("chips_warm", case, w, f"warm {case}") for w in warm]
     out += [("stack", "", w, f"stack {settings.stack}") for w in ("ours", "rumi-eo")]
     return out

@@ -223,6 +223,7 @@ class LocalReader(_Reader):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._key = next(_KEYS)
         self.path = os.fspath(path)
+        self._abspath = os.path.abspath(self.path)
         self.size = os.stat(self.path).st_size
 
     def read(self, offset: int, length: int) -> Buffer:
@@ -249,7 +250,7 @@ class LocalReader(_Reader):
             st = os.fstat(fd)
         return (
             "file",
-            os.path.abspath(self.path),
+            self._abspath,
             st.st_dev,
             st.st_ino,
             st.st_size,
@@ -264,6 +265,7 @@ class LocalReader(_Reader):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.path, self.size, self._key = state["path"], state["size"], next(_KEYS)
+        self._abspath = os.path.abspath(self.path)
 
     def __del__(self) -> None:
         self.close()

@@ -63,6 +63,8 @@ class RumiBackendArray(BackendArray):
         self.dtype = desc.dtype if nodata is None else masked_dtype(desc.dtype)
 
     def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
+        if isinstance(key, indexing.BasicIndexer | indexing.OuterIndexer):
+            return self._getitem(key.tuple)  # read_window does outer indexing itself
         return indexing.explicit_indexing_adapter(  # type: ignore[no-any-return]  # xarray: -> Any
             key, self.shape, indexing.IndexingSupport.OUTER, self._getitem
         )

@@ -67,7 +67,10 @@ WINDOWS = [
     dict(y=[10, 2, 2, 18], x=[0, 16, 15, 1]),
     dict(y=7),
     dict(x=-1, y=slice(-5, None)),
+    dict(y=xr.DataArray([1, 18, 9, 1], dims="p"), x=xr.DataArray([2, 16, 0, 2], dims="p")),
 ]
+"""Basic and outer keys go to the reader as they are; pointwise (vectorized) ones through
+xarray's ``explicit_indexing_adapter``."""
 
 
 @pytest.mark.parametrize("window", WINDOWS, ids=str)
