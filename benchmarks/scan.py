@@ -46,7 +46,7 @@ from mosaic_files import ensure_files, grid_for  # noqa: E402  (a sibling script
 
 
 def measure(
-    sources: list[str], client: Any, rounds: int, threads: int
+    sources: list[str], client: Any, rounds: int, threads: int | None
 ) -> tuple[dict[str, list[float]], bool]:
     """Seconds of each round, per mode, and whether both modes gave the same table."""
     from rumi_xarray.virtual.catalog import catalog
@@ -81,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=2_000, help="about how many files")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per mode (%(default)s)")
-    parser.add_argument("--threads", type=int, default=8, help="threads reading URLs (8)")
+    parser.add_argument(
+        "--threads", type=int, help="threads reading URLs (default: the remote concurrency, 32)"
+    )
     parser.add_argument("--url", help="also scan the files served under this base URL")
     parser.add_argument(
         "--latency", type=float, help="also scan them over HTTP from a local server (ms/request)"

@@ -103,6 +103,15 @@ def source_label(source: Any) -> str:
     return str(getattr(source, "name", type(source).__name__))
 
 
+def url_threads(max_workers: int | None = None) -> int:
+    """Threads reading URLs at once: ``max_workers``, else the remote policy's
+    ``concurrency`` (32 by default; :func:`rumi_xarray.set_remote`), since they wait on
+    the network, not on the CPU."""
+    from .remote import remote_policy
+
+    return max_workers or remote_policy().concurrency
+
+
 def describe_sources(
     sources: Sequence[Any],
     headers: Sequence[Buffer | None] | None = None,
@@ -111,7 +120,7 @@ def describe_sources(
     agree: Sequence[str] = (),
     labels: Sequence[str] | None = None,
     what: str = "stack",
-    max_workers: int = 8,
+    max_workers: int | None = None,
     progress: bool = False,
 ) -> list[tuple[RumiFile, RangeReader]]:
     """Describe every source in parallel threads, checking each, in order, against source 0.
@@ -131,7 +140,8 @@ def describe_sources(
     what
         What the sources make (``"stack"``, ``"mosaic"``, ...), for notes.
     max_workers, progress
-        Threads describing at once; whether to show a progress bar (tqdm).
+        Threads describing URLs at once (default :func:`url_threads`); whether to show a
+        progress bar (tqdm).
 
     Returns
     -------
@@ -162,7 +172,8 @@ def describe_sources(
         return desc, reader
 
     remote = sum(map(is_url, sources))
-    pool = ThreadPoolExecutor(min(max_workers, remote or 1), thread_name_prefix=f"rumi-{what}")
+    threads = min(url_threads(max_workers), remote or 1)
+    pool = ThreadPoolExecutor(threads, thread_name_prefix=f"rumi-{what}")
     mapped = pool.map if remote else map
     described: list[tuple[RumiFile, RangeReader]] = []
     expected: dict[str, object] = {}

@@ -44,8 +44,6 @@ AGREE = (
     "pixel_is_point",
 )
 """What stacked files share with the first one (:data:`rumi_xarray.sources.FIELDS`)."""
-_MAX_WORKERS = 32
-"""Threads describing files at once (mostly waiting on I/O for remote sources)."""
 
 
 def open_stack(
@@ -116,9 +114,7 @@ def open_stack(
     sources = list(sources)
     check = resolve_verify(verify)
     _check_arguments(sources, dim, coords)
-    described = describe_sources(
-        sources, headers, storage_options, agree=AGREE, max_workers=_MAX_WORKERS
-    )
+    described = describe_sources(sources, headers, storage_options, agree=AGREE)
     descs = [desc for desc, _ in described]
     if dim == "time" and descs[0].grid.times > 1:
         raise ValueError("the files have a time dimension; choose another dim than 'time'")

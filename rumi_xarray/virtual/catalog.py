@@ -91,7 +91,8 @@ def catalog(
         ``batch_size`` files per task (default: a few tasks per worker thread, at most
         500 files each). ``None`` takes the active client when ``distributed`` is
         imported and one is running; ``False`` reads here. Either way URLs are read in
-        ``max_workers`` threads (default 8; on a cluster, per task), local files one
+        ``max_workers`` threads (default: the remote policy's ``concurrency``, 32; on a
+        cluster, per task), local files one
         after the other (here: in the calling thread).
     progress
         Show a progress bar (files; default: when there are more than 1000 files).
@@ -109,7 +110,7 @@ def catalog(
         storage_options=storage_options,
         client=client,
         batch_size=batch_size,
-        max_workers=max_workers or 8,
+        max_workers=max_workers,
         progress=len(urls) > 1000 if progress is None else progress,
         errors=errors,
     )

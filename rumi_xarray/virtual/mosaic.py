@@ -184,7 +184,7 @@ def describe_entries(
         agree=AGREE,
         labels=urls,
         what="mosaic",
-        max_workers=max_workers or 8,
+        max_workers=max_workers,
         progress=len(items) > 1000 if progress is None else progress,
     )
     return [Entry(url, desc, r.size) for url, (desc, r) in zip(urls, described, strict=True)]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from ..crs import check_crs, epsg_text
 from ..decode import read_description
 from ..io import close_reader, is_url, open_reader
+from ..sources import url_threads
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -112,12 +113,12 @@ def scan_batch(
     batch: Sequence[tuple[int, str]],
     storage_options: dict[str, Any] | None,
     errors: Errors,
-    max_workers: int = 8,
+    max_workers: int | None = None,
 ) -> list[Scanned]:
     """:func:`scan_file` of each ``(index, url)`` of a batch, in order: one cluster task.
 
-    As locally, URLs are read in ``max_workers`` threads (of the task), local files
-    one after the other.
+    As locally, URLs are read in ``max_workers`` threads (of the task; default
+    :func:`~rumi_xarray.sources.url_threads`), local files one after the other.
     """
     return _scan_items(batch, storage_options, max_workers, errors, _nothing)
 
@@ -128,7 +129,7 @@ def scan(
     storage_options: dict[str, Any] | None = None,
     client: Client | Literal[False] | None = None,
     batch_size: int | None = None,
-    max_workers: int = 8,
+    max_workers: int | None = None,
     progress: bool = False,
     errors: Errors = "report",
 ) -> list[Scanned]:
@@ -137,7 +138,8 @@ def scan(
     ``client=None`` takes the active ``distributed`` client, if ``distributed`` is
     imported and one is running; ``False`` scans locally. ``batch_size`` is the
     files per cluster task (default :func:`default_batch`); ``max_workers`` the
-    threads reading URLs, here or in each cluster task; ``progress`` shows a tqdm bar
+    threads reading URLs, here or in each cluster task (default
+    :func:`~rumi_xarray.sources.url_threads`); ``progress`` shows a tqdm bar
     (files).
     """
     if errors not in ("report", "raise"):
@@ -148,7 +150,7 @@ def scan(
     with _bar(len(urls), progress) as advance:
         if cluster is not None and urls:
             batches = _batches(cluster, urls, batch_size)
-            tasks = (storage_options, errors, max_workers)
+            tasks = (storage_options, errors, url_threads(max_workers))
             return _on_cluster(cluster, batches, len(urls), tasks, advance)
         return _scan_items(list(enumerate(urls)), storage_options, max_workers, errors, advance)
 
@@ -180,7 +182,7 @@ def default_batch(files: int, threads: int) -> int:
 def _scan_items(
     items: Sequence[tuple[int, str]],
     storage_options: dict[str, Any] | None,
-    max_workers: int,
+    max_workers: int | None,
     errors: Errors,
     advance: Callable[[int], None],
 ) -> list[Scanned]:
@@ -194,7 +196,7 @@ def _scan_items(
     remote = sum(is_url(url) for _, url in items)
     if not remote:
         return [one(item) for item in items]
-    pool = ThreadPoolExecutor(min(max_workers, remote), thread_name_prefix="rumi-scan")
+    pool = ThreadPoolExecutor(min(url_threads(max_workers), remote), thread_name_prefix="rumi-scan")
     try:
         return list(pool.map(one, items))
     finally:
