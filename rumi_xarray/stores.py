@@ -1,4 +1,5 @@
-"""The remote readers of each kind of store: HTTP(S), S3 and obstore, and :func:`open_remote`.
+"""The remote readers of each kind of store: HTTP(S), S3, other async fsspec filesystems
+(GCS, Azure, ...) and obstore, and :func:`open_remote`.
 
 Each is a :class:`~rumi_xarray.remote.RemoteReader`: one request per :meth:`attempt`,
 retried by the :class:`~rumi_xarray.remote.RemotePolicy`.
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
     from .io import Range, RangeReader
 
-__all__ = ["HttpReader", "ObstoreReader", "S3Reader", "open_remote"]
+__all__ = ["AsyncFsspecReader", "HttpReader", "ObstoreReader", "S3Reader", "open_remote"]
 
 _PART_OVERHEAD = 512
 """Bytes a ``multipart/byteranges`` body may spend on each part's boundary and headers."""
@@ -262,6 +263,61 @@ class S3Reader(RemoteReader):
         return data, (size, resp.get("ETag"), None if modified is None else str(modified))
 
 
+class AsyncFsspecReader(RemoteReader):
+    """An object of another async fsspec filesystem (``gs://`` with gcsfs, ``az://`` and
+    ``abfs://`` with adlfs, ...): ``_cat_file`` ranges, retried by the policy.
+
+    Unsized, the first requests of an open also ask ``_info`` (once, at the same time):
+    the size and the version (ETag, generation or modification time). Not found and
+    access denied fail at once; any other failure is retried. The filesystem's own
+    retries apply inside each attempt.
+    """
+
+    kind = "fsspec"
+
+    def __init__(
+        self,
+        url: str,
+        fs: Any,
+        path: str,
+        policy: RemotePolicy,
+        size: int | None = None,
+        version: Hashable = None,
+        tail: Range | None = None,
+    ) -> None:
+        self.fs, self.path = fs, path
+        self._info: asyncio.Future[dict[str, Any]] | None = None
+        super().__init__(url, policy, size, version, tail)
+
+    async def attempt(self, offset: int, length: int) -> tuple[bytes, Meta]:
+        cat = self.fs._cat_file(self.path, start=offset, end=offset + length)
+        try:
+            if getattr(self, "size", None) is not None:
+                return bytes(await cat), (self.size, None, None)
+            info, data = await asyncio.gather(self._described(), cat)
+        except (FileNotFoundError, PermissionError) as exc:
+            raise type(exc)(f"{self.url}: {exc}") from exc
+        except Exception as exc:
+            raise _Transient(f"{self.url}: {exc}") from exc
+        etag = next((str(info[k]) for k in ("ETag", "etag") if info.get(k)), None)
+        changed = next((str(info[k]) for k in _CHANGED if info.get(k) is not None), None)
+        return bytes(data), (int(info["size"]), etag, changed)
+
+    async def _described(self) -> dict[str, Any]:
+        """``_info`` of the object, asked once for the attempts of an open (again after a failure)."""
+        task = self._info
+        if task is None or (task.done() and (task.cancelled() or task.exception())):
+            task = self._info = asyncio.ensure_future(self.fs._info(self.path))
+        return await asyncio.shield(task)  # a timed-out attempt leaves it to the others
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**super().__getstate__(), "_info": None}
+
+
+_CHANGED = ("generation", "version_id", "LastModified", "last_modified", "mtime", "updated")
+"""Fields of fsspec's ``info`` that name an object's version, the first one present kept."""
+
+
 class ObstoreReader(RemoteReader):
     """An object in an obstore store (what VirtualiZarr's registry resolves URLs to).
 
@@ -311,12 +367,14 @@ def open_remote(
     version: Hashable = None,
     tail: Range | None = None,
 ) -> RangeReader:
-    """The reader of an fsspec URL: http(s) and s3 with retries, timeouts and concurrency.
+    """The reader of an fsspec URL: http(s), s3 and other async filesystems (gcs, azure,
+    ...) with retries, timeouts and concurrency.
 
     ``size`` (and ``version``, a hashable naming the content) given, nothing is sent;
     else the first ranged GET learns them, with ``tail`` (where a header blob says the
-    trailer lies) fetched at the same time. Other fsspec protocols get a
-    :class:`~rumi_xarray.io.FsspecReader` (``info`` at open, no retries).
+    trailer lies) fetched at the same time. Synchronous fsspec filesystems
+    (``memory://``, ...) get a :class:`~rumi_xarray.io.FsspecReader` (``info`` at open,
+    no retries).
     """
     import fsspec
 
@@ -327,4 +385,6 @@ def open_remote(
         return HttpReader(url, fs, policy, size, version, tail)
     if protocols & {"s3", "s3a"}:
         return S3Reader(fs.unstrip_protocol(path), fs, path, policy, size, version, tail)
+    if getattr(fs, "async_impl", False):
+        return AsyncFsspecReader(url, fs, path, policy, size, version, tail)
     return FsspecReader(url, options)

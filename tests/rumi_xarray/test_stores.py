@@ -3,6 +3,7 @@ with a header blob, and the fallback for servers that answer several ranges othe
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
@@ -200,3 +201,115 @@ def test_content_range() -> None:
     assert stores._content_range("bytes 5-9/*") == (5, 9, None)
     assert stores._content_range("bytes */100") is None
     assert stores._content_range(None) is None
+
+
+# ---------------------------------------------------------------------------------------
+# Other async fsspec filesystems (gcsfs, adlfs, ...): a fake one, counted and faulty
+
+
+@dataclasses.dataclass
+class _Fake:
+    """What the fake async filesystem (standing in for gcsfs) serves, counts and fails."""
+
+    files: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    calls: list[str] = dataclasses.field(default_factory=list)
+    faults: list[BaseException | float] = dataclasses.field(default_factory=list)
+    """Raised (or, for a float, slept) by the next calls, first first."""
+
+
+_FAKE = _Fake()
+
+
+def _fake_fs_class() -> type:
+    from fsspec.asyn import AsyncFileSystem
+
+    class FakeAsyncFileSystem(AsyncFileSystem):  # type: ignore[misc]
+        protocol = "fakeasync"
+        cachable = False
+
+        async def _fault(self, what: str) -> None:
+            _FAKE.calls.append(what)
+            if _FAKE.faults:
+                fault = _FAKE.faults.pop(0)
+                if isinstance(fault, float):
+                    await asyncio.sleep(fault)
+                else:
+                    raise fault
+
+        async def _info(self, path: str, **kwargs: Any) -> dict[str, Any]:
+            await self._fault("info")
+            if path not in _FAKE.files:
+                raise FileNotFoundError(path)
+            data = _FAKE.files[path]
+            return {"name": path, "size": len(data), "type": "file", "generation": "g7"}
+
+        async def _cat_file(
+            self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any
+        ) -> bytes:
+            await self._fault("cat")
+            if path not in _FAKE.files:
+                raise FileNotFoundError(path)
+            return _FAKE.files[path][start:end]
+
+    return FakeAsyncFileSystem
+
+
+@pytest.fixture
+def fake_async(scene: tuple[bytes, np.ndarray, bytes]) -> Iterator[_Fake]:
+    import fsspec
+
+    fsspec.register_implementation("fakeasync", _fake_fs_class(), clobber=True)
+    _FAKE.files = {"bucket/scene.rumi": scene[0]}
+    _FAKE.calls, _FAKE.faults = [], []
+    yield _FAKE
+
+
+def test_an_async_filesystem_opens_in_one_round_trip(
+    fake_async: _Fake, scene: tuple[bytes, np.ndarray, bytes]
+) -> None:
+    from rumi_xarray.io import open_reader
+
+    reader = open_reader("fakeasync://bucket/scene.rumi", tail=None)
+    assert isinstance(reader, stores.AsyncFsspecReader)
+    assert reader.size == len(scene[0]) and reader.identity[3] == (None, "g7")
+    assert sorted(fake_async.calls) == ["cat", "info"]  # at once, info asked once
+    fake_async.calls.clear()
+    with xr.open_dataset("fakeasync://bucket/scene.rumi", engine="rumi", header=scene[2]) as ds:
+        assert sorted(fake_async.calls) == ["cat", "cat", "info"]  # the start, the trailer
+        assert ds.identical(_expected(scene))
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [[OSError("503 Service Unavailable")] * 2, [ConnectionResetError("reset")], [5.0]],
+    ids=["5xx", "reset", "stall"],
+)
+def test_an_async_filesystem_retries_transient_failures(
+    fake_async: _Fake,
+    scene: tuple[bytes, np.ndarray, bytes],
+    faults: list[BaseException | float],
+) -> None:
+    fake_async.faults = list(faults)
+    with xr.open_dataset("fakeasync://bucket/scene.rumi", engine="rumi") as ds:
+        np.testing.assert_array_equal(ds.band_data.values, scene[1])
+    fake_async.faults = list(faults)
+    with xr.open_dataset(
+        "fakeasync://bucket/scene.rumi", engine="rumi", header=scene[2], chunks=None
+    ) as ds:
+        np.testing.assert_array_equal(ds.band_data[CHIP].values, scene[1][CHIP])
+
+
+def test_an_async_filesystem_fails_at_once_when_not_found_or_denied(
+    fake_async: _Fake,
+) -> None:
+    with pytest.raises(FileNotFoundError, match=r"fakeasync://bucket/gone\.rumi"):
+        xr.open_dataset("fakeasync://bucket/gone.rumi", engine="rumi")
+    assert len(fake_async.calls) <= 2  # no retry
+    fake_async.calls.clear()
+    fake_async.faults = [PermissionError("403 Forbidden")]
+    with pytest.raises(PermissionError, match="403"):
+        xr.open_dataset("fakeasync://bucket/scene.rumi", engine="rumi")
+    assert len(fake_async.calls) <= 2
+    fake_async.faults = [OSError("503")] * 10  # more than the 3 retries of the test policy
+    with pytest.raises(OSError, match=r"failed after 4 attempt\(s\)"):
+        xr.open_dataset("fakeasync://bucket/scene.rumi", engine="rumi")
