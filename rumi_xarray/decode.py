@@ -402,7 +402,7 @@ def _read_runs(
     try:
         for n, ((start, length), members) in enumerate(runs):
             if ahead is None:
-                buffer = _scratch(length, _AHEAD[n % 2 * (reading is not None)])
+                buffer = _scratch(length, _AHEAD[n % 2] if reading is not None else "read")
                 data, checked = reader.read_into(start, length, buffer), [False] * len(members)
             else:
                 data, checked = ahead.result()
@@ -411,7 +411,7 @@ def _read_runs(
                 (at, nbytes), inside = runs[n + 1]
                 spans = [ranges[i] for i in inside]
                 buffer = _scratch(nbytes, _AHEAD[(n + 1) % 2])
-                ahead = reading.submit(_read_ahead, reader, at, buffer, spans, widths)
+                ahead = reading.submit(_read_ahead, reader, (at, nbytes), buffer, spans, widths)
             yield start, members, memoryview(data), checked
     finally:
         if ahead is not None:  # a read still writing into this thread's scratch
@@ -419,10 +419,15 @@ def _read_runs(
 
 
 def _read_ahead(
-    reader: RangeReader, start: int, buffer: np.ndarray, spans: list[Range], widths: frozenset[int]
+    reader: RangeReader,
+    run: Range,
+    buffer: np.ndarray,
+    spans: list[Range],
+    widths: frozenset[int],
 ) -> tuple[Buffer, list[bool]]:
     """Read a run into ``buffer``; whether each frame's element width is known to be right."""
-    data = reader.read_into(start, buffer.nbytes, buffer)
+    start, length = run
+    data = reader.read_into(start, length, buffer)
     view = memoryview(data)
     return data, [known_width(view[o - start : o - start + n]) in widths for o, n in spans]
 

@@ -310,10 +310,11 @@ _VERSION_FIELDS = ("ETag", "etag", "LastModified", "last_modified", "mtime", "cr
 
 
 class FsspecReader(_Reader):
-    """An fsspec URL of a protocol without a :mod:`~rumi_xarray.remote` reader (``memory://``, ...).
+    """The URL of a synchronous fsspec filesystem (``memory://``, ...).
 
-    ``info`` at open gives the length and version; no retries (http(s) and s3 URLs get
-    :class:`rumi_xarray.stores.HttpReader` / ``S3Reader``).
+    ``info`` at open gives the length and version; no retries (http(s), s3 and the
+    async filesystems, gcs and azure among them, get the readers of
+    :mod:`rumi_xarray.stores`).
     """
 
     max_gap = 1 << 20
