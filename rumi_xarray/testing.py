@@ -15,7 +15,8 @@ Fault kinds (:data:`FAULT_KINDS`): ``"status"`` (answer ``status`` instead: 503,
 answering), ``"stall"`` (send the headers and half the body, then wait ``seconds``),
 ``"truncate"`` (declare the whole length, send half, close), ``"ignore_range"`` (``200``
 and the whole body whatever the ``Range``), ``"no_multirange"`` (``200`` and the whole
-body for several ranges, as S3 and GCS answer), ``"no_length"`` (no ``Content-Length``, the
+body for several ranges, as S3 and GCS answer), ``"first_range"`` (a ``206`` of the first
+of several ranges only, as some servers answer), ``"no_length"`` (no ``Content-Length``, the
 body ends when the connection closes). Each fault applies to ``times`` requests (None:
 all) of ``path`` (None: any) whose method is in ``methods``.
 """
@@ -43,7 +44,16 @@ if TYPE_CHECKING:
 __all__ = ["FAULT_KINDS", "Fault", "FaultServer", "Faults", "Request", "serve"]
 
 FAULT_KINDS = frozenset(
-    {"status", "reset", "stall", "truncate", "ignore_range", "no_multirange", "no_length"}
+    {
+        "status",
+        "reset",
+        "stall",
+        "truncate",
+        "ignore_range",
+        "no_multirange",
+        "first_range",
+        "no_length",
+    }
 )
 """The kinds of :meth:`Faults.add`."""
 
@@ -308,6 +318,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         whole = kind == "ignore_range" or (kind == "no_multirange" and len(spans) > 1)
+        if kind == "first_range":
+            spans = spans[:1]
         self.send_response(200 if whole or not spans else 206)
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("ETag", self.owner._etag(data))

@@ -114,6 +114,17 @@ def test_a_server_without_multirange_is_asked_one_range_a_request(
     assert all("," not in (r.range or "") for r in srv.log)
 
 
+def test_a_server_answering_the_first_range_only_is_read_from_it(
+    srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]
+) -> None:
+    srv.faults.add("first_range", times=None)  # a 206 of the file's start alone
+    opened, ds = _open_and_chip(srv, scene[2])
+    assert opened == 2  # the start from the multi-range GET, then the trailer on its own
+    assert ds.identical(_expected(scene))
+    assert srv.log[0].range is not None and "," in srv.log[0].range
+    assert srv.log[1].range is not None and "," not in srv.log[1].range
+
+
 @pytest.mark.parametrize(
     ("kind", "options"),
     [("status", {"status": 503}), ("reset", {}), ("truncate", {}), ("stall", {"seconds": 5})],
