@@ -7,9 +7,10 @@ Run from the repository root (about 20 s)::
 Everything is served by :func:`rumi_xarray.testing.serve` on 127.0.0.1 and counted there:
 
 * **Request counts** for opening one scene and reading one 256x256 chip of every band,
-  30 ms per request: ours without a header blob, with one (its first GET multi-range; and
-  with ``multirange=False``, what hosts that refuse several ranges get, such as S3 over
-  HTTPS), and from a catalog row; GDAL
+  30 ms per request: ours without a header blob and with one (either way the first GET is
+  multi-range: the file's start and its trailer; and with a blob and ``multirange=False``,
+  what hosts that refuse several ranges get, such as S3 over HTTPS), and from a catalog row;
+  GDAL
   ``/vsicurl/`` (rasterio) on a COG of the same pixels (tiled 512, zstd) with the usual
   cloud settings (``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR``, no cache of earlier runs).
 * **Scattered frames**: 64 frames that no coalescing merges (the reader's ``max_gap`` set

@@ -28,13 +28,13 @@ import dataclasses
 import os
 import random
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .format import HEAD_NBYTES
 from .io import check_range, checked_length
 
 if TYPE_CHECKING:
-    from collections.abc import Buffer, Coroutine, Hashable, Iterator, Sequence
+    from collections.abc import Awaitable, Buffer, Callable, Coroutine, Hashable, Iterator, Sequence
 
     import numpy as np
 
@@ -50,6 +50,8 @@ __all__ = [
     "remote_policy",
     "set_remote",
 ]
+
+T = TypeVar("T")
 
 ENV_PREFIX = "RUMI_XARRAY_REMOTE_"
 """Prefix of the environment variables of each :class:`RemotePolicy` field (upper case)."""
@@ -74,8 +76,9 @@ class RemotePolicy:
         Seconds one request may take, body included; a stalled request is cancelled
         and retried.
     multirange
-        Over HTTP, ask for the file's start and its trailer in one request (with a header
-        blob); servers that answer otherwise are asked one range a request instead.
+        Over HTTP, ask for the file's start and its trailer (where a header blob says, else
+        the file's last bytes) in one request; servers that answer otherwise are asked one
+        range a request instead.
     """
 
     concurrency: int = 32
@@ -270,19 +273,27 @@ class RemoteReader:
 
     async def _fetch(self, offset: int, length: int, size: int | None) -> tuple[bytes, Meta]:
         """One range with retries: exactly ``length`` bytes (fewer only at the end when unsized)."""
+
+        async def once() -> tuple[bytes, Meta]:
+            data, meta = await self.attempt(offset, length)
+            total = size if size is not None else meta[0]
+            want = length if total is None else max(0, min(length, total - offset))
+            if len(data) != want:
+                raise _Transient(f"truncated body: {len(data)} of {want} bytes")
+            return data, meta
+
+        return await self._retried(f"reading bytes {offset}..{offset + length}", once)
+
+    async def _retried(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """``call()`` under the policy: each try timed out, transient failures retried
+        after a backoff; the last failure raised as one error naming the URL and ``what``."""
         policy = self.policy
         for attempt in range(policy.retries + 1):
             try:
-                data, meta = await asyncio.wait_for(self.attempt(offset, length), policy.timeout)
-                total = size if size is not None else meta[0]
-                want = length if total is None else max(0, min(length, total - offset))
-                if len(data) != want:
-                    raise _Transient(f"truncated body: {len(data)} of {want} bytes")
-                return data, meta
+                return await asyncio.wait_for(call(), policy.timeout)
             except _retryable() as exc:
                 if attempt == policy.retries:
-                    what = f"bytes {offset}..{offset + length}"
-                    msg = f"{self.url}: reading {what} failed after {attempt + 1} attempt(s): {_cause(exc)}"
+                    msg = f"{self.url}: {what} failed after {attempt + 1} attempt(s): {_cause(exc)}"
                     error = TimeoutError if isinstance(exc, TimeoutError) else OSError
                     raise error(msg) from exc
                 await asyncio.sleep(policy.delay(attempt))

@@ -4,9 +4,10 @@
 Each is a :class:`~rumi_xarray.remote.RemoteReader`: one request per :meth:`attempt`,
 retried by the :class:`~rumi_xarray.remote.RemotePolicy`.
 
-Over HTTP the first GET of an open with a header blob asks for the file's start and its
-trailer in one multi-range request (``Range: bytes=0-65535,END-...``), so that the open
-costs one request. A server that answers it with one ``multipart/byteranges`` body (nginx,
+Over HTTP the first GET of an open asks for the file's start and its trailer in one
+multi-range request (``Range: bytes=0-65535,END-...`` where a header blob says where the
+trailer lies, else ``bytes=0-65535,-8192``, the file's last 8 KiB), so that the open costs
+one request. A server that answers it with one ``multipart/byteranges`` body (nginx,
 Apache, most CDNs) is read from it; one that answers ``200`` (S3 and GCS ignore several
 ranges) or anything unexpected is asked again with one request per range, and its host is
 not asked for several ranges again in this process. The body of such an answer is never
@@ -26,7 +27,6 @@ from .remote import (
     Meta,
     RemotePolicy,
     RemoteReader,
-    _retryable,
     _Transient,
     remote_policy,
     split_options,
@@ -37,7 +37,18 @@ if TYPE_CHECKING:
 
     from .io import Range, RangeReader
 
-__all__ = ["AsyncFsspecReader", "HttpReader", "ObstoreReader", "S3Reader", "open_remote"]
+__all__ = [
+    "SUFFIX_NBYTES",
+    "AsyncFsspecReader",
+    "HttpReader",
+    "ObstoreReader",
+    "S3Reader",
+    "open_remote",
+]
+
+SUFFIX_NBYTES = 1 << 13
+"""The file's last bytes asked with its start when no header blob says where the trailer
+lies: the whole trailer of files with short band texts (else it is read on its own)."""
 
 _PART_OVERHEAD = 512
 """Bytes a ``multipart/byteranges`` body may spend on each part's boundary and headers."""
@@ -93,24 +104,23 @@ class HttpReader(RemoteReader):
         super().__init__(url, policy, size, version, tail)
 
     async def _first(self, tail: Range | None) -> tuple[int, Hashable]:
-        """The file's start and ``tail`` in one multi-range request, else as any reader does."""
+        """The file's start and ``tail`` (else its last :data:`SUFFIX_NBYTES`, where a
+        trailer lies) in one multi-range request; else as any reader does."""
         host = urllib.parse.urlsplit(self.url).netloc
-        if tail is None or tail[0] < HEAD_NBYTES or not self.policy.multirange:
+        if (tail is not None and tail[0] < HEAD_NBYTES) or not self.policy.multirange:
             return await super()._first(tail)
         with _HOSTS_LOCK:
             if host in _SINGLE_RANGE_HOSTS:
                 return await super()._first(tail)
-        wanted = [(0, HEAD_NBYTES), tail]
+        wanted = [(0, HEAD_NBYTES), tail or (-SUFFIX_NBYTES, SUFFIX_NBYTES)]
         try:
-            parts, (size, *versions) = await asyncio.wait_for(
-                self._multirange(wanted), self.policy.timeout
+            parts, (size, *versions) = await self._retried(
+                "reading the start and the trailer", lambda: self._multirange(wanted)
             )
         except _NoMultirange:
             with _HOSTS_LOCK:
                 _SINGLE_RANGE_HOSTS.add(host)
             return await super()._first(tail)
-        except _retryable():
-            return await super()._first(tail)  # retried there, one range a request
         head = dict(parts).get(0, b"")
         if size is None or len(head) != min(HEAD_NBYTES, size):
             return await super()._first(tail)
@@ -118,9 +128,10 @@ class HttpReader(RemoteReader):
         return size, tuple(versions)
 
     async def _multirange(self, ranges: Sequence[Range]) -> tuple[list[tuple[int, bytes]], Meta]:
-        """One GET for several ranges: the parts answered, ``(offset, bytes)``, and the meta."""
+        """One GET for several ranges (``(-n, n)``: the last n bytes): the parts answered,
+        ``(offset, bytes)``, and the meta."""
         kwargs = dict(self.fs.kwargs)
-        spec = ",".join(f"{o}-{o + n - 1}" for o, n in ranges)
+        spec = ",".join(f"{o}-{o + n - 1}" if o >= 0 else f"-{n}" for o, n in ranges)
         headers = {**kwargs.pop("headers", {}), "Range": f"bytes={spec}"}
         limit = sum(n for _, n in ranges) + _PART_OVERHEAD * len(ranges)
         session = await self.fs.set_session()

@@ -17,6 +17,7 @@ from rumi_xarray.write.to_rumi import to_rumi
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     from rumi_xarray.testing import FaultServer
 
@@ -324,3 +325,30 @@ def test_an_async_filesystem_fails_at_once_when_not_found_or_denied(
     fake_async.faults = [OSError("503")] * 10  # more than the 3 retries of the test policy
     with pytest.raises(OSError, match=r"failed after 4 attempt\(s\)"):
         xr.open_dataset("fakeasync://bucket/scene.rumi", engine="rumi")
+
+
+def test_without_a_blob_the_last_bytes_come_with_the_start(
+    tmp_path: Path, scene: tuple[bytes, np.ndarray, bytes]
+) -> None:
+    """No blob: ``bytes=0-65535,-8192`` opens in one request when the trailer fits the last
+    8 KiB; a longer trailer (long band texts) is read on its own, and reads back the same."""
+    long_names = ["r" * 6000, "n" * 6000]  # a trailer of ~12 KB
+    path = tmp_path / "long.rumi"
+    to_rumi(
+        xr.DataArray(scene[1], dims=("band", "y", "x")),
+        path,
+        tile=256,
+        time=["2024-01-01"],
+        bands=long_names,
+    )
+    with serve({"scene.rumi": scene[0], "long.rumi": path.read_bytes()}) as srv:
+        for name, requests in (("scene.rumi", 1), ("long.rumi", 2)):
+            srv.reset()
+            with xr.open_dataset(srv.url(name), engine="rumi") as ds:
+                assert srv.count() == requests
+                assert srv.log[0].range == f"bytes=0-65535,-{stores.SUFFIX_NBYTES}"
+                with xr.open_dataset(
+                    path if name == "long.rumi" else _local(scene), engine="rumi"
+                ) as local:
+                    assert ds.load().identical(local.load())
+        assert list(ds.band.values) == long_names
