@@ -300,12 +300,14 @@ class RemoteReader:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def fetch_many(self, ranges: Sequence[Range]) -> list[bytes]:
-        """Every range, at most ``policy.concurrency`` requests in flight."""
+        """Every range, at most ``policy.concurrency`` requests in flight; those inside the
+        bytes kept from the open (a small file's whole) are not asked again."""
         gate = asyncio.Semaphore(self.policy.concurrency)
 
         async def one(offset: int, length: int) -> bytes:
-            if length == 0:
-                return b""
+            held = self._cached(offset, length)
+            if held is not None:
+                return bytes(held)
             async with gate:
                 return (await self._fetch(offset, length, self.size))[0]
 

@@ -16,7 +16,9 @@ answering), ``"stall"`` (send the headers and half the body, then wait ``seconds
 ``"truncate"`` (declare the whole length, send half, close), ``"ignore_range"`` (``200``
 and the whole body whatever the ``Range``), ``"no_multirange"`` (``200`` and the whole
 body for several ranges, as S3 and GCS answer), ``"first_range"`` (a ``206`` of the first
-of several ranges only, as some servers answer), ``"no_length"`` (no ``Content-Length``, the
+of several ranges only, as some servers answer), ``"merge_ranges"`` (one ``206`` from the
+first range's start to the last one's end, as servers may answer overlapping ranges),
+``"no_length"`` (no ``Content-Length``, the
 body ends when the connection closes). Each fault applies to ``times`` requests (None:
 all) of ``path`` (None: any) whose method is in ``methods``.
 """
@@ -52,6 +54,7 @@ FAULT_KINDS = frozenset(
         "ignore_range",
         "no_multirange",
         "first_range",
+        "merge_ranges",
         "no_length",
     }
 )
@@ -320,6 +323,8 @@ class _Handler(BaseHTTPRequestHandler):
         whole = kind == "ignore_range" or (kind == "no_multirange" and len(spans) > 1)
         if kind == "first_range":
             spans = spans[:1]
+        elif kind == "merge_ranges" and spans:
+            spans = [(min(s for s, _ in spans), max(e for _, e in spans))]
         self.send_response(200 if whole or not spans else 206)
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("ETag", self.owner._etag(data))

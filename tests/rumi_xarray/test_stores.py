@@ -126,6 +126,21 @@ def test_a_server_answering_the_first_range_only_is_read_from_it(
     assert srv.log[1].range is not None and "," not in srv.log[1].range
 
 
+def test_a_small_file_whose_ranges_a_server_merges_opens_in_one_get(tmp_path: Path) -> None:
+    """70 KB: the start and the last 8 KiB overlap, and the server answers one merged range."""
+    pixels = np.random.default_rng(9).integers(0, 60000, (1, 200, 180), dtype=np.uint16)
+    to_rumi(xr.DataArray(pixels, dims=("band", "y", "x")), tmp_path / "s.rumi", tile=64,
+            compression={"graph": "store"}, time=["2024-01-01"])  # fmt: skip
+    data = (tmp_path / "s.rumi").read_bytes()
+    assert stores.SUFFIX_NBYTES < len(data) - (1 << 16) + stores.SUFFIX_NBYTES < len(data)
+    with serve({"s.rumi": data}) as srv:
+        srv.faults.add("merge_ranges", times=None)
+        with xr.open_dataset(srv.url("s.rumi"), engine="rumi") as ds:
+            assert srv.count() == 1
+            np.testing.assert_array_equal(ds.band_data.values, pixels)
+        assert srv.count() == 1  # the merged part holds every frame
+
+
 @pytest.mark.parametrize(
     ("kind", "options"),
     [("status", {"status": 503}), ("reset", {}), ("truncate", {}), ("stall", {"seconds": 5})],
