@@ -86,22 +86,27 @@ def _http_status(url: str, status: int, reason: str) -> OSError:
     return OSError(text)
 
 
-class HttpReader(RemoteReader):
-    """An ``http(s)://`` object read with aiohttp through the fsspec filesystem's session."""
-
-    kind = "http"
+class _FsReader(RemoteReader):
+    """A remote object read through an fsspec filesystem: ``fs``, and ``path`` in it."""
 
     def __init__(
         self,
         url: str,
         fs: Any,
+        path: str,
         policy: RemotePolicy,
         size: int | None = None,
         version: Hashable = None,
         tail: Range | None = None,
     ) -> None:
-        self.fs = fs
+        self.fs, self.path = fs, path
         super().__init__(url, policy, size, version, tail)
+
+
+class HttpReader(_FsReader):
+    """An ``http(s)://`` object read with aiohttp through the fsspec filesystem's session."""
+
+    kind = "http"
 
     async def _first(self, tail: Range | None) -> tuple[int, Hashable]:
         """The file's start and ``tail`` (else its last :data:`SUFFIX_NBYTES`, where a
@@ -234,7 +239,7 @@ def _byteranges(body: bytes, boundary: bytes) -> tuple[list[tuple[int, bytes]], 
     return parts, sizes.pop()
 
 
-class S3Reader(RemoteReader):
+class S3Reader(_FsReader):
     """An ``s3://`` object read through s3fs's aiobotocore client (``get_object`` with a Range).
 
     s3fs and botocore also retry some failures of their own inside one attempt.
@@ -242,24 +247,11 @@ class S3Reader(RemoteReader):
 
     kind = "s3"
 
-    def __init__(
-        self,
-        url: str,
-        fs: Any,
-        path: str,
-        policy: RemotePolicy,
-        size: int | None = None,
-        version: Hashable = None,
-        tail: Range | None = None,
-    ) -> None:
-        self.fs = fs
-        self.bucket, self.key, _ = fs.split_path(path)
-        super().__init__(url, policy, size, version, tail)
-
     async def attempt(self, offset: int, length: int) -> tuple[bytes, Meta]:
         rng = f"bytes={offset}-{offset + length - 1}"
+        bucket, key, _ = self.fs.split_path(self.path)
         try:
-            resp = await self.fs._call_s3("get_object", Bucket=self.bucket, Key=self.key, Range=rng)
+            resp = await self.fs._call_s3("get_object", Bucket=bucket, Key=key, Range=rng)
         except (FileNotFoundError, PermissionError) as exc:
             raise type(exc)(f"{self.url}: {exc}") from exc
         except OSError as exc:
@@ -274,7 +266,7 @@ class S3Reader(RemoteReader):
         return data, (size, resp.get("ETag"), None if modified is None else str(modified))
 
 
-class AsyncFsspecReader(RemoteReader):
+class AsyncFsspecReader(_FsReader):
     """An object of another async fsspec filesystem (``gs://`` with gcsfs, ``az://`` and
     ``abfs://`` with adlfs, ...): ``_cat_file`` ranges, retried by the policy.
 
@@ -285,20 +277,8 @@ class AsyncFsspecReader(RemoteReader):
     """
 
     kind = "fsspec"
-
-    def __init__(
-        self,
-        url: str,
-        fs: Any,
-        path: str,
-        policy: RemotePolicy,
-        size: int | None = None,
-        version: Hashable = None,
-        tail: Range | None = None,
-    ) -> None:
-        self.fs, self.path = fs, path
-        self._info: asyncio.Future[dict[str, Any]] | None = None
-        super().__init__(url, policy, size, version, tail)
+    _info: asyncio.Future[dict[str, Any]] | None = None
+    """``_info`` of the object, asked once (again after a failure)."""
 
     async def attempt(self, offset: int, length: int) -> tuple[bytes, Meta]:
         cat = self.fs._cat_file(self.path, start=offset, end=offset + length)
@@ -393,7 +373,7 @@ def open_remote(
     fs, path = fsspec.core.url_to_fs(url, **options)
     protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
     if protocols & {"http", "https"}:
-        return HttpReader(url, fs, policy, size, version, tail)
+        return HttpReader(url, fs, url, policy, size, version, tail)
     if protocols & {"s3", "s3a"}:
         return S3Reader(fs.unstrip_protocol(path), fs, path, policy, size, version, tail)
     if getattr(fs, "async_impl", False):

@@ -40,30 +40,6 @@ def _fast_policy() -> Iterator[None]:
     remote.set_remote(**dataclasses.asdict(previous))
 
 
-@pytest.fixture(scope="module")
-def scene(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, np.ndarray, bytes]:
-    """A 2-band 1024² uint16 file (tile 256, ~4 MB, so the trailer is past the first GET)."""
-    rng = np.random.default_rng(7)
-    pixels = rng.integers(0, 60000, (2, 1024, 1024), dtype=np.uint16)
-    da = xr.DataArray(pixels, dims=("band", "y", "x"))
-    path = tmp_path_factory.mktemp("remote") / "scene.rumi"
-    blob = to_rumi(
-        da,
-        path,
-        tile=256,
-        time=["2024-01-01"],
-        crs=32633,
-        transform=(10, 0, 500000, 0, -10, 6000000),
-    )
-    return path.read_bytes(), pixels, blob
-
-
-@pytest.fixture
-def srv(scene: tuple[bytes, np.ndarray, bytes]) -> Iterator[FaultServer]:
-    with serve({"scene.rumi": scene[0]}) as server:
-        yield server
-
-
 CHIP = (slice(None), slice(256, 512), slice(512, 768))
 
 
@@ -112,13 +88,13 @@ def test_policy_from_the_environment() -> None:
     assert out.returncode != 0 and "RUMI_XARRAY_REMOTE_MULTIRANGE must be 1/0" in out.stderr
 
 
-def test_storage_options_override_per_open_and_never_reach_fsspec(srv: FaultServer) -> None:
-    reader = open_reader(srv.url("scene.rumi"), {"rumi": {"retries": 0, "concurrency": 3}})
+def test_storage_options_override_per_open_and_never_reach_fsspec(remote_srv: FaultServer) -> None:
+    reader = open_reader(remote_srv.url("scene.rumi"), {"rumi": {"retries": 0, "concurrency": 3}})
     assert isinstance(reader, stores.HttpReader)
     assert reader.policy.retries == 0 and reader.policy.concurrency == 3
     assert "rumi" not in reader.fs.storage_options
     with pytest.raises(TypeError, match="storage_options"):
-        open_reader(srv.url("scene.rumi"), {"rumi": 3})
+        open_reader(remote_srv.url("scene.rumi"), {"rumi": 3})
 
 
 # ---------------------------------------------------------------------------------------
@@ -139,38 +115,38 @@ TRANSIENT = [
 @pytest.mark.parametrize("at", ["open", "pixels"])
 @pytest.mark.parametrize(("kind", "options"), TRANSIENT, ids=lambda v: str(v))
 def test_transient_faults_are_retried(
-    srv: FaultServer,
-    scene: tuple[bytes, np.ndarray, bytes],
+    remote_srv: FaultServer,
+    remote_scene: tuple[bytes, np.ndarray, bytes],
     kind: str,
     options: dict[str, Any],
     at: str,
 ) -> None:
     set_frame_cache(0)
     try:
-        with xr.open_dataset(srv.url("scene.rumi"), engine="rumi") as ds:
+        with xr.open_dataset(remote_srv.url("scene.rumi"), engine="rumi") as ds:
             if at == "open":
-                srv.faults.clear()
+                remote_srv.faults.clear()
             else:
-                srv.faults.add(kind, **options)
+                remote_srv.faults.add(kind, **options)
             start = time.perf_counter()
             chip = ds.band_data[CHIP].values
     finally:
         set_frame_cache(256 << 20)
     if at == "open":
-        srv.reset()
-        srv.faults.add(kind, **options)
+        remote_srv.reset()
+        remote_srv.faults.add(kind, **options)
         start = time.perf_counter()
-        chip = _chip(srv.url("scene.rumi"))
-    assert np.array_equal(chip, scene[1][CHIP])
+        chip = _chip(remote_srv.url("scene.rumi"))
+    assert np.array_equal(chip, remote_scene[1][CHIP])
     assert time.perf_counter() - start < 3
-    assert any(r.fault == kind for r in srv.log)
+    assert any(r.fault == kind for r in remote_srv.log)
 
 
 def test_a_body_without_content_length_reads(
-    srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]
+    remote_srv: FaultServer, remote_scene: tuple[bytes, np.ndarray, bytes]
 ) -> None:
-    srv.faults.add("no_length", times=None)
-    assert np.array_equal(_chip(srv.url("scene.rumi")), scene[1][CHIP])
+    remote_srv.faults.add("no_length", times=None)
+    assert np.array_equal(_chip(remote_srv.url("scene.rumi")), remote_scene[1][CHIP])
 
 
 @pytest.mark.parametrize(
@@ -183,57 +159,57 @@ def test_a_body_without_content_length_reads(
     ],
 )
 def test_permanent_statuses_fail_at_once(
-    srv: FaultServer, status: int, error: type[Exception], words: str
+    remote_srv: FaultServer, status: int, error: type[Exception], words: str
 ) -> None:
-    srv.faults.add("status", status=status, times=None)
+    remote_srv.faults.add("status", status=status, times=None)
     start = time.perf_counter()
     with pytest.raises(error, match=words) as info:
-        _chip(srv.url("scene.rumi"))
-    assert srv.url("scene.rumi") in str(info.value)
-    assert srv.count() == 1 and time.perf_counter() - start < 1
+        _chip(remote_srv.url("scene.rumi"))
+    assert remote_srv.url("scene.rumi") in str(info.value)
+    assert remote_srv.count() == 1 and time.perf_counter() - start < 1
 
 
-def test_a_missing_file_fails_at_once(srv: FaultServer) -> None:
+def test_a_missing_file_fails_at_once(remote_srv: FaultServer) -> None:
     with pytest.raises(FileNotFoundError, match=r"missing\.rumi"):
-        _chip(srv.url("missing.rumi"))
-    assert srv.count() == 1
+        _chip(remote_srv.url("missing.rumi"))
+    assert remote_srv.count() == 1
 
 
-def test_a_server_ignoring_range_is_named(srv: FaultServer) -> None:
-    srv.faults.add("ignore_range", times=None)
+def test_a_server_ignoring_range_is_named(remote_srv: FaultServer) -> None:
+    remote_srv.faults.add("ignore_range", times=None)
     with pytest.raises(OSError, match="ignores Range requests") as info:
-        _chip(srv.url("scene.rumi"))
-    assert srv.url("scene.rumi") in str(info.value)
-    assert srv.count() == 2  # the multi-range GET refused, then one range: never retried
+        _chip(remote_srv.url("scene.rumi"))
+    assert remote_srv.url("scene.rumi") in str(info.value)
+    assert remote_srv.count() == 2  # the multi-range GET refused, then one range: never retried
 
 
-def test_persistent_5xx_gives_up_after_the_retries(srv: FaultServer) -> None:
-    srv.faults.add("status", status=503, times=None)
+def test_persistent_5xx_gives_up_after_the_retries(remote_srv: FaultServer) -> None:
+    remote_srv.faults.add("status", status=503, times=None)
     with pytest.raises(OSError, match=r"failed after 4 attempt\(s\): .*HTTP 503") as info:
-        _chip(srv.url("scene.rumi"))
-    assert srv.url("scene.rumi") in str(info.value) and srv.count() == 4
+        _chip(remote_srv.url("scene.rumi"))
+    assert remote_srv.url("scene.rumi") in str(info.value) and remote_srv.count() == 4
 
 
-def test_a_stalled_server_times_out(srv: FaultServer) -> None:
-    srv.faults.add("stall", times=None, seconds=30)
+def test_a_stalled_server_times_out(remote_srv: FaultServer) -> None:
+    remote_srv.faults.add("stall", times=None, seconds=30)
     start = time.perf_counter()
     with pytest.raises(TimeoutError, match="timed out"):
-        _chip(srv.url("scene.rumi"), storage_options={"rumi": {"retries": 1}})
-    assert srv.count() == 2 and time.perf_counter() - start < 3
+        _chip(remote_srv.url("scene.rumi"), storage_options={"rumi": {"retries": 1}})
+    assert remote_srv.count() == 2 and time.perf_counter() - start < 3
 
 
 def test_a_truncated_pixel_read_never_gives_wrong_data(
-    srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]
+    remote_srv: FaultServer, remote_scene: tuple[bytes, np.ndarray, bytes]
 ) -> None:
     set_frame_cache(0)
     try:
         with xr.open_dataset(
-            srv.url("scene.rumi"), engine="rumi", storage_options={"rumi": {"retries": 0}}
+            remote_srv.url("scene.rumi"), engine="rumi", storage_options={"rumi": {"retries": 0}}
         ) as ds:
-            srv.faults.add("truncate")
+            remote_srv.faults.add("truncate")
             with pytest.raises(OSError, match=r"truncated body|ClientPayloadError"):
                 ds.band_data[CHIP].load()
-            assert np.array_equal(ds.band_data[CHIP].values, scene[1][CHIP])
+            assert np.array_equal(ds.band_data[CHIP].values, remote_scene[1][CHIP])
     finally:
         set_frame_cache(256 << 20)
 
@@ -242,73 +218,75 @@ def test_a_truncated_pixel_read_never_gives_wrong_data(
 # Round trips
 
 
-def test_request_counts(srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]) -> None:
+def test_request_counts(
+    remote_srv: FaultServer, remote_scene: tuple[bytes, np.ndarray, bytes]
+) -> None:
     set_frame_cache(0)
-    data, pixels, blob = scene
+    data, pixels, blob = remote_scene
     try:
-        url = srv.url("scene.rumi")
+        url = remote_srv.url("scene.rumi")
         with xr.open_dataset(url, engine="rumi") as ds:
-            assert srv.count() == 1  # header + IFD and the last 8 KiB (the trailer): one GET
-            assert srv.log[0].range == "bytes=0-65535,-8192"
+            assert remote_srv.count() == 1  # header + IFD and the last 8 KiB (the trailer): one GET
+            assert remote_srv.log[0].range == "bytes=0-65535,-8192"
             assert np.array_equal(ds.band_data[CHIP].values, pixels[CHIP])
-        assert srv.count() == 2 and srv.count("HEAD") == 0
-        srv.reset()
+        assert remote_srv.count() == 2 and remote_srv.count("HEAD") == 0
+        remote_srv.reset()
         with xr.open_dataset(url, engine="rumi", header=blob) as ds:
             # the start and the trailer in one multi-range GET
-            assert srv.count() == 1
-            assert srv.log[0].range.startswith("bytes=0-65535,")
+            assert remote_srv.count() == 1
+            assert remote_srv.log[0].range.startswith("bytes=0-65535,")
             ds.band_data[CHIP].load()
-        assert srv.count() == 2
-        srv.reset()
+        assert remote_srv.count() == 2
+        remote_srv.reset()
         desc, nbytes = describe_file(data)
         row = Entry(url, desc, nbytes)
         with xr.open_dataset(row, engine="rumi") as ds:
-            assert srv.count() == 0
+            assert remote_srv.count() == 0
             assert np.array_equal(ds.band_data[CHIP].values, pixels[CHIP])
-        assert srv.count() == 1
-        srv.reset()
+        assert remote_srv.count() == 1
+        remote_srv.reset()
         with open_array(row) as array, open_array(url, header=blob) as with_blob:
-            assert srv.count() == 1  # the row: none; the blob: the start and the trailer
+            assert remote_srv.count() == 1  # the row: none; the blob: the start and the trailer
             assert np.array_equal(array[CHIP], pixels[CHIP])
             assert np.array_equal(with_blob[CHIP], pixels[CHIP])
-        srv.reset()
+        remote_srv.reset()
         stack = open_stack([row, row])
-        assert srv.count() == 0
+        assert remote_srv.count() == 0
         assert np.array_equal(stack.band_data[1][CHIP].values, pixels[CHIP])
         stack.close()
     finally:
         set_frame_cache(256 << 20)
 
 
-def test_a_small_file_opens_in_one_get(srv: FaultServer) -> None:
+def test_a_small_file_opens_in_one_get(remote_srv: FaultServer) -> None:
     da = xr.DataArray(
         np.arange(64 * 64, dtype=np.uint8).reshape(1, 64, 64), dims=("band", "y", "x")
     )
     blob = to_rumi(da, memory := "memory://remote-test/small.rumi", tile=64, time=["2024-01-01"])
     import fsspec
 
-    srv.put("small.rumi", fsspec.filesystem("memory").cat_file(memory))
+    remote_srv.put("small.rumi", fsspec.filesystem("memory").cat_file(memory))
     for header in (None, blob):
-        srv.reset()
-        with xr.open_dataset(srv.url("small.rumi"), engine="rumi", header=header) as ds:
-            assert srv.count() == 1
+        remote_srv.reset()
+        with xr.open_dataset(remote_srv.url("small.rumi"), engine="rumi", header=header) as ds:
+            assert remote_srv.count() == 1
             assert np.array_equal(ds.band_data.values, da.values)
-        assert srv.count() == 1  # the pixels too: the whole file came with the first GET
+        assert remote_srv.count() == 1  # the pixels too: the whole file came with the first GET
 
 
 def test_identity_follows_the_etag_and_pickles(
-    srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]
+    remote_srv: FaultServer, remote_scene: tuple[bytes, np.ndarray, bytes]
 ) -> None:
-    reader = open_reader(srv.url("scene.rumi"))
+    reader = open_reader(remote_srv.url("scene.rumi"))
     clone = pickle.loads(pickle.dumps(reader))
-    count = srv.count()
+    count = remote_srv.count()
     assert clone.identity == reader.identity and clone.size == reader.size
-    assert bytes(clone.read(100, 50)) == scene[0][100:150]
-    assert srv.count() == count + 1
-    srv.put("scene.rumi", scene[0][:-1] + bytes([scene[0][-1] ^ 1]))
-    assert open_reader(srv.url("scene.rumi")).identity != reader.identity
-    sized = open_reader(srv.url("scene.rumi"), size=123, version="v1")
-    assert sized.size == 123 and sized.identity == ("http", srv.url("scene.rumi"), 123, "v1")
+    assert bytes(clone.read(100, 50)) == remote_scene[0][100:150]
+    assert remote_srv.count() == count + 1
+    remote_srv.put("scene.rumi", remote_scene[0][:-1] + bytes([remote_scene[0][-1] ^ 1]))
+    assert open_reader(remote_srv.url("scene.rumi")).identity != reader.identity
+    sized = open_reader(remote_srv.url("scene.rumi"), size=123, version="v1")
+    assert sized.size == 123 and sized.identity == ("http", remote_srv.url("scene.rumi"), 123, "v1")
 
 
 # ---------------------------------------------------------------------------------------
@@ -328,19 +306,19 @@ def test_scattered_frames_are_fetched_concurrently(many_frames: tuple[bytes, np.
     data, pixels = many_frames
     set_frame_cache(0)
     try:
-        with serve({"f.rumi": data}) as srv:
+        with serve({"f.rumi": data}) as remote_srv:
             # sized, as from a catalog row: no bytes of an open held, so every frame is asked
-            reader = open_reader(srv.url("f.rumi"), size=len(data), version="test")
+            reader = open_reader(remote_srv.url("f.rumi"), size=len(data), version="test")
             desc = describe_file(data)[0]
             reader.max_gap = 0  # every other frame: 64 runs, none coalesced
-            srv.reset()
-            srv.latency = 0.1
+            remote_srv.reset()
+            remote_srv.latency = 0.1
             bands = np.arange(0, 128, 2)
             start = time.perf_counter()
             out = read_window(desc, reader, (0, bands, slice(None), slice(None)))
             elapsed = time.perf_counter() - start
             assert np.array_equal(out, pixels[bands])
-            assert srv.count() == 64
+            assert remote_srv.count() == 64
     finally:
         set_frame_cache(256 << 20)
     assert elapsed < 1.2  # 64 requests of 100 ms each: serially 6.4 s, on 2 threads 3.2 s
@@ -350,11 +328,11 @@ def test_adjacent_frames_stay_one_request(many_frames: tuple[bytes, np.ndarray])
     data, pixels = many_frames
     set_frame_cache(0)
     try:
-        with serve({"f.rumi": data}) as srv:
-            row = Entry(srv.url("f.rumi"), describe_file(data)[0], len(data))
+        with serve({"f.rumi": data}) as remote_srv:
+            row = Entry(remote_srv.url("f.rumi"), describe_file(data)[0], len(data))
             with xr.open_dataset(row, engine="rumi") as ds:
                 assert np.array_equal(ds.band_data[::2].values, pixels[::2])
-            assert srv.count() == 1
+            assert remote_srv.count() == 1
     finally:
         set_frame_cache(256 << 20)
 
@@ -364,24 +342,24 @@ def test_adjacent_frames_stay_one_request(many_frames: tuple[bytes, np.ndarray])
 
 
 def test_obstore_reader_learns_the_size_from_its_first_get(
-    scene: tuple[bytes, np.ndarray, bytes],
+    remote_scene: tuple[bytes, np.ndarray, bytes],
 ) -> None:
     obstore = pytest.importorskip("obstore")
     from obstore.store import MemoryStore
 
     store = MemoryStore()
-    obstore.put(store, "scene.rumi", scene[0])
+    obstore.put(store, "scene.rumi", remote_scene[0])
     reader = stores.ObstoreReader(store, "scene.rumi")
-    assert reader.size == len(scene[0]) and reader.identity is not None
+    assert reader.size == len(remote_scene[0]) and reader.identity is not None
     desc = read_description(reader)
-    assert np.array_equal(read_window(desc, reader, (0, *CHIP)), scene[1][CHIP])
+    assert np.array_equal(read_window(desc, reader, (0, *CHIP)), remote_scene[1][CHIP])
     with pytest.raises(FileNotFoundError):
         stores.ObstoreReader(store, "missing.rumi")
 
 
 @pytest.fixture(scope="module")
 def s3(
-    scene: tuple[bytes, np.ndarray, bytes], tmp_path_factory: pytest.TempPathFactory
+    remote_scene: tuple[bytes, np.ndarray, bytes], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:
     pytest.importorskip("moto")
     sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
@@ -389,18 +367,20 @@ def s3(
 
     server = LocalS3()
     path = tmp_path_factory.mktemp("s3") / "scene.rumi"
-    path.write_bytes(scene[0])
+    path.write_bytes(remote_scene[0])
     server.reset({"scene.rumi": path})
     yield {"key": "testing", "secret": "testing", "endpoint_url": server.endpoint}
     server.stop()
 
 
 def test_s3_reads_retries_and_errors(
-    s3: dict[str, str], scene: tuple[bytes, np.ndarray, bytes], monkeypatch: pytest.MonkeyPatch
+    s3: dict[str, str],
+    remote_scene: tuple[bytes, np.ndarray, bytes],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     options = {**s3, "skip_instance_cache": True}
     reader = open_reader("s3://bucket/scene.rumi", options)
-    assert isinstance(reader, stores.S3Reader) and reader.size == len(scene[0])
+    assert isinstance(reader, stores.S3Reader) and reader.size == len(remote_scene[0])
     assert reader.identity[3][0] is not None  # the ETag, from the first GET
     calls: list[str] = []
     real = reader.fs._call_s3
@@ -412,8 +392,8 @@ def test_s3_reads_retries_and_errors(
         return await real(method, **kwargs)
 
     monkeypatch.setattr(reader.fs, "_call_s3", flaky)
-    desc = read_description(reader, header_blob(scene[0]))
-    assert np.array_equal(read_window(desc, reader, (0, *CHIP)), scene[1][CHIP])
+    desc = read_description(reader, header_blob(remote_scene[0]))
+    assert np.array_equal(read_window(desc, reader, (0, *CHIP)), remote_scene[1][CHIP])
     assert calls[:3] == ["get_object"] * 3
     monkeypatch.undo()
     calls.clear()
@@ -431,7 +411,7 @@ def test_s3_reads_retries_and_errors(
             "s3://bucket/scene.rumi", engine="rumi", storage_options=options
         ) as ds:
             assert calls == ["get_object"] * 2  # no HEAD: the start, then the trailer
-            assert np.array_equal(ds.band_data[CHIP].values, scene[1][CHIP])
+            assert np.array_equal(ds.band_data[CHIP].values, remote_scene[1][CHIP])
         assert calls == ["get_object"] * 3
     finally:
         set_frame_cache(256 << 20)
@@ -449,19 +429,19 @@ def _read_in_child(reader: Any, queue: Any) -> None:
 
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_child_reads_through_its_own_session(
-    scene: tuple[bytes, np.ndarray, bytes],
+    remote_scene: tuple[bytes, np.ndarray, bytes],
 ) -> None:
     import multiprocessing
 
-    with serve({"scene.rumi": scene[0]}) as srv:
-        reader = open_reader(srv.url("scene.rumi"))
-        assert bytes(reader.read(70000, 10)) == scene[0][70000:70010]
+    with serve({"scene.rumi": remote_scene[0]}) as remote_srv:
+        reader = open_reader(remote_srv.url("scene.rumi"))
+        assert bytes(reader.read(70000, 10)) == remote_scene[0][70000:70010]
         ctx = multiprocessing.get_context("fork")
         queue = ctx.Queue()
         child = ctx.Process(target=_read_in_child, args=(reader, queue))
         child.start()
         try:
-            assert queue.get(timeout=20) == scene[0][70000:70010]
+            assert queue.get(timeout=20) == remote_scene[0][70000:70010]
         finally:
             child.join(20)
         assert child.exitcode == 0

@@ -33,97 +33,76 @@ def _fast_policy() -> Iterator[None]:
     remote.set_remote(**dataclasses.asdict(previous))
 
 
-@pytest.fixture(scope="module")
-def scene(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, np.ndarray, bytes]:
-    """A 2-band 1024² uint16 file (~4 MB: the trailer is far past the first 64 KiB)."""
-    pixels = np.random.default_rng(3).integers(0, 60000, (2, 1024, 1024), dtype=np.uint16)
-    path = tmp_path_factory.mktemp("stores") / "scene.rumi"
-    blob = to_rumi(
-        xr.DataArray(pixels, dims=("band", "y", "x")),
-        path,
-        tile=256,
-        time=["2024-01-01"],
-        bands=["red", "nir"],
-        crs=32633,
-        transform=(10, 0, 500000, 0, -10, 6000000),
-    )
-    return path.read_bytes(), pixels, blob
-
-
-@pytest.fixture
-def srv(scene: tuple[bytes, np.ndarray, bytes]) -> Iterator[FaultServer]:
-    with serve({"scene.rumi": scene[0]}) as server:
-        yield server
-
-
-def _open_and_chip(srv: FaultServer, blob: bytes, **kwargs: Any) -> tuple[int, xr.Dataset]:
+def _open_and_chip(remote_srv: FaultServer, blob: bytes, **kwargs: Any) -> tuple[int, xr.Dataset]:
     """Requests sent to open with ``blob``, and the opened dataset (chip loaded)."""
-    with xr.open_dataset(srv.url("scene.rumi"), engine="rumi", header=blob, **kwargs) as ds:
-        opened = srv.count()
+    with xr.open_dataset(remote_srv.url("scene.rumi"), engine="rumi", header=blob, **kwargs) as ds:
+        opened = remote_srv.count()
         return opened, ds.load()
 
 
-def _expected(scene: tuple[bytes, np.ndarray, bytes]) -> xr.Dataset:
-    with xr.open_dataset(_local(scene), engine="rumi") as ds:
+def _expected(remote_scene: tuple[bytes, np.ndarray, bytes]) -> xr.Dataset:
+    with xr.open_dataset(_local(remote_scene), engine="rumi") as ds:
         return ds.load()
 
 
-def _local(scene: tuple[bytes, np.ndarray, bytes]) -> str:
+def _local(remote_scene: tuple[bytes, np.ndarray, bytes]) -> str:
     import fsspec
 
-    fsspec.filesystem("memory").pipe_file("/stores-test/scene.rumi", scene[0])
+    fsspec.filesystem("memory").pipe_file("/stores-test/scene.rumi", remote_scene[0])
     return "memory://stores-test/scene.rumi"
 
 
 def test_a_blob_opens_in_one_multirange_get(
-    srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]
+    remote_srv: FaultServer, remote_scene: tuple[bytes, np.ndarray, bytes]
 ) -> None:
-    opened, ds = _open_and_chip(srv, scene[2])
+    opened, ds = _open_and_chip(remote_srv, remote_scene[2])
     assert opened == 1
-    first = srv.log[0].range
+    first = remote_srv.log[0].range
     assert first is not None and first.startswith("bytes=0-65535,") and first.count(",") == 1
-    assert srv.count() == 2  # the open, then the pixels of every frame in one run
-    assert ds.identical(_expected(scene))  # coordinates, band names, time, CRS and pixels
-    assert np.array_equal(ds.band_data.values, scene[1])
+    assert remote_srv.count() == 2  # the open, then the pixels of every frame in one run
+    assert ds.identical(_expected(remote_scene))  # coordinates, band names, time, CRS and pixels
+    assert np.array_equal(ds.band_data.values, remote_scene[1])
 
 
 def test_a_chip_with_a_blob_costs_two_requests(
-    srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]
+    remote_srv: FaultServer, remote_scene: tuple[bytes, np.ndarray, bytes]
 ) -> None:
     from rumi_xarray.cache import set_frame_cache
 
     set_frame_cache(0)
     try:
-        with xr.open_dataset(srv.url("scene.rumi"), engine="rumi", header=scene[2]) as ds:
-            assert np.array_equal(ds.band_data[CHIP].values, scene[1][CHIP])
-        assert srv.count() == 2 and srv.count("HEAD") == 0
+        with xr.open_dataset(
+            remote_srv.url("scene.rumi"), engine="rumi", header=remote_scene[2]
+        ) as ds:
+            assert np.array_equal(ds.band_data[CHIP].values, remote_scene[1][CHIP])
+        assert remote_srv.count() == 2 and remote_srv.count("HEAD") == 0
     finally:
         set_frame_cache(256 << 20)
 
 
 def test_a_server_without_multirange_is_asked_one_range_a_request(
-    srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]
+    remote_srv: FaultServer, remote_scene: tuple[bytes, np.ndarray, bytes]
 ) -> None:
-    srv.faults.add("no_multirange", times=None)  # 200 and the whole body, as S3 answers
-    opened, ds = _open_and_chip(srv, scene[2])
+    remote_srv.faults.add("no_multirange", times=None)  # 200 and the whole body, as S3 answers
+    opened, ds = _open_and_chip(remote_srv, remote_scene[2])
     assert opened == 3  # the refused multi-range GET, then the start and the trailer
-    assert ds.identical(_expected(scene))
-    srv.reset()
-    srv.faults.add("no_multirange", times=None)
-    opened, _ = _open_and_chip(srv, scene[2])
+    assert ds.identical(_expected(remote_scene))
+    remote_srv.reset()
+    remote_srv.faults.add("no_multirange", times=None)
+    opened, _ = _open_and_chip(remote_srv, remote_scene[2])
     assert opened == 2  # the host is remembered: no multi-range GET again
-    assert all("," not in (r.range or "") for r in srv.log)
+    assert all("," not in (r.range or "") for r in remote_srv.log)
 
 
 def test_a_server_answering_the_first_range_only_is_read_from_it(
-    srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]
+    remote_srv: FaultServer, remote_scene: tuple[bytes, np.ndarray, bytes]
 ) -> None:
-    srv.faults.add("first_range", times=None)  # a 206 of the file's start alone
-    opened, ds = _open_and_chip(srv, scene[2])
+    remote_srv.faults.add("first_range", times=None)  # a 206 of the file's start alone
+    opened, ds = _open_and_chip(remote_srv, remote_scene[2])
     assert opened == 2  # the start from the multi-range GET, then the trailer on its own
-    assert ds.identical(_expected(scene))
-    assert srv.log[0].range is not None and "," in srv.log[0].range
-    assert srv.log[1].range is not None and "," not in srv.log[1].range
+    assert ds.identical(_expected(remote_scene))
+    assert remote_srv.log[0].range is not None and "," in remote_srv.log[0].range
+    assert remote_srv.log[1].range is not None and "," not in remote_srv.log[1].range
 
 
 def test_a_small_file_whose_ranges_a_server_merges_opens_in_one_get(tmp_path: Path) -> None:
@@ -133,12 +112,12 @@ def test_a_small_file_whose_ranges_a_server_merges_opens_in_one_get(tmp_path: Pa
             compression={"graph": "store"}, time=["2024-01-01"])  # fmt: skip
     data = (tmp_path / "s.rumi").read_bytes()
     assert stores.SUFFIX_NBYTES < len(data) - (1 << 16) + stores.SUFFIX_NBYTES < len(data)
-    with serve({"s.rumi": data}) as srv:
-        srv.faults.add("merge_ranges", times=None)
-        with xr.open_dataset(srv.url("s.rumi"), engine="rumi") as ds:
-            assert srv.count() == 1
+    with serve({"s.rumi": data}) as remote_srv:
+        remote_srv.faults.add("merge_ranges", times=None)
+        with xr.open_dataset(remote_srv.url("s.rumi"), engine="rumi") as ds:
+            assert remote_srv.count() == 1
             np.testing.assert_array_equal(ds.band_data.values, pixels)
-        assert srv.count() == 1  # the merged part holds every frame
+        assert remote_srv.count() == 1  # the merged part holds every frame
 
 
 @pytest.mark.parametrize(
@@ -147,43 +126,47 @@ def test_a_small_file_whose_ranges_a_server_merges_opens_in_one_get(tmp_path: Pa
     ids=["503", "reset", "truncate", "stall"],
 )
 def test_a_transient_fault_of_the_multirange_get_is_retried_and_forgotten(
-    srv: FaultServer,
-    scene: tuple[bytes, np.ndarray, bytes],
+    remote_srv: FaultServer,
+    remote_scene: tuple[bytes, np.ndarray, bytes],
     kind: str,
     options: dict[str, Any],
 ) -> None:
-    srv.faults.add(kind, **options)
-    _, ds = _open_and_chip(srv, scene[2])
-    assert np.array_equal(ds.band_data.values, scene[1])
-    assert srv.log[0].fault == kind
-    srv.reset()
-    assert _open_and_chip(srv, scene[2])[0] == 1  # a transient fault does not mark the host
+    remote_srv.faults.add(kind, **options)
+    _, ds = _open_and_chip(remote_srv, remote_scene[2])
+    assert np.array_equal(ds.band_data.values, remote_scene[1])
+    assert remote_srv.log[0].fault == kind
+    remote_srv.reset()
+    assert (
+        _open_and_chip(remote_srv, remote_scene[2])[0] == 1
+    )  # a transient fault does not mark the host
 
 
 @pytest.mark.parametrize(("status", "error"), [(404, FileNotFoundError), (403, PermissionError)])
 def test_a_permanent_status_of_the_multirange_get_fails_at_once(
-    srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes], status: int, error: type
+    remote_srv: FaultServer, remote_scene: tuple[bytes, np.ndarray, bytes], status: int, error: type
 ) -> None:
-    srv.faults.add("status", status=status, times=None)
+    remote_srv.faults.add("status", status=status, times=None)
     with pytest.raises(error, match=r"scene\.rumi"):
-        _open_and_chip(srv, scene[2])
-    assert srv.count() == 1
+        _open_and_chip(remote_srv, remote_scene[2])
+    assert remote_srv.count() == 1
 
 
 def test_multirange_can_be_turned_off(
-    srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]
+    remote_srv: FaultServer, remote_scene: tuple[bytes, np.ndarray, bytes]
 ) -> None:
-    opened, ds = _open_and_chip(srv, scene[2], storage_options={"rumi": {"multirange": False}})
-    assert opened == 2 and all("," not in (r.range or "") for r in srv.log)
-    assert np.array_equal(ds.band_data.values, scene[1])
+    opened, ds = _open_and_chip(
+        remote_srv, remote_scene[2], storage_options={"rumi": {"multirange": False}}
+    )
+    assert opened == 2 and all("," not in (r.range or "") for r in remote_srv.log)
+    assert np.array_equal(ds.band_data.values, remote_scene[1])
 
 
 def test_a_server_ignoring_every_range_is_still_named(
-    srv: FaultServer, scene: tuple[bytes, np.ndarray, bytes]
+    remote_srv: FaultServer, remote_scene: tuple[bytes, np.ndarray, bytes]
 ) -> None:
-    srv.faults.add("ignore_range", times=None)
+    remote_srv.faults.add("ignore_range", times=None)
     with pytest.raises(OSError, match="ignores Range"):
-        _open_and_chip(srv, scene[2])
+        _open_and_chip(remote_srv, remote_scene[2])
 
 
 # ---------------------------------------------------------------------------------------
@@ -282,28 +265,30 @@ def _fake_fs_class() -> type:
 
 
 @pytest.fixture
-def fake_async(scene: tuple[bytes, np.ndarray, bytes]) -> Iterator[_Fake]:
+def fake_async(remote_scene: tuple[bytes, np.ndarray, bytes]) -> Iterator[_Fake]:
     import fsspec
 
     fsspec.register_implementation("fakeasync", _fake_fs_class(), clobber=True)
-    _FAKE.files = {"bucket/scene.rumi": scene[0]}
+    _FAKE.files = {"bucket/scene.rumi": remote_scene[0]}
     _FAKE.calls, _FAKE.faults = [], []
     yield _FAKE
 
 
 def test_an_async_filesystem_opens_in_one_round_trip(
-    fake_async: _Fake, scene: tuple[bytes, np.ndarray, bytes]
+    fake_async: _Fake, remote_scene: tuple[bytes, np.ndarray, bytes]
 ) -> None:
     from rumi_xarray.io import open_reader
 
     reader = open_reader("fakeasync://bucket/scene.rumi", tail=None)
     assert isinstance(reader, stores.AsyncFsspecReader)
-    assert reader.size == len(scene[0]) and reader.identity[3] == (None, "g7")
+    assert reader.size == len(remote_scene[0]) and reader.identity[3] == (None, "g7")
     assert sorted(fake_async.calls) == ["cat", "info"]  # at once, info asked once
     fake_async.calls.clear()
-    with xr.open_dataset("fakeasync://bucket/scene.rumi", engine="rumi", header=scene[2]) as ds:
+    with xr.open_dataset(
+        "fakeasync://bucket/scene.rumi", engine="rumi", header=remote_scene[2]
+    ) as ds:
         assert sorted(fake_async.calls) == ["cat", "cat", "info"]  # the start, the trailer
-        assert ds.identical(_expected(scene))
+        assert ds.identical(_expected(remote_scene))
 
 
 @pytest.mark.parametrize(
@@ -313,17 +298,17 @@ def test_an_async_filesystem_opens_in_one_round_trip(
 )
 def test_an_async_filesystem_retries_transient_failures(
     fake_async: _Fake,
-    scene: tuple[bytes, np.ndarray, bytes],
+    remote_scene: tuple[bytes, np.ndarray, bytes],
     faults: list[BaseException | float],
 ) -> None:
     fake_async.faults = list(faults)
     with xr.open_dataset("fakeasync://bucket/scene.rumi", engine="rumi") as ds:
-        np.testing.assert_array_equal(ds.band_data.values, scene[1])
+        np.testing.assert_array_equal(ds.band_data.values, remote_scene[1])
     fake_async.faults = list(faults)
     with xr.open_dataset(
-        "fakeasync://bucket/scene.rumi", engine="rumi", header=scene[2], chunks=None
+        "fakeasync://bucket/scene.rumi", engine="rumi", header=remote_scene[2], chunks=None
     ) as ds:
-        np.testing.assert_array_equal(ds.band_data[CHIP].values, scene[1][CHIP])
+        np.testing.assert_array_equal(ds.band_data[CHIP].values, remote_scene[1][CHIP])
 
 
 def test_an_async_filesystem_fails_at_once_when_not_found_or_denied(
@@ -343,27 +328,27 @@ def test_an_async_filesystem_fails_at_once_when_not_found_or_denied(
 
 
 def test_without_a_blob_the_last_bytes_come_with_the_start(
-    tmp_path: Path, scene: tuple[bytes, np.ndarray, bytes]
+    tmp_path: Path, remote_scene: tuple[bytes, np.ndarray, bytes]
 ) -> None:
     """No blob: ``bytes=0-65535,-8192`` opens in one request when the trailer fits the last
     8 KiB; a longer trailer (long band texts) is read on its own, and reads back the same."""
     long_names = ["r" * 6000, "n" * 6000]  # a trailer of ~12 KB
     path = tmp_path / "long.rumi"
     to_rumi(
-        xr.DataArray(scene[1], dims=("band", "y", "x")),
+        xr.DataArray(remote_scene[1], dims=("band", "y", "x")),
         path,
         tile=256,
         time=["2024-01-01"],
         bands=long_names,
     )
-    with serve({"scene.rumi": scene[0], "long.rumi": path.read_bytes()}) as srv:
+    with serve({"scene.rumi": remote_scene[0], "long.rumi": path.read_bytes()}) as remote_srv:
         for name, requests in (("scene.rumi", 1), ("long.rumi", 2)):
-            srv.reset()
-            with xr.open_dataset(srv.url(name), engine="rumi") as ds:
-                assert srv.count() == requests
-                assert srv.log[0].range == f"bytes=0-65535,-{stores.SUFFIX_NBYTES}"
+            remote_srv.reset()
+            with xr.open_dataset(remote_srv.url(name), engine="rumi") as ds:
+                assert remote_srv.count() == requests
+                assert remote_srv.log[0].range == f"bytes=0-65535,-{stores.SUFFIX_NBYTES}"
                 with xr.open_dataset(
-                    path if name == "long.rumi" else _local(scene), engine="rumi"
+                    path if name == "long.rumi" else _local(remote_scene), engine="rumi"
                 ) as local:
                     assert ds.load().identical(local.load())
         assert list(ds.band.values) == long_names
