@@ -59,7 +59,14 @@ _HOSTS_LOCK = threading.Lock()
 
 
 class _NoMultirange(Exception):
-    """The server did not answer a multi-range request with the parts asked."""
+    """The server did not answer a multi-range request with the parts asked.
+
+    ``of_host``: it never will (else, as for a 416 of an empty object, only this one).
+    """
+
+    def __init__(self, reason: str, *, of_host: bool = True) -> None:
+        super().__init__(reason)
+        self.of_host = of_host
 
 
 def _content_range(value: str | None) -> tuple[int, int, int | None] | None:
@@ -122,9 +129,10 @@ class HttpReader(_FsReader):
             parts, (size, *versions) = await self._retried(
                 "reading the start and the trailer", lambda: self._multirange(wanted)
             )
-        except _NoMultirange:
-            with _HOSTS_LOCK:
-                _SINGLE_RANGE_HOSTS.add(host)
+        except _NoMultirange as exc:
+            if exc.of_host:
+                with _HOSTS_LOCK:
+                    _SINGLE_RANGE_HOSTS.add(host)
             return await super()._first(tail)
         head = dict(parts).get(0, b"")
         if size is None or len(head) < min(HEAD_NBYTES, size):  # a merged part may be longer
@@ -141,8 +149,8 @@ class HttpReader(_FsReader):
         limit = sum(n for _, n in ranges) + _PART_OVERHEAD * len(ranges)
         session = await self.fs.set_session()
         async with session.get(self.fs.encode_url(self.url), headers=headers, **kwargs) as r:
-            if r.status in (200, 416):
-                raise _NoMultirange(f"HTTP {r.status}")
+            if r.status in (200, 416):  # 416: no range of this object is there (it is empty)
+                raise _NoMultirange(f"HTTP {r.status}", of_host=r.status == 200)
             if r.status != 206:
                 raise _http_status(self.url, r.status, r.reason or "")
             body = await _read_at_most(r.content, limit + 1)

@@ -352,3 +352,15 @@ def test_without_a_blob_the_last_bytes_come_with_the_start(
                 ) as local:
                     assert ds.load().identical(local.load())
         assert list(ds.band.values) == long_names
+
+
+def test_an_empty_object_does_not_mark_its_host(
+    remote_srv: FaultServer, remote_scene: tuple[bytes, np.ndarray, bytes]
+) -> None:
+    remote_srv.put("empty.rumi", b"")
+    with pytest.raises(OSError, match=r"empty\.rumi: HTTP 416"):
+        xr.open_dataset(remote_srv.url("empty.rumi"), engine="rumi")
+    remote_srv.reset()
+    with xr.open_dataset(remote_srv.url("scene.rumi"), engine="rumi") as ds:
+        assert remote_srv.count() == 1  # still asked for several ranges at once
+        np.testing.assert_array_equal(ds.band_data[CHIP].values, remote_scene[1][CHIP])
