@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 HEAD_NBYTES = 1 << 16
 """Bytes worth reading first: the whole index of any file with fewer than ~5400 frames."""
 
+SUFFIX_NBYTES = 1 << 13
+"""The file's last bytes worth asking along with its start when no header blob says where
+the trailer lies: the whole trailer of files with short band texts (else it is read on its
+own, once the index tells where)."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class RumiFile:

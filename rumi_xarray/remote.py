@@ -30,7 +30,7 @@ import random
 import threading
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .format import HEAD_NBYTES
+from .format import HEAD_NBYTES, SUFFIX_NBYTES
 from .io import check_range, checked_length
 
 if TYPE_CHECKING:
@@ -242,13 +242,17 @@ class RemoteReader:
         self._identity = (self.kind, url, self.size, version)
 
     async def _first(self, tail: Range | None) -> tuple[int, Hashable]:
-        """Fetch the first :data:`HEAD_NBYTES` (and ``tail``, clipped, concurrently); the size and version."""
+        """Fetch the first :data:`HEAD_NBYTES` and, concurrently, ``tail`` (clipped) or else
+        the last :data:`~rumi_xarray.format.SUFFIX_NBYTES` (:meth:`_last`); the size and version.
+        """
         wanted = [(0, HEAD_NBYTES)]
         if tail is not None and tail[0] >= HEAD_NBYTES:  # else the head reaches into it
             wanted.append(tail)
+        last = asyncio.ensure_future(self._last(SUFFIX_NBYTES) if tail is None else _nothing())
         fetched = await asyncio.gather(
             *(self._fetch(o, n, None) for o, n in wanted), return_exceptions=True
         )
+        ended = (await asyncio.gather(last, return_exceptions=True))[0]
         first = fetched[0]
         if isinstance(first, BaseException):
             raise first
@@ -257,7 +261,14 @@ class RemoteReader:
         for (offset, _), got in zip(wanted[1:], fetched[1:], strict=True):
             if not isinstance(got, BaseException):  # a tail past the end: read later, if at all
                 self._held.append((offset, got[0]))
+        if ended is not None and not isinstance(ended, BaseException):
+            self._held.append(ended)  # else the trailer is read later, if at all
         return int(size if size is not None else len(head)), tuple(versions)
+
+    async def _last(self, nbytes: int) -> tuple[int, bytes] | None:
+        """``(offset, bytes)`` of the object's last ``nbytes`` (fewer if it is shorter), in
+        one request sent with the first; None where the store is not asked for them."""
+        return None
 
     @property
     def identity(self) -> Hashable | None:
@@ -363,6 +374,10 @@ class RemoteReader:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._pid = os.getpid()
+
+
+async def _nothing() -> None:
+    return None
 
 
 def _run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> Any:

@@ -21,7 +21,7 @@ import threading
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
-from .format import HEAD_NBYTES
+from .format import HEAD_NBYTES, SUFFIX_NBYTES
 from .io import FsspecReader
 from .remote import (
     Meta,
@@ -38,17 +38,12 @@ if TYPE_CHECKING:
     from .io import Range, RangeReader
 
 __all__ = [
-    "SUFFIX_NBYTES",
     "AsyncFsspecReader",
     "HttpReader",
     "ObstoreReader",
     "S3Reader",
     "open_remote",
 ]
-
-SUFFIX_NBYTES = 1 << 13
-"""The file's last bytes asked with its start when no header blob says where the trailer
-lies: the whole trailer of files with short band texts (else it is read on its own)."""
 
 _PART_OVERHEAD = 512
 """Bytes a ``multipart/byteranges`` body may spend on each part's boundary and headers."""
@@ -139,6 +134,13 @@ class HttpReader(_FsReader):
             return await super()._first(tail)
         self._held = parts
         return size, tuple(versions)
+
+    async def _last(self, nbytes: int) -> tuple[int, bytes] | None:
+        """The last ``nbytes`` (``Range: bytes=-n``), where the first GET asked one range."""
+        parts, _ = await self._retried(
+            f"reading the last {nbytes} bytes", lambda: self._multirange([(-nbytes, nbytes)])
+        )
+        return parts[0]
 
     async def _multirange(self, ranges: Sequence[Range]) -> tuple[list[tuple[int, bytes]], Meta]:
         """One GET for several ranges (``(-n, n)``: the last n bytes): the parts answered,
@@ -256,7 +258,24 @@ class S3Reader(_FsReader):
     kind = "s3"
 
     async def attempt(self, offset: int, length: int) -> tuple[bytes, Meta]:
-        rng = f"bytes={offset}-{offset + length - 1}"
+        data, resp = await self._get(f"bytes={offset}-{offset + length - 1}")
+        where = _content_range(resp.get("ContentRange"))
+        size = where[2] if where is not None else resp.get("ContentLength")
+        modified = resp.get("LastModified")
+        return data, (size, resp.get("ETag"), None if modified is None else str(modified))
+
+    async def _last(self, nbytes: int) -> tuple[int, bytes] | None:
+        async def once() -> tuple[int, bytes]:
+            data, resp = await self._get(f"bytes=-{nbytes}")
+            where = _content_range(resp.get("ContentRange"))
+            if where is None or where[1] - where[0] + 1 != len(data):
+                raise _Transient(f"{self.url}: a suffix answer without a Content-Range of its body")
+            return where[0], data
+
+        return await self._retried(f"reading the last {nbytes} bytes", once)
+
+    async def _get(self, rng: str) -> tuple[bytes, dict[str, Any]]:
+        """The body and the response of one ``get_object`` of ``rng``."""
         bucket, key, _ = self.fs.split_path(self.path)
         try:
             resp = await self.fs._call_s3("get_object", Bucket=bucket, Key=key, Range=rng)
@@ -265,13 +284,10 @@ class S3Reader(_FsReader):
         except OSError as exc:
             raise _Transient(f"{self.url}: {exc}") from exc
         try:
-            data = await resp["Body"].read()
+            data: bytes = await resp["Body"].read()
         finally:
             resp["Body"].close()
-        where = _content_range(resp.get("ContentRange"))
-        size = where[2] if where is not None else resp.get("ContentLength")
-        modified = resp.get("LastModified")
-        return data, (size, resp.get("ETag"), None if modified is None else str(modified))
+        return data, resp
 
 
 class AsyncFsspecReader(_FsReader):
@@ -301,6 +317,20 @@ class AsyncFsspecReader(_FsReader):
         etag = next((str(info[k]) for k in ("ETag", "etag") if info.get(k)), None)
         changed = next((str(info[k]) for k in _CHANGED if info.get(k) is not None), None)
         return bytes(data), (int(info["size"]), etag, changed)
+
+    async def _last(self, nbytes: int) -> tuple[int, bytes] | None:
+        async def once() -> tuple[int, bytes]:
+            try:
+                info, data = await asyncio.gather(
+                    self._described(), self.fs._cat_file(self.path, start=-nbytes)
+                )
+            except (FileNotFoundError, PermissionError) as exc:
+                raise type(exc)(f"{self.url}: {exc}") from exc
+            except Exception as exc:
+                raise _Transient(f"{self.url}: {exc}") from exc
+            return int(info["size"]) - len(data), bytes(data)
+
+        return await self._retried(f"reading the last {nbytes} bytes", once)
 
     async def _described(self) -> dict[str, Any]:
         """``_info`` of the object, asked once for the attempts of an open (again after a failure)."""

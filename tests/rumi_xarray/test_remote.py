@@ -180,7 +180,7 @@ def test_a_server_ignoring_range_is_named(remote_srv: FaultServer) -> None:
     with pytest.raises(OSError, match="ignores Range requests") as info:
         _chip(remote_srv.url("scene.rumi"))
     assert remote_srv.url("scene.rumi") in str(info.value)
-    assert remote_srv.count() == 2  # the multi-range GET refused, then one range: never retried
+    assert remote_srv.count() == 3  # the multi-range GET refused, then the start and the end
 
 
 def test_persistent_5xx_gives_up_after_the_retries(remote_srv: FaultServer) -> None:
@@ -400,8 +400,11 @@ def test_s3_reads_retries_and_errors(
     cls = type(reader.fs)
     unpatched = cls._call_s3
 
+    ranges: list[str] = []
+
     async def counted(self: Any, method: str, *args: Any, **kwargs: Any) -> Any:
         calls.append(method)
+        ranges.append(kwargs.get("Range", ""))
         return await unpatched(self, method, *args, **kwargs)
 
     monkeypatch.setattr(cls, "_call_s3", counted)
@@ -410,7 +413,8 @@ def test_s3_reads_retries_and_errors(
         with xr.open_dataset(
             "s3://bucket/scene.rumi", engine="rumi", storage_options=options
         ) as ds:
-            assert calls == ["get_object"] * 2  # no HEAD: the start, then the trailer
+            assert calls == ["get_object"] * 2  # no HEAD: the start and the end, at once
+            assert sorted(ranges) == ["bytes=-8192", "bytes=0-65535"]
             assert np.array_equal(ds.band_data[CHIP].values, remote_scene[1][CHIP])
         assert calls == ["get_object"] * 3
     finally:

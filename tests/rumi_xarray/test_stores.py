@@ -12,6 +12,7 @@ import pytest
 import xarray as xr
 
 from rumi_xarray import remote, stores
+from rumi_xarray.format import SUFFIX_NBYTES
 from rumi_xarray.testing import serve
 from rumi_xarray.write.to_rumi import to_rumi
 
@@ -111,7 +112,7 @@ def test_a_small_file_whose_ranges_a_server_merges_opens_in_one_get(tmp_path: Pa
     to_rumi(xr.DataArray(pixels, dims=("band", "y", "x")), tmp_path / "s.rumi", tile=64,
             compression={"graph": "store"}, time=["2024-01-01"])  # fmt: skip
     data = (tmp_path / "s.rumi").read_bytes()
-    assert stores.SUFFIX_NBYTES < len(data) - (1 << 16) + stores.SUFFIX_NBYTES < len(data)
+    assert SUFFIX_NBYTES < len(data) - (1 << 16) + SUFFIX_NBYTES < len(data)
     with serve({"s.rumi": data}) as remote_srv:
         remote_srv.faults.add("merge_ranges", times=None)
         with xr.open_dataset(remote_srv.url("s.rumi"), engine="rumi") as ds:
@@ -282,7 +283,7 @@ def test_an_async_filesystem_opens_in_one_round_trip(
     reader = open_reader("fakeasync://bucket/scene.rumi", tail=None)
     assert isinstance(reader, stores.AsyncFsspecReader)
     assert reader.size == len(remote_scene[0]) and reader.identity[3] == (None, "g7")
-    assert sorted(fake_async.calls) == ["cat", "info"]  # at once, info asked once
+    assert sorted(fake_async.calls) == ["cat", "cat", "info"]  # start, end and info at once
     fake_async.calls.clear()
     with xr.open_dataset(
         "fakeasync://bucket/scene.rumi", engine="rumi", header=remote_scene[2]
@@ -316,13 +317,13 @@ def test_an_async_filesystem_fails_at_once_when_not_found_or_denied(
 ) -> None:
     with pytest.raises(FileNotFoundError, match=r"fakeasync://bucket/gone\.rumi"):
         xr.open_dataset("fakeasync://bucket/gone.rumi", engine="rumi")
-    assert len(fake_async.calls) <= 2  # no retry
+    assert len(fake_async.calls) <= 3  # no retry: info, the start and the end, once
     fake_async.calls.clear()
-    fake_async.faults = [PermissionError("403 Forbidden")]
+    fake_async.faults = [PermissionError("403 Forbidden")] * 3  # info, the start, the end
     with pytest.raises(PermissionError, match="403"):
         xr.open_dataset("fakeasync://bucket/scene.rumi", engine="rumi")
-    assert len(fake_async.calls) <= 2
-    fake_async.faults = [OSError("503")] * 10  # more than the 3 retries of the test policy
+    assert len(fake_async.calls) <= 3
+    fake_async.faults = [OSError("503")] * 100  # more than every retry of the open
     with pytest.raises(OSError, match=r"failed after 4 attempt\(s\)"):
         xr.open_dataset("fakeasync://bucket/scene.rumi", engine="rumi")
 
@@ -346,7 +347,7 @@ def test_without_a_blob_the_last_bytes_come_with_the_start(
             remote_srv.reset()
             with xr.open_dataset(remote_srv.url(name), engine="rumi") as ds:
                 assert remote_srv.count() == requests
-                assert remote_srv.log[0].range == f"bytes=0-65535,-{stores.SUFFIX_NBYTES}"
+                assert remote_srv.log[0].range == f"bytes=0-65535,-{SUFFIX_NBYTES}"
                 with xr.open_dataset(
                     path if name == "long.rumi" else _local(remote_scene), engine="rumi"
                 ) as local:
@@ -364,3 +365,17 @@ def test_an_empty_object_does_not_mark_its_host(
     with xr.open_dataset(remote_srv.url("scene.rumi"), engine="rumi") as ds:
         assert remote_srv.count() == 1  # still asked for several ranges at once
         np.testing.assert_array_equal(ds.band_data[CHIP].values, remote_scene[1][CHIP])
+
+
+def test_one_range_a_request_still_asks_the_end_with_the_start(
+    remote_srv: FaultServer, remote_scene: tuple[bytes, np.ndarray, bytes]
+) -> None:
+    """``multirange=False``, no blob: the start and the last 8 KiB as two requests sent at
+    once (one round trip), the trailer then read from those."""
+    with xr.open_dataset(
+        remote_srv.url("scene.rumi"),
+        engine="rumi",
+        storage_options={"rumi": {"multirange": False}},
+    ) as ds:
+        assert sorted(r.range or "" for r in remote_srv.log) == ["bytes=-8192", "bytes=0-65535"]
+        assert ds.load().identical(_expected(remote_scene))
