@@ -214,7 +214,8 @@ Meta = tuple[int | None, str | None, str | None]
 class RemoteReader:
     """A remote object read by ranged requests on fsspec's event loop, retried by a policy.
 
-    Subclasses implement :meth:`attempt` (one request, no retry). ``size`` given: no
+    Subclasses implement :meth:`attempt` (one request, no retry), and
+    :meth:`attempt_last` where a store can be asked for its last bytes. ``size`` given: no
     request at open; else the first :data:`~rumi_xarray.format.HEAD_NBYTES` are fetched
     at once, giving the size and the version (ETag, modification time) and kept for
     the reads of the description.
@@ -242,32 +243,33 @@ class RemoteReader:
         self._identity = (self.kind, url, self.size, version)
 
     async def _first(self, tail: Range | None) -> tuple[int, Hashable]:
-        """Fetch the first :data:`HEAD_NBYTES` and, concurrently, ``tail`` (clipped) or else
-        the last :data:`~rumi_xarray.format.SUFFIX_NBYTES` (:meth:`_last`); the size and version.
-        """
-        wanted = [(0, HEAD_NBYTES)]
-        if tail is not None and tail[0] >= HEAD_NBYTES:  # else the head reaches into it
-            wanted.append(tail)
-        last = asyncio.ensure_future(self._last(SUFFIX_NBYTES) if tail is None else _nothing())
-        fetched = await asyncio.gather(
-            *(self._fetch(o, n, None) for o, n in wanted), return_exceptions=True
+        """Fetch the first :data:`HEAD_NBYTES` and, at the same time, where the trailer lies
+        (:meth:`_trailer`); the size and version. Both are kept for the description."""
+        first, trailer = await asyncio.gather(
+            self._fetch(0, HEAD_NBYTES, None), self._trailer(tail), return_exceptions=True
         )
-        ended = (await asyncio.gather(last, return_exceptions=True))[0]
-        first = fetched[0]
         if isinstance(first, BaseException):
             raise first
         head, (size, *versions) = first
         self._held = [(0, head)]
-        for (offset, _), got in zip(wanted[1:], fetched[1:], strict=True):
-            if not isinstance(got, BaseException):  # a tail past the end: read later, if at all
-                self._held.append((offset, got[0]))
-        if ended is not None and not isinstance(ended, BaseException):
-            self._held.append(ended)  # else the trailer is read later, if at all
+        if trailer is not None and not isinstance(trailer, BaseException):
+            self._held.append(trailer)  # else (past the end, failed) read later, if at all
         return int(size if size is not None else len(head)), tuple(versions)
 
-    async def _last(self, nbytes: int) -> tuple[int, bytes] | None:
-        """``(offset, bytes)`` of the object's last ``nbytes`` (fewer if it is shorter), in
-        one request sent with the first; None where the store is not asked for them."""
+    async def _trailer(self, tail: Range | None) -> tuple[int, bytes] | None:
+        """``(offset, bytes)`` of ``tail`` (clipped at the end), or else of the object's last
+        :data:`~rumi_xarray.format.SUFFIX_NBYTES` (:meth:`attempt_last`), with retries; None
+        when the head reaches into the tail or the store is not asked for its last bytes."""
+        if tail is None:
+            what = f"reading the last {SUFFIX_NBYTES} bytes"
+            return await self._retried(what, lambda: self.attempt_last(SUFFIX_NBYTES))
+        if tail[0] < HEAD_NBYTES:
+            return None
+        return tail[0], (await self._fetch(*tail, None))[0]
+
+    async def attempt_last(self, nbytes: int) -> tuple[int, bytes] | None:
+        """One request for the object's last ``nbytes`` (fewer if it is shorter):
+        ``(offset, bytes)``; None (and no request) where a store does not ask for them."""
         return None
 
     @property
@@ -344,14 +346,10 @@ class RemoteReader:
     def iter_ranges(self, ranges: Sequence[Range]) -> Iterator[Buffer]:
         for offset, length in ranges:
             check_range(self, offset, length)
-        blobs: list[Buffer | None] = [self._cached(o, n) for o, n in ranges]
-        todo = [i for i, blob in enumerate(blobs) if blob is None]
-        if todo:
-            fetched = self._sync(self.fetch_many([ranges[i] for i in todo]))
-            for i, data in zip(todo, fetched, strict=True):
-                blobs[i] = data
+        held = [self._cached(o, n) for o, n in ranges]
+        blobs = held if all(b is not None for b in held) else self._sync(self.fetch_many(ranges))
         for (offset, length), data in zip(ranges, blobs, strict=True):
-            yield checked_length(data, offset, length)  # type: ignore[arg-type]
+            yield checked_length(data, offset, length)
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -374,10 +372,6 @@ class RemoteReader:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._pid = os.getpid()
-
-
-async def _nothing() -> None:
-    return None
 
 
 def _run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> Any:

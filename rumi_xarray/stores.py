@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import urllib.parse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .format import HEAD_NBYTES, SUFFIX_NBYTES
 from .io import FsspecReader
@@ -33,7 +33,7 @@ from .remote import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Hashable, Sequence
+    from collections.abc import Awaitable, Hashable, Sequence
 
     from .io import Range, RangeReader
 
@@ -44,6 +44,8 @@ __all__ = [
     "S3Reader",
     "open_remote",
 ]
+
+T = TypeVar("T")
 
 _PART_OVERHEAD = 512
 """Bytes a ``multipart/byteranges`` body may spend on each part's boundary and headers."""
@@ -135,22 +137,17 @@ class HttpReader(_FsReader):
         self._held = parts
         return size, tuple(versions)
 
-    async def _last(self, nbytes: int) -> tuple[int, bytes] | None:
+    async def attempt_last(self, nbytes: int) -> tuple[int, bytes] | None:
         """The last ``nbytes`` (``Range: bytes=-n``), where the first GET asked one range."""
-        parts, _ = await self._retried(
-            f"reading the last {nbytes} bytes", lambda: self._multirange([(-nbytes, nbytes)])
-        )
+        parts, _ = await self._multirange([(-nbytes, nbytes)])
         return parts[0]
 
     async def _multirange(self, ranges: Sequence[Range]) -> tuple[list[tuple[int, bytes]], Meta]:
         """One GET for several ranges (``(-n, n)``: the last n bytes): the parts answered,
         ``(offset, bytes)``, and the meta."""
-        kwargs = dict(self.fs.kwargs)
         spec = ",".join(f"{o}-{o + n - 1}" if o >= 0 else f"-{n}" for o, n in ranges)
-        headers = {**kwargs.pop("headers", {}), "Range": f"bytes={spec}"}
         limit = sum(n for _, n in ranges) + _PART_OVERHEAD * len(ranges)
-        session = await self.fs.set_session()
-        async with session.get(self.fs.encode_url(self.url), headers=headers, **kwargs) as r:
+        async with await self._get(spec) as r:
             if r.status in (200, 416):  # 416: no range of this object is there (it is empty)
                 raise _NoMultirange(f"HTTP {r.status}", of_host=r.status == 200)
             if r.status != 206:
@@ -172,10 +169,7 @@ class HttpReader(_FsReader):
         return parts, (size, etag, modified)
 
     async def attempt(self, offset: int, length: int) -> tuple[bytes, Meta]:
-        kwargs = dict(self.fs.kwargs)
-        headers = {**kwargs.pop("headers", {}), "Range": f"bytes={offset}-{offset + length - 1}"}
-        session = await self.fs.set_session()
-        async with session.get(self.fs.encode_url(self.url), headers=headers, **kwargs) as r:
+        async with await self._get(f"{offset}-{offset + length - 1}") as r:
             if r.status not in (200, 206):
                 raise _http_status(self.url, r.status, r.reason or "")
             data = await _read_at_most(r.content, length + 1)  # a whole object is never fetched
@@ -193,6 +187,14 @@ class HttpReader(_FsReader):
             f"for bytes {offset}..{offset + length}); rumi reads need range support"
         )
         raise OSError(msg)
+
+    async def _get(self, spec: str) -> Any:
+        """The aiohttp request of one GET of ``Range: bytes=spec``, with the filesystem's
+        session, headers and options (enter it with ``async with``)."""
+        kwargs = dict(self.fs.kwargs)
+        headers = {**kwargs.pop("headers", {}), "Range": f"bytes={spec}"}
+        session = await self.fs.set_session()
+        return session.get(self.fs.encode_url(self.url), headers=headers, **kwargs)
 
 
 async def _read_at_most(content: Any, limit: int) -> bytes:
@@ -264,15 +266,12 @@ class S3Reader(_FsReader):
         modified = resp.get("LastModified")
         return data, (size, resp.get("ETag"), None if modified is None else str(modified))
 
-    async def _last(self, nbytes: int) -> tuple[int, bytes] | None:
-        async def once() -> tuple[int, bytes]:
-            data, resp = await self._get(f"bytes=-{nbytes}")
-            where = _content_range(resp.get("ContentRange"))
-            if where is None or where[1] - where[0] + 1 != len(data):
-                raise _Transient(f"{self.url}: a suffix answer without a Content-Range of its body")
-            return where[0], data
-
-        return await self._retried(f"reading the last {nbytes} bytes", once)
+    async def attempt_last(self, nbytes: int) -> tuple[int, bytes] | None:
+        data, resp = await self._get(f"bytes=-{nbytes}")
+        where = _content_range(resp.get("ContentRange"))
+        if where is None or where[1] - where[0] + 1 != len(data):
+            raise _Transient(f"{self.url}: a suffix answer without a Content-Range of its body")
+        return where[0], data
 
     async def _get(self, rng: str) -> tuple[bytes, dict[str, Any]]:
         """The body and the response of one ``get_object`` of ``rng``."""
@@ -306,31 +305,27 @@ class AsyncFsspecReader(_FsReader):
 
     async def attempt(self, offset: int, length: int) -> tuple[bytes, Meta]:
         cat = self.fs._cat_file(self.path, start=offset, end=offset + length)
-        try:
-            if getattr(self, "size", None) is not None:
-                return bytes(await cat), (self.size, None, None)
-            info, data = await asyncio.gather(self._described(), cat)
-        except (FileNotFoundError, PermissionError) as exc:
-            raise type(exc)(f"{self.url}: {exc}") from exc
-        except Exception as exc:
-            raise _Transient(f"{self.url}: {exc}") from exc
+        if getattr(self, "size", None) is not None:
+            return bytes(await self._translated(cat)), (self.size, None, None)
+        info, data = await self._translated(asyncio.gather(self._described(), cat))
         etag = next((str(info[k]) for k in ("ETag", "etag") if info.get(k)), None)
         changed = next((str(info[k]) for k in _CHANGED if info.get(k) is not None), None)
         return bytes(data), (int(info["size"]), etag, changed)
 
-    async def _last(self, nbytes: int) -> tuple[int, bytes] | None:
-        async def once() -> tuple[int, bytes]:
-            try:
-                info, data = await asyncio.gather(
-                    self._described(), self.fs._cat_file(self.path, start=-nbytes)
-                )
-            except (FileNotFoundError, PermissionError) as exc:
-                raise type(exc)(f"{self.url}: {exc}") from exc
-            except Exception as exc:
-                raise _Transient(f"{self.url}: {exc}") from exc
-            return int(info["size"]) - len(data), bytes(data)
+    async def attempt_last(self, nbytes: int) -> tuple[int, bytes] | None:
+        cat = self.fs._cat_file(self.path, start=-nbytes)
+        info, data = await self._translated(asyncio.gather(self._described(), cat))
+        return int(info["size"]) - len(data), bytes(data)
 
-        return await self._retried(f"reading the last {nbytes} bytes", once)
+    async def _translated(self, call: Awaitable[T]) -> T:
+        """``call``'s result; not found and access denied naming the URL, any other failure
+        transient (retried)."""
+        try:
+            return await call
+        except (FileNotFoundError, PermissionError) as exc:
+            raise type(exc)(f"{self.url}: {exc}") from exc
+        except Exception as exc:
+            raise _Transient(f"{self.url}: {exc}") from exc
 
     async def _described(self) -> dict[str, Any]:
         """``_info`` of the object, asked once for the attempts of an open (again after a failure)."""
