@@ -57,3 +57,13 @@ def remote_srv(remote_scene: tuple[bytes, np.ndarray, bytes]) -> Iterator[FaultS
 
     with serve({"scene.rumi": remote_scene[0]}) as server:
         yield server
+
+
+@pytest.fixture
+def no_frame_cache() -> Iterator[None]:
+    """The decoded-frame cache off during the test (every read decodes), its bound then restored."""
+    from rumi_xarray.cache import set_frame_cache
+
+    bound = set_frame_cache(0)
+    yield
+    set_frame_cache(bound)

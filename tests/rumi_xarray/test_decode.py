@@ -297,19 +297,13 @@ def test_frames_are_balanced_over_the_decoding_threads(
 
 
 @pytest.fixture
-def reading_ahead(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def reading_ahead(monkeypatch: pytest.MonkeyPatch, no_frame_cache: None) -> Iterator[None]:
     """One decoding thread and a reading pool (a machine with a spare core); 4 KiB runs;
     no frame cache."""
-    from rumi_xarray.cache import set_frame_cache
-
-    bound = set_frame_cache(0)
     with ThreadPoolExecutor(1) as decoding, ThreadPoolExecutor(1, "test-read") as reading:
         monkeypatch.setattr(decode, "_POOLS", (os.getpid(), 1, decoding, reading))
         monkeypatch.setattr(LocalReader, "max_run", 4096)
-        try:
-            yield
-        finally:
-            set_frame_cache(bound)
+        yield
         assert reading._work_queue.empty()  # nothing left writing into a scratch buffer
 
 

@@ -17,7 +17,6 @@ import xarray as xr
 from rumi_xarray import remote, stores
 from rumi_xarray.backend.array import open_array
 from rumi_xarray.backend.stack import open_stack
-from rumi_xarray.cache import set_frame_cache
 from rumi_xarray.decode import describe_file, header_blob, read_description, read_window
 from rumi_xarray.io import open_reader
 from rumi_xarray.testing import serve
@@ -120,18 +119,15 @@ def test_transient_faults_are_retried(
     kind: str,
     options: dict[str, Any],
     at: str,
+    no_frame_cache: None,
 ) -> None:
-    set_frame_cache(0)
-    try:
-        with xr.open_dataset(remote_srv.url("scene.rumi"), engine="rumi") as ds:
-            if at == "open":
-                remote_srv.faults.clear()
-            else:
-                remote_srv.faults.add(kind, **options)
-            start = time.perf_counter()
-            chip = ds.band_data[CHIP].values
-    finally:
-        set_frame_cache(256 << 20)
+    with xr.open_dataset(remote_srv.url("scene.rumi"), engine="rumi") as ds:
+        if at == "open":
+            remote_srv.faults.clear()
+        else:
+            remote_srv.faults.add(kind, **options)
+        start = time.perf_counter()
+        chip = ds.band_data[CHIP].values
     if at == "open":
         remote_srv.reset()
         remote_srv.faults.add(kind, **options)
@@ -199,19 +195,17 @@ def test_a_stalled_server_times_out(remote_srv: FaultServer) -> None:
 
 
 def test_a_truncated_pixel_read_never_gives_wrong_data(
-    remote_srv: FaultServer, remote_scene: tuple[bytes, np.ndarray, bytes]
+    remote_srv: FaultServer,
+    remote_scene: tuple[bytes, np.ndarray, bytes],
+    no_frame_cache: None,
 ) -> None:
-    set_frame_cache(0)
-    try:
-        with xr.open_dataset(
-            remote_srv.url("scene.rumi"), engine="rumi", storage_options={"rumi": {"retries": 0}}
-        ) as ds:
-            remote_srv.faults.add("truncate")
-            with pytest.raises(OSError, match=r"truncated body|ClientPayloadError"):
-                ds.band_data[CHIP].load()
-            assert np.array_equal(ds.band_data[CHIP].values, remote_scene[1][CHIP])
-    finally:
-        set_frame_cache(256 << 20)
+    with xr.open_dataset(
+        remote_srv.url("scene.rumi"), engine="rumi", storage_options={"rumi": {"retries": 0}}
+    ) as ds:
+        remote_srv.faults.add("truncate")
+        with pytest.raises(OSError, match=r"truncated body|ClientPayloadError"):
+            ds.band_data[CHIP].load()
+        assert np.array_equal(ds.band_data[CHIP].values, remote_scene[1][CHIP])
 
 
 # ---------------------------------------------------------------------------------------
@@ -219,43 +213,39 @@ def test_a_truncated_pixel_read_never_gives_wrong_data(
 
 
 def test_request_counts(
-    remote_srv: FaultServer, remote_scene: tuple[bytes, np.ndarray, bytes]
+    remote_srv: FaultServer, remote_scene: tuple[bytes, np.ndarray, bytes], no_frame_cache: None
 ) -> None:
-    set_frame_cache(0)
     data, pixels, blob = remote_scene
-    try:
-        url = remote_srv.url("scene.rumi")
-        with xr.open_dataset(url, engine="rumi") as ds:
-            assert remote_srv.count() == 1  # header + IFD and the last 8 KiB (the trailer): one GET
-            assert remote_srv.log[0].range == "bytes=0-65535,-8192"
-            assert np.array_equal(ds.band_data[CHIP].values, pixels[CHIP])
-        assert remote_srv.count() == 2 and remote_srv.count("HEAD") == 0
-        remote_srv.reset()
-        with xr.open_dataset(url, engine="rumi", header=blob) as ds:
-            # the start and the trailer in one multi-range GET
-            assert remote_srv.count() == 1
-            assert remote_srv.log[0].range.startswith("bytes=0-65535,")
-            ds.band_data[CHIP].load()
-        assert remote_srv.count() == 2
-        remote_srv.reset()
-        desc, nbytes = describe_file(data)
-        row = Entry(url, desc, nbytes)
-        with xr.open_dataset(row, engine="rumi") as ds:
-            assert remote_srv.count() == 0
-            assert np.array_equal(ds.band_data[CHIP].values, pixels[CHIP])
+    url = remote_srv.url("scene.rumi")
+    with xr.open_dataset(url, engine="rumi") as ds:
+        assert remote_srv.count() == 1  # header + IFD and the last 8 KiB (the trailer): one GET
+        assert remote_srv.log[0].range == "bytes=0-65535,-8192"
+        assert np.array_equal(ds.band_data[CHIP].values, pixels[CHIP])
+    assert remote_srv.count() == 2 and remote_srv.count("HEAD") == 0
+    remote_srv.reset()
+    with xr.open_dataset(url, engine="rumi", header=blob) as ds:
+        # the start and the trailer in one multi-range GET
         assert remote_srv.count() == 1
-        remote_srv.reset()
-        with open_array(row) as array, open_array(url, header=blob) as with_blob:
-            assert remote_srv.count() == 1  # the row: none; the blob: the start and the trailer
-            assert np.array_equal(array[CHIP], pixels[CHIP])
-            assert np.array_equal(with_blob[CHIP], pixels[CHIP])
-        remote_srv.reset()
-        stack = open_stack([row, row])
+        assert remote_srv.log[0].range.startswith("bytes=0-65535,")
+        ds.band_data[CHIP].load()
+    assert remote_srv.count() == 2
+    remote_srv.reset()
+    desc, nbytes = describe_file(data)
+    row = Entry(url, desc, nbytes)
+    with xr.open_dataset(row, engine="rumi") as ds:
         assert remote_srv.count() == 0
-        assert np.array_equal(stack.band_data[1][CHIP].values, pixels[CHIP])
-        stack.close()
-    finally:
-        set_frame_cache(256 << 20)
+        assert np.array_equal(ds.band_data[CHIP].values, pixels[CHIP])
+    assert remote_srv.count() == 1
+    remote_srv.reset()
+    with open_array(row) as array, open_array(url, header=blob) as with_blob:
+        assert remote_srv.count() == 1  # the row: none; the blob: the start and the trailer
+        assert np.array_equal(array[CHIP], pixels[CHIP])
+        assert np.array_equal(with_blob[CHIP], pixels[CHIP])
+    remote_srv.reset()
+    stack = open_stack([row, row])
+    assert remote_srv.count() == 0
+    assert np.array_equal(stack.band_data[1][CHIP].values, pixels[CHIP])
+    stack.close()
 
 
 def test_a_small_file_opens_in_one_get(remote_srv: FaultServer) -> None:
@@ -302,39 +292,35 @@ def many_frames(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, np.nda
     return path.read_bytes(), pixels
 
 
-def test_scattered_frames_are_fetched_concurrently(many_frames: tuple[bytes, np.ndarray]) -> None:
+def test_scattered_frames_are_fetched_concurrently(
+    many_frames: tuple[bytes, np.ndarray], no_frame_cache: None
+) -> None:
     data, pixels = many_frames
-    set_frame_cache(0)
-    try:
-        with serve({"f.rumi": data}) as remote_srv:
-            # sized, as from a catalog row: no bytes of an open held, so every frame is asked
-            reader = open_reader(remote_srv.url("f.rumi"), size=len(data), version="test")
-            desc = describe_file(data)[0]
-            reader.max_gap = 0  # every other frame: 64 runs, none coalesced
-            remote_srv.reset()
-            remote_srv.latency = 0.1
-            bands = np.arange(0, 128, 2)
-            start = time.perf_counter()
-            out = read_window(desc, reader, (0, bands, slice(None), slice(None)))
-            elapsed = time.perf_counter() - start
-            assert np.array_equal(out, pixels[bands])
-            assert remote_srv.count() == 64
-    finally:
-        set_frame_cache(256 << 20)
+    with serve({"f.rumi": data}) as remote_srv:
+        # sized, as from a catalog row: no bytes of an open held, so every frame is asked
+        reader = open_reader(remote_srv.url("f.rumi"), size=len(data), version="test")
+        desc = describe_file(data)[0]
+        reader.max_gap = 0  # every other frame: 64 runs, none coalesced
+        remote_srv.reset()
+        remote_srv.latency = 0.1
+        bands = np.arange(0, 128, 2)
+        start = time.perf_counter()
+        out = read_window(desc, reader, (0, bands, slice(None), slice(None)))
+        elapsed = time.perf_counter() - start
+        assert np.array_equal(out, pixels[bands])
+        assert remote_srv.count() == 64
     assert elapsed < 1.2  # 64 requests of 100 ms each: serially 6.4 s, on 2 threads 3.2 s
 
 
-def test_adjacent_frames_stay_one_request(many_frames: tuple[bytes, np.ndarray]) -> None:
+def test_adjacent_frames_stay_one_request(
+    many_frames: tuple[bytes, np.ndarray], no_frame_cache: None
+) -> None:
     data, pixels = many_frames
-    set_frame_cache(0)
-    try:
-        with serve({"f.rumi": data}) as remote_srv:
-            row = Entry(remote_srv.url("f.rumi"), describe_file(data)[0], len(data))
-            with xr.open_dataset(row, engine="rumi") as ds:
-                assert np.array_equal(ds.band_data[::2].values, pixels[::2])
-            assert remote_srv.count() == 1
-    finally:
-        set_frame_cache(256 << 20)
+    with serve({"f.rumi": data}) as remote_srv:
+        row = Entry(remote_srv.url("f.rumi"), describe_file(data)[0], len(data))
+        with xr.open_dataset(row, engine="rumi") as ds:
+            assert np.array_equal(ds.band_data[::2].values, pixels[::2])
+        assert remote_srv.count() == 1
 
 
 # ---------------------------------------------------------------------------------------
@@ -377,6 +363,7 @@ def test_s3_reads_retries_and_errors(
     s3: dict[str, str],
     remote_scene: tuple[bytes, np.ndarray, bytes],
     monkeypatch: pytest.MonkeyPatch,
+    no_frame_cache: None,
 ) -> None:
     options = {**s3, "skip_instance_cache": True}
     reader = open_reader("s3://bucket/scene.rumi", options)
@@ -408,17 +395,11 @@ def test_s3_reads_retries_and_errors(
         return await unpatched(self, method, *args, **kwargs)
 
     monkeypatch.setattr(cls, "_call_s3", counted)
-    set_frame_cache(0)
-    try:
-        with xr.open_dataset(
-            "s3://bucket/scene.rumi", engine="rumi", storage_options=options
-        ) as ds:
-            assert calls == ["get_object"] * 2  # no HEAD: the start and the end, at once
-            assert sorted(ranges) == ["bytes=-8192", "bytes=0-65535"]
-            assert np.array_equal(ds.band_data[CHIP].values, remote_scene[1][CHIP])
-        assert calls == ["get_object"] * 3
-    finally:
-        set_frame_cache(256 << 20)
+    with xr.open_dataset("s3://bucket/scene.rumi", engine="rumi", storage_options=options) as ds:
+        assert calls == ["get_object"] * 2  # no HEAD: the start and the end, at once
+        assert sorted(ranges) == ["bytes=-8192", "bytes=0-65535"]
+        assert np.array_equal(ds.band_data[CHIP].values, remote_scene[1][CHIP])
+    assert calls == ["get_object"] * 3
     with pytest.raises(FileNotFoundError, match=r"missing\.rumi"):
         open_reader("s3://bucket/missing.rumi", options)
     start = time.perf_counter()

@@ -66,19 +66,14 @@ def test_a_blob_opens_in_one_multirange_get(
 
 
 def test_a_chip_with_a_blob_costs_two_requests(
-    remote_srv: FaultServer, remote_scene: tuple[bytes, np.ndarray, bytes]
+    remote_srv: FaultServer,
+    remote_scene: tuple[bytes, np.ndarray, bytes],
+    no_frame_cache: None,
 ) -> None:
-    from rumi_xarray.cache import set_frame_cache
 
-    set_frame_cache(0)
-    try:
-        with xr.open_dataset(
-            remote_srv.url("scene.rumi"), engine="rumi", header=remote_scene[2]
-        ) as ds:
-            assert np.array_equal(ds.band_data[CHIP].values, remote_scene[1][CHIP])
-        assert remote_srv.count() == 2 and remote_srv.count("HEAD") == 0
-    finally:
-        set_frame_cache(256 << 20)
+    with xr.open_dataset(remote_srv.url("scene.rumi"), engine="rumi", header=remote_scene[2]) as ds:
+        assert np.array_equal(ds.band_data[CHIP].values, remote_scene[1][CHIP])
+    assert remote_srv.count() == 2 and remote_srv.count("HEAD") == 0
 
 
 def test_a_server_without_multirange_is_asked_one_range_a_request(
